@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { TrainingConfig } from './config.ts';
+
+/** An id that is safe in a document path, an object path and a Vertex AI display name. */
+export const RunId = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'lower-case letters, digits and "-", 3 to 63');
+
+/** Published to `training-requests`, one per config; also the trainer's `--request`. */
+export const TrainingRequest = z
+  .object({
+    runId: RunId,
+    config: TrainingConfig,
+    /** Folder written by `trendcast features`: `file:///...` or `gs://bucket/...`, ending in `/`. */
+    datasetUri: z.string().regex(/^(file|gs):\/\/.+\/$/, 'a file:// or gs:// folder URI ending in "/"'),
+    /** Folder the trial's artifacts go to, same forms as datasetUri. */
+    outputUri: z.string().regex(/^(file|gs):\/\/.+\/$/, 'a file:// or gs:// folder URI ending in "/"'),
+    seed: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type TrainingRequest = z.infer<typeof TrainingRequest>;
+
+export const Confusion = z.object({
+  tp: z.number().int().nonnegative(),
+  fp: z.number().int().nonnegative(),
+  tn: z.number().int().nonnegative(),
+  fn: z.number().int().nonnegative(),
+});
+export type Confusion = z.infer<typeof Confusion>;
+
+/** `metrics.json` and the metrics a TrainingResult carries: the validation windows at threshold 0.5. */
+export const TrialMetrics = z.object({
+  valLoss: z.number(),
+  accuracy: z.number(),
+  /** null when the validation windows hold one class only. */
+  auc: z.number().nullable(),
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  mcc: z.number(),
+  balancedAccuracy: z.number(),
+  /** Accuracy of always answering the validation slice's majority class. */
+  baselineAccuracy: z.number(),
+  /** True when one class is given for at least 95% of the windows. */
+  degenerate: z.boolean(),
+  confusion: Confusion,
+  backend: z.string(),
+  epochsRun: z.number().int().nonnegative(),
+  bestEpoch: z.number().int().nonnegative(),
+  seconds: z.number().nonnegative(),
+  parameterCount: z.number().int().nonnegative(),
+});
+export type TrialMetrics = z.infer<typeof TrialMetrics>;
+
+export const TrialArtifacts = z.object({
+  model: z.string(),
+  metrics: z.string(),
+  predictions: z.string(),
+  history: z.string(),
+  curves: z.string(),
+});
+export type TrialArtifacts = z.infer<typeof TrialArtifacts>;
+
+/** Published to `training-results` by the trainer (or by the launcher when a job could not run). */
+export const TrainingResult = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('succeeded'),
+    runId: RunId,
+    config: z.string(),
+    metrics: TrialMetrics,
+    artifacts: TrialArtifacts,
+    finishedAt: z.string(),
+  }),
+  z.object({
+    status: z.literal('failed'),
+    runId: RunId,
+    config: z.string(),
+    /** Plain words, for the Firestore console. */
+    error: z.string(),
+    finishedAt: z.string(),
+  }),
+]);
+export type TrainingResult = z.infer<typeof TrainingResult>;

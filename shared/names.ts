@@ -1,0 +1,46 @@
+// One name for each thing, used by the functions, the adapters, the trainer and the CDKTF stack alike.
+
+export const TOPICS = {
+  trainingRequests: 'training-requests',
+  trainingResults: 'training-results',
+} as const;
+
+export const DEFAULT_REGION = 'asia-south1';
+
+/** Object paths inside the bucket (or the local folder that stands in for it). */
+export const PATHS = {
+  incomingPrefix: 'incoming/',
+  dataset: (runId: string) => `datasets/${runId}/`,
+  trial: (runId: string, config: string) => `runs/${runId}/trials/${config}/`,
+  modelCurrent: (symbol: string, timeframe: string) => `models/${symbol}/${timeframe}/current/`,
+  modelVersion: (symbol: string, timeframe: string, version: number) =>
+    `models/${symbol}/${timeframe}/versions/v${String(version).padStart(4, '0')}/`,
+} as const;
+
+/** Files of a dataset folder, as written by `trendcast features` and read by the trainer. */
+export const DATASET_FILES = {
+  features: 'features.csv',
+  X: 'X.npy',
+  y: 'y.npy',
+  manifest: 'dataset.json',
+} as const;
+
+/** Files of a trial folder, as written by the trainer. */
+export const TRIAL_FILES = {
+  model: 'model.json',
+  metrics: 'metrics.json',
+  predictions: 'predictions.json',
+  history: 'history.json',
+  curves: 'learning-curves.svg',
+  result: 'result.json',
+} as const;
+
+/** Document paths in Firestore (or the local document store). */
+export const DOCS = {
+  runs: 'runs',
+  run: (runId: string) => `runs/${runId}`,
+  trials: (runId: string) => `runs/${runId}/trials`,
+  trial: (runId: string, config: string) => `runs/${runId}/trials/${config}`,
+  models: 'models',
+  model: (symbol: string, timeframe: string) => `models/${symbol}_${timeframe}`,
+} as const;

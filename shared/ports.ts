@@ -1,0 +1,52 @@
+// The four narrow ports through which the handlers and the trainer reach the outside world.
+// One adapter per backend: adapters/local (embedded default) and adapters/gcp (emulators and Google Cloud).
+import type { TrainingRequest } from './messages.ts';
+
+/** A bucket: keys are object paths such as `datasets/abc/X.npy`. */
+export interface ObjectStore {
+  /** `gs://bucket/` or `file:///abs/folder/`: the prefix that turns a key into a URI. */
+  readonly baseUri: string;
+  read(key: string): Promise<Buffer>;
+  /** Reads at most `maxBytes`; throws InputError when the object is larger (checked before reading it all). */
+  readLimited(key: string, maxBytes: number): Promise<Buffer>;
+  /** Writes the whole object atomically: readers see the old object or the new one, never a part. */
+  write(key: string, data: Buffer | string, contentType?: string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  /** Keys under a prefix, sorted. */
+  list(prefix: string): Promise<string[]>;
+  copy(fromKey: string, toKey: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** Publishes messages; delivery to handlers is the platform's job (Eventarc push, or the local bus). */
+export interface MessageBus {
+  /** Publishes one JSON message; resolves to the message id. */
+  publish(topic: string, message: unknown, attributes?: Record<string, string>): Promise<string>;
+}
+
+/** A Firestore-shaped document store: paths such as `runs/abc/trials/config_1`. */
+export interface DocumentStore {
+  get<T = Record<string, unknown>>(path: string): Promise<T | undefined>;
+  /** Creates the document if absent; resolves to false (and writes nothing) when it already exists. */
+  create(path: string, data: Record<string, unknown>): Promise<boolean>;
+  /** Replaces the document, or merges top-level fields into it with `merge`. */
+  set(path: string, data: Record<string, unknown>, options?: { merge?: boolean }): Promise<void>;
+  /** Documents directly under a collection path, with their ids. */
+  list<T = Record<string, unknown>>(collection: string): Promise<Array<{ id: string; data: T }>>;
+  /** Runs `fn` atomically: every read sees one state, and its writes commit together or not at all. */
+  runTransaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R>;
+}
+
+/** Inside a transaction all reads come before all writes, as in Firestore. */
+export interface Transaction {
+  get<T = Record<string, unknown>>(path: string): Promise<T | undefined>;
+  list<T = Record<string, unknown>>(collection: string): Promise<Array<{ id: string; data: T }>>;
+  set(path: string, data: Record<string, unknown>, options?: { merge?: boolean }): void;
+  create(path: string, data: Record<string, unknown>): void;
+}
+
+/** Starts training jobs. A job ends by publishing a TrainingResult to `training-results`. */
+export interface JobLauncher {
+  /** Starts the job for this request unless one with the same id already exists; the id is derived from run and config. */
+  launch(request: TrainingRequest): Promise<{ jobId: string; started: boolean }>;
+}
