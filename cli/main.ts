@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { InputError } from '../shared/validate.ts';
+
+// Each command lives in its own module under cli/commands and registers itself on the program.
+import { registerFeatures } from './commands/features.ts';
+
+const program = new Command()
+  .name('trendcast')
+  .description('Turns a stock-price CSV into a trained, evaluated and promoted LSTM model.')
+  .showHelpAfterError();
+
+registerFeatures(program);
+
+/** Bad input exits 2 with one `error:` line; anything else exits 1, also without a stack trace unless asked for. */
+export function reportAndExit(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`error: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+  if (process.env.TRENDCAST_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  process.exit(error instanceof InputError ? 2 : 1);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  reportAndExit(error);
+}
