@@ -50,3 +50,8 @@ export interface JobLauncher {
   /** Starts the job for this request unless one with the same id already exists; the id is derived from run and config. */
   launch(request: TrainingRequest): Promise<{ jobId: string; started: boolean }>;
 }
+
+/** The platform refused a job for good (e.g. a quota of 0 after every retry): the trial fails, nothing is redelivered. */
+export class JobRefusedError extends Error {
+  override name = 'JobRefusedError';
+}

@@ -1,0 +1,163 @@
+import { posix } from 'node:path';
+import { DEFAULT_GRID, Grid } from '../shared/config.ts';
+import { buildDataset } from '../shared/dataset.ts';
+import type { RunDoc, TrialDoc } from '../shared/documents.ts';
+import type { TrainingRequest } from '../shared/messages.ts';
+import { DATASET_FILES, DOCS, PATHS, TOPICS } from '../shared/names.ts';
+import type { ObjectStore } from '../shared/ports.ts';
+import { deriveRunId } from '../shared/run-id.ts';
+import { InputError, parseJson, parseWith } from '../shared/validate.ts';
+import { nowIso } from './decode.ts';
+import type { CloudEventLike, Deps, StorageObjectData } from './deps.ts';
+
+/** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
+export const GRID_DEFAULT_KEY = 'config/grid.json';
+export const gridKeyFor = (csvKey: string) => csvKey.replace(/\.csv$/i, '.grid.json');
+
+export const isIncomingCsv = (name: string) => name.startsWith(PATHS.incomingPrefix) && /\.csv$/i.test(name);
+
+async function loadGrid(store: ObjectStore, csvKey: string): Promise<Grid> {
+  for (const key of [gridKeyFor(csvKey), GRID_DEFAULT_KEY]) {
+    if (await store.exists(key)) {
+      const text = (await store.readLimited(key, 1024 * 1024)).toString('utf8');
+      return parseWith(Grid, parseJson(text, key), key);
+    }
+  }
+  return DEFAULT_GRID;
+}
+
+/**
+ * `google.cloud.storage.object.v1.finalized` on `incoming/*.csv`: validate the CSV, build the dataset, create the run
+ * and its trials, and publish one TrainingRequest per config. A bad CSV ends as a `failed` run, with nothing written
+ * under `datasets/` and nothing published. A redelivered event resumes an unfinished ingest or does nothing.
+ */
+export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Deps): Promise<void> {
+  const object = event.data;
+  if (!object?.name || !object.bucket) {
+    deps.log.warn(`ignoring event ${event.id}: no object in it`);
+    return;
+  }
+  if (!isIncomingCsv(object.name)) {
+    deps.log.debug(`ignoring ${object.name}: not a CSV under ${PATHS.incomingPrefix}`);
+    return;
+  }
+  const runId = deriveRunId(object.bucket, object.name, String(object.generation));
+  const log = deps.log.child({ runId });
+  const now = nowIso();
+  const deadline = new Date(Date.now() + deps.settings.TRENDCAST_RUN_DEADLINE_MINUTES * 60_000).toISOString();
+  const fresh: RunDoc = {
+    runId,
+    status: 'ingesting',
+    source: { bucket: object.bucket, object: object.name, generation: String(object.generation) },
+    symbol: null,
+    timeframe: null,
+    configs: [],
+    gate: true,
+    createdAt: now,
+    updatedAt: now,
+    finishedAt: null,
+    deadline,
+    error: null,
+    dataset: null,
+    reason: null,
+    ranking: [],
+    promotion: null,
+  };
+  if (!(await deps.docs.create(DOCS.run(runId), fresh))) {
+    const existing = await deps.docs.get<RunDoc>(DOCS.run(runId));
+    if (existing?.status !== 'ingesting') {
+      log.info(`${object.name} was already ingested (run ${existing?.status}); nothing to do`);
+      return;
+    }
+    log.info('resuming an ingest that did not finish');
+  }
+  log.info(`ingesting gs://${object.bucket}/${object.name}`);
+
+  let grid: Grid;
+  let dataset: ReturnType<typeof buildDataset>;
+  try {
+    const bytes = await deps.store.readLimited(object.name, deps.settings.TRENDCAST_MAX_UPLOAD_BYTES);
+    grid = await loadGrid(deps.store, object.name);
+    dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error; // transient: ask for redelivery
+    log.warn(`run failed: ${error.message}`);
+    await deps.docs.set(
+      DOCS.run(runId),
+      { status: 'failed', error: error.message, finishedAt: nowIso(), updatedAt: nowIso() },
+      { merge: true },
+    );
+    return;
+  }
+
+  // dataset.json goes last: a folder that has it is complete.
+  const datasetPrefix = PATHS.dataset(runId);
+  const order = [DATASET_FILES.features, DATASET_FILES.X, DATASET_FILES.y, DATASET_FILES.manifest] as const;
+  for (const name of order) await deps.store.write(datasetPrefix + name, dataset.files[name]);
+
+  const { manifest } = dataset;
+  const datasetUri = deps.store.baseUri + datasetPrefix;
+  const requests: TrainingRequest[] = grid.configs.map((config) => ({
+    runId,
+    config,
+    datasetUri,
+    outputUri: deps.store.baseUri + PATHS.trial(runId, config.name),
+    ...(grid.seed !== undefined ? { seed: grid.seed } : {}),
+  }));
+
+  await deps.docs.runTransaction(async (tx) => {
+    const run = await tx.get<RunDoc>(DOCS.run(runId));
+    const existing = await tx.list<TrialDoc>(DOCS.trials(runId));
+    if (run?.status !== 'ingesting') return;
+    const t = nowIso();
+    tx.set(
+      DOCS.run(runId),
+      {
+        symbol: manifest.symbol,
+        timeframe: manifest.timeframe,
+        configs: grid.configs.map((c) => c.name),
+        gate: grid.gate,
+        dataset: {
+          uri: datasetUri,
+          counts: manifest.counts,
+          upShare: manifest.counts.windows ? manifest.counts.up / manifest.counts.windows : 0,
+          firstTimestamp: manifest.firstTimestamp,
+          lastTimestamp: manifest.lastTimestamp,
+        },
+        updatedAt: t,
+      },
+      { merge: true },
+    );
+    for (const config of grid.configs) {
+      if (existing.some((e) => e.id === config.name)) continue;
+      const trial: TrialDoc = {
+        runId,
+        config: config.name,
+        status: 'queued',
+        hyperparameters: config,
+        jobId: null,
+        createdAt: t,
+        updatedAt: t,
+        startedAt: null,
+        finishedAt: null,
+        metrics: null,
+        artifacts: null,
+        error: null,
+      };
+      tx.create(DOCS.trial(runId, config.name), trial);
+    }
+  });
+
+  for (const request of requests) {
+    await deps.bus.publish(TOPICS.trainingRequests, request, { runId, config: request.config.name });
+  }
+  // Only now is the run `training`: a crash before this point is redelivered and publishes again (the launcher dedupes).
+  await deps.docs.runTransaction(async (tx) => {
+    const run = await tx.get<RunDoc>(DOCS.run(runId));
+    if (run?.status === 'ingesting') tx.set(DOCS.run(runId), { status: 'training', updatedAt: nowIso() }, { merge: true });
+  });
+  log.info(
+    `${manifest.symbol} ${manifest.timeframe}: ${manifest.counts.windows} windows (${manifest.counts.train} train, ` +
+      `${manifest.counts.validation} validation); published ${requests.length} training requests`,
+  );
+}

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { TrainingConfig } from './config.ts';
+import { DatasetManifest } from './manifest.ts';
+import { TrialArtifacts, TrialMetrics } from './messages.ts';
+
+// The Firestore documents, as a user reads them in the console: plain field names, ISO timestamps, status words.
+
+export const RUN_STATUSES = ['ingesting', 'training', 'promoted', 'rejected', 'failed'] as const;
+export const FINAL_RUN_STATUSES: ReadonlySet<string> = new Set(['promoted', 'rejected', 'failed']);
+export const TRIAL_STATUSES = ['queued', 'training', 'succeeded', 'failed'] as const;
+export const FINAL_TRIAL_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed']);
+
+/** One trial's line in a run's decision: why it could or could not win. */
+export const RankedTrial = z.object({
+  config: z.string(),
+  status: z.enum(TRIAL_STATUSES),
+  f1: z.number().nullable(),
+  auc: z.number().nullable(),
+  valLoss: z.number().nullable(),
+  eligible: z.boolean(),
+  /** Plain words: "eligible", "degenerate: answers up for 100% of windows", "failed: ...". */
+  note: z.string(),
+});
+export type RankedTrial = z.infer<typeof RankedTrial>;
+
+/** `runs/{runId}` */
+export const RunDoc = z.object({
+  runId: z.string(),
+  status: z.enum(RUN_STATUSES),
+  source: z.object({ bucket: z.string(), object: z.string(), generation: z.string() }),
+  symbol: z.string().nullable(),
+  timeframe: z.string().nullable(),
+  /** The configs this run trains, one trial each. */
+  configs: z.array(z.string()),
+  gate: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  /** After this time, trials that have not reported are failed as "timed out". */
+  deadline: z.string(),
+  /** Plain words when the run failed. */
+  error: z.string().nullable(),
+  dataset: z
+    .object({
+      uri: z.string(),
+      counts: DatasetManifest.shape.counts,
+      /** Share of up targets among all windows, and in the validation slice. */
+      upShare: z.number(),
+      firstTimestamp: z.string(),
+      lastTimestamp: z.string(),
+    })
+    .nullable(),
+  /** Why the winner won, or why nothing was promoted. */
+  reason: z.string().nullable(),
+  ranking: z.array(RankedTrial),
+  /** Set once, in the transaction that decides the run: exactly one promotion per run. */
+  promotion: z
+    .object({ config: z.string(), version: z.number().int().positive(), uri: z.string(), f1: z.number() })
+    .nullable(),
+});
+export type RunDoc = z.infer<typeof RunDoc>;
+
+/** `runs/{runId}/trials/{configName}` */
+export const TrialDoc = z.object({
+  runId: z.string(),
+  config: z.string(),
+  status: z.enum(TRIAL_STATUSES),
+  hyperparameters: TrainingConfig,
+  jobId: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  metrics: TrialMetrics.nullable(),
+  artifacts: TrialArtifacts.nullable(),
+  error: z.string().nullable(),
+});
+export type TrialDoc = z.infer<typeof TrialDoc>;
+
+export const ModelVersion = z.object({
+  version: z.number().int().positive(),
+  runId: z.string(),
+  config: z.string(),
+  f1: z.number(),
+  auc: z.number().nullable(),
+  accuracy: z.number(),
+  /** The immutable versioned folder; `models/{symbol}/{timeframe}/current/` holds a copy of the current one. */
+  uri: z.string(),
+  promotedAt: z.string(),
+});
+export type ModelVersion = z.infer<typeof ModelVersion>;
+
+/** `models/{symbol}_{timeframe}` */
+export const ModelDoc = z.object({
+  symbol: z.string(),
+  timeframe: z.string(),
+  /** Highest version number handed out; a version is reserved before its files are copied. */
+  latestVersion: z.number().int().nonnegative(),
+  current: ModelVersion.nullable(),
+  history: z.array(ModelVersion),
+  updatedAt: z.string(),
+});
+export type ModelDoc = z.infer<typeof ModelDoc>;
