@@ -3,6 +3,9 @@ import { InputError } from '../shared/validate.ts';
 
 // Each command lives in its own module under cli/commands and registers itself on the program.
 import { registerFeatures } from './commands/features.ts';
+import { registerRun } from './commands/run.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerWatch } from './commands/watch.ts';
 
 const program = new Command()
   .name('trendcast')
@@ -10,6 +13,9 @@ const program = new Command()
   .showHelpAfterError();
 
 registerFeatures(program);
+registerRun(program);
+registerWatch(program);
+registerStatus(program);
 
 /** Bad input exits 2 with one `error:` line; anything else exits 1, also without a stack trace unless asked for. */
 export function reportAndExit(error: unknown): never {

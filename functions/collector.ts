@@ -1,4 +1,10 @@
-import { FINAL_TRIAL_STATUSES, type ModelDoc, type ModelVersion, type RunDoc, type TrialDoc } from '../shared/documents.ts';
+import {
+  FINAL_TRIAL_STATUSES,
+  type ModelDoc,
+  type ModelVersion,
+  type RunDoc,
+  type TrialDoc,
+} from '../shared/documents.ts';
 import { TrainingResult } from '../shared/messages.ts';
 import { DOCS, PATHS } from '../shared/names.ts';
 import { promoteBestTrial } from '../shared/promotion.ts';
@@ -37,7 +43,10 @@ async function recordResult(result: TrainingResult, deps: Deps): Promise<RunDoc 
   return deps.docs.runTransaction(async (tx) => {
     const run = await tx.get<RunDoc>(runPath);
     const trials = await tx.list<TrialDoc>(DOCS.trials(result.runId));
-    const model = run?.symbol && run.timeframe ? await tx.get<ModelDoc>(DOCS.model(run.symbol, run.timeframe)) : undefined;
+    const model =
+      run?.symbol && run.timeframe
+        ? await tx.get<ModelDoc>(DOCS.model(run.symbol, run.timeframe))
+        : undefined;
     const trial = trials.find((t) => t.id === result.config)?.data;
     if (!run || !trial) return undefined;
     const t = nowIso();
@@ -58,7 +67,8 @@ async function recordResult(result: TrainingResult, deps: Deps): Promise<RunDoc 
 
     const all = trials.map((x) => (x.id === recorded.config ? recorded : x.data));
     const complete = all.length >= run.configs.length && all.every((x) => FINAL_TRIAL_STATUSES.has(x.status));
-    if (!complete || run.promotion || !OPEN_RUN_STATUSES.has(run.status) || !run.symbol || !run.timeframe) return run;
+    if (!complete || run.promotion || !OPEN_RUN_STATUSES.has(run.status) || !run.symbol || !run.timeframe)
+      return run;
 
     const decision = promoteBestTrial(all, run.gate);
     if (decision.outcome === 'reject') {
@@ -90,7 +100,13 @@ async function recordResult(result: TrainingResult, deps: Deps): Promise<RunDoc 
       latestVersion: version,
       updatedAt: t,
     } satisfies ModelDoc);
-    const deciding: RunDoc = { ...run, reason: decision.reason, ranking: decision.ranking, promotion, updatedAt: t };
+    const deciding: RunDoc = {
+      ...run,
+      reason: decision.reason,
+      ranking: decision.ranking,
+      promotion,
+      updatedAt: t,
+    };
     tx.set(runPath, deciding);
     return deciding;
   });
@@ -105,7 +121,9 @@ async function finishPromotion(run: RunDoc, deps: Deps): Promise<void> {
   const versionPrefix = PATHS.modelVersion(symbol, timeframe, promotion.version);
   const currentPrefix = PATHS.modelCurrent(symbol, timeframe);
   // model.json last: its weights are in place before the file that names them.
-  const keys = (await deps.store.list(from)).sort((a, b) => Number(a.endsWith('model.json')) - Number(b.endsWith('model.json')));
+  const keys = (await deps.store.list(from)).sort(
+    (a, b) => Number(a.endsWith('model.json')) - Number(b.endsWith('model.json')),
+  );
   for (const key of keys) await deps.store.copy(key, versionPrefix + key.slice(from.length));
 
   const model = await deps.docs.get<ModelDoc>(DOCS.model(symbol, timeframe));
@@ -133,10 +151,19 @@ async function finishPromotion(run: RunDoc, deps: Deps): Promise<void> {
     tx.set(DOCS.model(symbol, timeframe), {
       ...doc,
       current: newer ? doc.current : entry,
-      history: [...doc.history.filter((h) => h.version !== entry.version), entry].sort((a, b) => a.version - b.version),
+      history: [...doc.history.filter((h) => h.version !== entry.version), entry].sort(
+        (a, b) => a.version - b.version,
+      ),
       updatedAt: t,
     } satisfies ModelDoc);
-    tx.set(DOCS.run(run.runId), { ...current, status: 'promoted', finishedAt: t, updatedAt: t } satisfies RunDoc);
+    tx.set(DOCS.run(run.runId), {
+      ...current,
+      status: 'promoted',
+      finishedAt: t,
+      updatedAt: t,
+    } satisfies RunDoc);
   });
-  deps.log.info(`promoted ${promotion.config} as ${symbol} ${timeframe} v${promotion.version}`, { runId: run.runId });
+  deps.log.info(`promoted ${promotion.config} as ${symbol} ${timeframe} v${promotion.version}`, {
+    runId: run.runId,
+  });
 }

@@ -154,7 +154,8 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   // Only now is the run `training`: a crash before this point is redelivered and publishes again (the launcher dedupes).
   await deps.docs.runTransaction(async (tx) => {
     const run = await tx.get<RunDoc>(DOCS.run(runId));
-    if (run?.status === 'ingesting') tx.set(DOCS.run(runId), { status: 'training', updatedAt: nowIso() }, { merge: true });
+    if (run?.status === 'ingesting')
+      tx.set(DOCS.run(runId), { status: 'training', updatedAt: nowIso() }, { merge: true });
   });
   log.info(
     `${manifest.symbol} ${manifest.timeframe}: ${manifest.counts.windows} windows (${manifest.counts.train} train, ` +

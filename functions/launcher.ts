@@ -39,7 +39,13 @@ export async function launcher(event: CloudEventLike<MessagePublishedData>, deps
   } catch (error) {
     if (!(error instanceof JobRefusedError)) throw error; // transient: Pub/Sub redelivers with backoff
     log.error(`training job refused: ${error.message}`);
-    const failed: TrainingResult = { status: 'failed', runId, config, error: error.message, finishedAt: nowIso() };
+    const failed: TrainingResult = {
+      status: 'failed',
+      runId,
+      config,
+      error: error.message,
+      finishedAt: nowIso(),
+    };
     await deps.bus.publish(TOPICS.trainingResults, failed, { runId, config });
     return;
   }

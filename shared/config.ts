@@ -35,7 +35,11 @@ export const Grid = z
     const seen = new Set<string>();
     grid.configs.forEach((c, i) => {
       if (seen.has(c.name)) {
-        ctx.addIssue({ code: 'custom', path: ['configs', i, 'name'], message: `duplicate config name "${c.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['configs', i, 'name'],
+          message: `duplicate config name "${c.name}"`,
+        });
       }
       seen.add(c.name);
     });
@@ -46,9 +50,30 @@ export type Grid = z.infer<typeof Grid>;
 export const DEFAULT_GRID: Grid = {
   gate: true,
   configs: [
-    { name: 'config_1_baseline', lstmUnits: [128, 64, 32], dropout: 0.3, learningRate: 0.001, batchSize: 16, epochs: 150 },
-    { name: 'config_2_deeper', lstmUnits: [256, 128, 64], dropout: 0.4, learningRate: 0.0005, batchSize: 16, epochs: 150 },
-    { name: 'config_3_wider', lstmUnits: [192, 96, 48], dropout: 0.35, learningRate: 0.0008, batchSize: 8, epochs: 150 },
+    {
+      name: 'config_1_baseline',
+      lstmUnits: [128, 64, 32],
+      dropout: 0.3,
+      learningRate: 0.001,
+      batchSize: 16,
+      epochs: 150,
+    },
+    {
+      name: 'config_2_deeper',
+      lstmUnits: [256, 128, 64],
+      dropout: 0.4,
+      learningRate: 0.0005,
+      batchSize: 16,
+      epochs: 150,
+    },
+    {
+      name: 'config_3_wider',
+      lstmUnits: [192, 96, 48],
+      dropout: 0.35,
+      learningRate: 0.0008,
+      batchSize: 8,
+      epochs: 150,
+    },
   ],
 };
 

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { TrainingConfig } from './config.ts';
 
 /** An id that is safe in a document path, an object path and a Vertex AI display name. */
-export const RunId = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'lower-case letters, digits and "-", 3 to 63');
+export const RunId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'lower-case letters, digits and "-", 3 to 63');
 
 /** Published to `training-requests`, one per config; also the trainer's `--request`. */
 export const TrainingRequest = z

@@ -3,7 +3,11 @@
 import { InputError } from './validate.ts';
 
 export type NpyDtype = 'float32' | 'float64' | 'int32' | 'uint8';
-export type NpyArray = { dtype: NpyDtype; shape: number[]; data: Float32Array | Float64Array | Int32Array | Uint8Array };
+export type NpyArray = {
+  dtype: NpyDtype;
+  shape: number[];
+  data: Float32Array | Float64Array | Int32Array | Uint8Array;
+};
 
 const DESCR: Record<NpyDtype, string> = { float32: '<f4', float64: '<f8', int32: '<i4', uint8: '|u1' };
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
@@ -11,12 +15,13 @@ const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
 /** Encodes a C-order array as .npy bytes, readable by `numpy.load`. */
 export function encodeNpy(array: NpyArray): Buffer {
   const size = array.shape.reduce((a, b) => a * b, 1);
-  if (size !== array.data.length) throw new Error(`npy: shape ${array.shape} does not hold ${array.data.length} values`);
+  if (size !== array.data.length)
+    throw new Error(`npy: shape ${array.shape} does not hold ${array.data.length} values`);
   const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
   let header = `{'descr': '${DESCR[array.dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
   // magic(6) + version(2) + header length(2) + header + '\n' is padded to a multiple of 64.
   const unpadded = 10 + header.length + 1;
-  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
+  header += `${' '.repeat((64 - (unpadded % 64)) % 64)}\n`;
   const head = Buffer.alloc(10);
   MAGIC.copy(head, 0);
   head[6] = 1;
@@ -50,7 +55,8 @@ export function decodeNpy(bytes: Uint8Array, where = 'npy'): NpyArray {
   const offset = start + headerLen;
   const raw = buf.subarray(offset);
   const width = { float32: 4, float64: 8, int32: 4, uint8: 1 }[dtype];
-  if (raw.length !== size * width) throw new InputError(`${where}: expected ${size} values, found ${raw.length / width}`);
+  if (raw.length !== size * width)
+    throw new InputError(`${where}: expected ${size} values, found ${raw.length / width}`);
   const copy = new Uint8Array(raw); // aligned copy
   const data =
     dtype === 'float32'

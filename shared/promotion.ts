@@ -8,7 +8,8 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /** Why a trial may not win, or null when it may. The gate refuses degenerate models and those that do not beat the baseline. */
 function ineligibility(trial: TrialDoc, gate: boolean): string | null {
-  if (trial.status !== 'succeeded' || !trial.metrics) return `${trial.status}${trial.error ? `: ${trial.error}` : ''}`;
+  if (trial.status !== 'succeeded' || !trial.metrics)
+    return `${trial.status}${trial.error ? `: ${trial.error}` : ''}`;
   if (!gate) return null;
   const m = trial.metrics;
   if (m.degenerate) {
@@ -38,15 +39,17 @@ function compareTrials(a: TrialDoc, b: TrialDoc): number {
 export function promoteBestTrial(trials: TrialDoc[], gate: boolean): PromotionDecision {
   const notes = new Map(trials.map((t) => [t.config, ineligibility(t, gate)]));
   const eligible = trials.filter((t) => notes.get(t.config) === null).sort(compareTrials);
-  const ranking: RankedTrial[] = [...eligible, ...trials.filter((t) => notes.get(t.config) !== null)].map((t) => ({
-    config: t.config,
-    status: t.status,
-    f1: t.metrics?.f1 ?? null,
-    auc: t.metrics?.auc ?? null,
-    valLoss: t.metrics?.valLoss ?? null,
-    eligible: notes.get(t.config) === null,
-    note: notes.get(t.config) ?? 'eligible',
-  }));
+  const ranking: RankedTrial[] = [...eligible, ...trials.filter((t) => notes.get(t.config) !== null)].map(
+    (t) => ({
+      config: t.config,
+      status: t.status,
+      f1: t.metrics?.f1 ?? null,
+      auc: t.metrics?.auc ?? null,
+      valLoss: t.metrics?.valLoss ?? null,
+      eligible: notes.get(t.config) === null,
+      note: notes.get(t.config) ?? 'eligible',
+    }),
+  );
   const best = eligible[0];
   if (!best) {
     const why = ranking.map((r) => `${r.config}: ${r.note}`).join('; ');

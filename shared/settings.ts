@@ -27,9 +27,16 @@ export const Settings = z.object({
   /** Attempts at creating a Vertex AI job that fails with 429 RESOURCE_EXHAUSTED before the trial fails. */
   TRENDCAST_QUOTA_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   /** Largest CSV ingest reads, checked before reading the object. */
-  TRENDCAST_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(50 * 1024 * 1024),
+  TRENDCAST_MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(50 * 1024 * 1024),
   /** After this many minutes, trials that have not reported are failed as "timed out" and the run is decided. */
-  TRENDCAST_RUN_DEADLINE_MINUTES: z.coerce.number().positive().default(24 * 60),
+  TRENDCAST_RUN_DEADLINE_MINUTES: z.coerce
+    .number()
+    .positive()
+    .default(24 * 60),
 });
 export type Settings = z.infer<typeof Settings>;
 

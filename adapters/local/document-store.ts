@@ -52,7 +52,10 @@ export class LocalDocumentStore implements DocumentStore {
     } catch {
       return [];
     }
-    const ids = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
+    const ids = names
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -5))
+      .sort();
     const docs: Array<{ id: string; data: T }> = [];
     for (const id of ids) {
       const data = await this.readDoc<T>(`${collection}/${id}`);

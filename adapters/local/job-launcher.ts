@@ -68,6 +68,10 @@ export class ChildProcessJobLauncher implements JobLauncher {
     }
   }
 
+  get busy(): boolean {
+    return this.running > 0 || this.waiting.length > 0;
+  }
+
   /** Kills every running trainer (Ctrl-C). */
   stop(): void {
     for (const child of this.children) child.kill('SIGTERM');

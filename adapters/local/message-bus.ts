@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CloudEventLike, MessagePublishedData } from '../../functions/deps.ts';
-import type { Logger } from '../log.ts';
 import type { MessageBus } from '../../shared/ports.ts';
+import type { Logger } from '../log.ts';
 
 export type EventHandler<T> = (event: CloudEventLike<T>) => Promise<void>;
 
@@ -73,6 +73,10 @@ export class LocalMessageBus implements MessageBus {
   /** Resolves when no delivery is in flight (including redeliveries they schedule). */
   async idle(): Promise<void> {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  get busy(): boolean {
+    return this.inFlight.size > 0;
   }
 
   private track(p: Promise<void>): void {

@@ -17,7 +17,8 @@ export class LocalObjectStore implements ObjectStore {
 
   private file(key: string): string {
     const file = resolve(this.root, key);
-    if (file !== this.root && !file.startsWith(this.root + sep)) throw new InputError(`object key escapes the store: ${key}`);
+    if (file !== this.root && !file.startsWith(this.root + sep))
+      throw new InputError(`object key escapes the store: ${key}`);
     return file;
   }
 
@@ -29,7 +30,8 @@ export class LocalObjectStore implements ObjectStore {
     const handle = await open(this.file(key), 'r');
     try {
       const { size } = await handle.stat();
-      if (size > maxBytes) throw new InputError(`${key}: ${size} bytes is over the upload limit of ${maxBytes} bytes`);
+      if (size > maxBytes)
+        throw new InputError(`${key}: ${size} bytes is over the upload limit of ${maxBytes} bytes`);
       return await handle.readFile();
     } finally {
       await handle.close();
@@ -64,7 +66,8 @@ export class LocalObjectStore implements ObjectStore {
       for (const entry of entries) {
         const full = join(dir, entry.name);
         if (entry.isDirectory()) await walk(full);
-        else if (entry.isFile() && !entry.name.endsWith('.tmp')) keys.push(relative(this.root, full).split(sep).join('/'));
+        else if (entry.isFile() && !entry.name.endsWith('.tmp'))
+          keys.push(relative(this.root, full).split(sep).join('/'));
       }
     };
     // Walk only the folder part of the prefix, then filter on the whole prefix.

@@ -7,7 +7,11 @@ import { decodeNpy, encodeNpy } from '../../shared/npy.ts';
 
 describe('npy', () => {
   it('round-trips float32 and int32 arrays with their shapes', () => {
-    const x = { dtype: 'float32' as const, shape: [2, 3, 2], data: Float32Array.from({ length: 12 }, (_, i) => i / 3) };
+    const x = {
+      dtype: 'float32' as const,
+      shape: [2, 3, 2],
+      data: Float32Array.from({ length: 12 }, (_, i) => i / 3),
+    };
     const back = decodeNpy(encodeNpy(x));
     expect(back.shape).toEqual([2, 3, 2]);
     expect(Array.from(back.data)).toEqual(Array.from(x.data));
@@ -29,8 +33,14 @@ describe('npy', () => {
     }
     const dir = mkdtempSync(join(tmpdir(), 'npy-'));
     const file = join(dir, 'x.npy');
-    writeFileSync(file, encodeNpy({ dtype: 'float32', shape: [2, 2], data: Float32Array.from([1, 2, 3, 4.5]) }));
-    const out = execFileSync('python3', ['-c', `import numpy as np; a=np.load(${JSON.stringify(file)}); print(a.dtype, a.shape, a.sum())`]);
+    writeFileSync(
+      file,
+      encodeNpy({ dtype: 'float32', shape: [2, 2], data: Float32Array.from([1, 2, 3, 4.5]) }),
+    );
+    const out = execFileSync('python3', [
+      '-c',
+      `import numpy as np; a=np.load(${JSON.stringify(file)}); print(a.dtype, a.shape, a.sum())`,
+    ]);
     expect(out.toString().trim()).toBe('float32 (2, 2) 10.5');
   });
 

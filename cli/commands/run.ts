@@ -1,0 +1,119 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import type { EpochProgress } from '../../adapters/local/job-launcher.ts';
+import { createLogger } from '../../adapters/log.ts';
+import { gridKeyFor } from '../../functions/ingest.ts';
+import { DEFAULT_GRID, Grid } from '../../shared/config.ts';
+import { FINAL_RUN_STATUSES, type RunDoc, type TrialDoc } from '../../shared/documents.ts';
+import { DOCS, PATHS } from '../../shared/names.ts';
+import { deriveRunId } from '../../shared/run-id.ts';
+import { InputError, parseJson, parseWith } from '../../shared/validate.ts';
+import { createEmbedded, type Embedded, LOCAL_BUCKET } from '../embedded.ts';
+import { runSummary } from '../format.ts';
+
+export interface RunOptions {
+  home: string;
+  configs?: string;
+  epochs?: string;
+  maxJobs?: string;
+  quiet?: boolean;
+}
+
+/** The grid for a run: `--configs` (or the default grid) with `--epochs` capping every config. */
+export async function gridFromOptions(options: {
+  configs?: string;
+  epochs?: string;
+}): Promise<Grid | undefined> {
+  if (!options.configs && !options.epochs) return undefined;
+  let grid: Grid = DEFAULT_GRID;
+  if (options.configs) {
+    const text = await readFile(options.configs, 'utf8').catch(() => {
+      throw new InputError(`${options.configs}: cannot read the grid file`);
+    });
+    const json = parseJson(text, options.configs);
+    grid = parseWith(Grid, Array.isArray(json) ? { configs: json } : json, options.configs);
+  }
+  if (options.epochs) {
+    const epochs = Number(options.epochs);
+    if (!Number.isInteger(epochs) || epochs < 1)
+      throw new InputError(`--epochs: "${options.epochs}" is not a positive whole number`);
+    grid = { ...grid, configs: grid.configs.map((c) => ({ ...c, epochs })) };
+  }
+  return grid;
+}
+
+/** One line per epoch per trial, and the best validation loss so far. */
+function progressPrinter(): (p: EpochProgress) => void {
+  return (p) => {
+    const lr = p.lr === undefined ? '' : `  lr ${p.lr.toExponential(1)}`;
+    process.stderr.write(
+      `  ${p.config.padEnd(20)} epoch ${String(p.epoch).padStart(3)}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.valLoss.toFixed(4)}  best ${p.bestValLoss.toFixed(4)}${lr}\n`,
+    );
+  };
+}
+
+/** Drops a CSV into the local bucket's `incoming/` and runs the flow until its run ends. */
+export async function runCsv(
+  csvPath: string,
+  options: RunOptions,
+): Promise<{ run: RunDoc; trials: TrialDoc[] }> {
+  const bytes = await readFile(csvPath).catch(() => {
+    throw new InputError(`${csvPath}: cannot read the file`);
+  });
+  const grid = await gridFromOptions(options);
+  const log = createLogger({}, { json: false, quiet: true });
+  const embedded = createEmbedded({
+    home: options.home,
+    log,
+    ...(options.maxJobs ? { maxJobs: Number(options.maxJobs) } : {}),
+    ...(options.quiet ? {} : { onProgress: progressPrinter() }),
+  });
+  const key = `${PATHS.incomingPrefix}${basename(csvPath)}`;
+  if (grid) await embedded.store.write(gridKeyFor(key), JSON.stringify(grid, null, 2));
+  else await embedded.store.delete(gridKeyFor(key));
+  await embedded.store.write(key, bytes);
+  const stop = () => {
+    embedded.jobs.stop();
+    process.exit(130);
+  };
+  process.once('SIGINT', stop);
+  try {
+    const event = await embedded.finalize(key);
+    const runId = deriveRunId(LOCAL_BUCKET, key, String(event.data!.generation));
+    await embedded.idle();
+    return await readRun(embedded, runId);
+  } finally {
+    process.off('SIGINT', stop);
+  }
+}
+
+export async function readRun(embedded: Pick<Embedded, 'docs'>, runId: string) {
+  const run = await embedded.docs.get<RunDoc>(DOCS.run(runId));
+  if (!run) throw new Error(`run ${runId} has no document`);
+  const trials = (await embedded.docs.list<TrialDoc>(DOCS.trials(runId))).map((t) => t.data);
+  return { run, trials };
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('drop a CSV into the local bucket and run the whole flow until the run ends')
+    .argument('<csv>', 'price CSV (NSE export or plain OHLCV)')
+    .option(
+      '--configs <grid.json>',
+      'hyperparameter grid: {"configs": [...], "gate": true} or an array of configs',
+    )
+    .option('--epochs <n>', 'cap every config at n epochs')
+    .option('--max-jobs <n>', 'trainer processes at once (default: one per CPU core)')
+    .option('--home <dir>', 'state folder (local bucket and documents)', '.trendcast')
+    .option('--quiet', 'no per-epoch progress')
+    .action(async (csv: string, options: RunOptions) => {
+      const { run, trials } = await runCsv(csv, options);
+      // A failed run is a refused input: one `error:` line and exit 2, like every other bad input.
+      if (run.status === 'failed') throw new InputError(run.error ?? `run ${run.runId} failed`);
+      process.stdout.write(`\n${runSummary(run, trials)}\n`);
+      if (!FINAL_RUN_STATUSES.has(run.status))
+        throw new Error(`run ${run.runId} did not end (status ${run.status})`);
+    });
+}

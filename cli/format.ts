@@ -1,0 +1,67 @@
+import type { RunDoc, TrialDoc } from '../shared/documents.ts';
+
+/** A plain-text table with left-aligned text and right-aligned numbers. */
+export function table(header: string[], rows: Array<Array<string | number | null>>): string {
+  const cells = rows.map((r) => r.map((c) => (c === null ? '-' : String(c))));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
+  const numeric = header.map((_, i) => cells.every((r) => /^-?[\d.]+%?$|^-$/.test(r[i] ?? '-')));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+const fixed = (x: number | null | undefined, digits = 4) =>
+  x === null || x === undefined ? null : x.toFixed(digits);
+
+/** The end-of-run summary: one line per trial, the winner marked, then the decision in words. */
+export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
+  const rows = trials.map((t) => {
+    const m = t.metrics;
+    const mark = run.promotion?.config === t.config ? '*' : '';
+    return [
+      `${mark}${t.config}`,
+      t.status,
+      m?.epochsRun ?? null,
+      fixed(m?.valLoss),
+      fixed(m?.accuracy),
+      fixed(m?.auc),
+      fixed(m?.f1),
+      fixed(m?.mcc),
+      fixed(m?.baselineAccuracy),
+      m ? (m.degenerate ? 'yes' : 'no') : null,
+      m ? `${m.seconds.toFixed(0)}s` : null,
+    ];
+  });
+  const head = [
+    'trial',
+    'status',
+    'epochs',
+    'val_loss',
+    'acc',
+    'auc',
+    'f1',
+    'mcc',
+    'baseline',
+    'degenerate',
+    'time',
+  ];
+  const counts = run.dataset?.counts;
+  const lines = [
+    `run ${run.runId}: ${run.symbol ?? '?'} ${run.timeframe ?? ''} from ${run.source.object}`,
+    counts
+      ? `dataset: ${counts.days} bars, ${counts.rows} rows, ${counts.windows} windows (${counts.train} train, ${counts.validation} validation), ${counts.up} up / ${counts.down} down`
+      : '',
+    trials.length ? table(head, rows) : '',
+    run.status === 'promoted' && run.promotion
+      ? `PROMOTED ${run.promotion.config} as ${run.symbol} ${run.timeframe} v${run.promotion.version}: ${run.reason}\n  model: ${run.promotion.uri}`
+      : run.status === 'rejected'
+        ? `REJECTED: ${run.reason} (the current model, if any, stays)`
+        : run.status === 'failed'
+          ? `FAILED: ${run.error}`
+          : `status: ${run.status}`,
+  ];
+  return lines.filter(Boolean).join('\n');
+}

@@ -1,0 +1,91 @@
+// Builders for the documents and messages the pipeline tests seed; every one is validated by its schema.
+import { DEFAULT_GRID } from '../../shared/config.ts';
+import { RunDoc, TrialDoc } from '../../shared/documents.ts';
+import { TrainingResult, TrialMetrics } from '../../shared/messages.ts';
+
+export function metrics(over: Partial<TrialMetrics> = {}): TrialMetrics {
+  return TrialMetrics.parse({
+    valLoss: 0.69,
+    accuracy: 0.6,
+    auc: 0.6,
+    precision: 0.6,
+    recall: 0.6,
+    f1: 0.6,
+    mcc: 0.2,
+    balancedAccuracy: 0.6,
+    baselineAccuracy: 0.55,
+    degenerate: false,
+    confusion: { tp: 8, fp: 5, tn: 9, fn: 6 },
+    backend: 'test',
+    epochsRun: 3,
+    bestEpoch: 2,
+    seconds: 1,
+    parameterCount: 100,
+    ...over,
+  });
+}
+
+export function runDoc(runId: string, configs: string[], over: Partial<RunDoc> = {}): RunDoc {
+  const t = new Date().toISOString();
+  return RunDoc.parse({
+    runId,
+    status: 'training',
+    source: { bucket: 'local', object: 'incoming/x.csv', generation: '1' },
+    symbol: 'TEST',
+    timeframe: '1d',
+    configs,
+    gate: true,
+    createdAt: t,
+    updatedAt: t,
+    finishedAt: null,
+    deadline: new Date(Date.now() + 3600_000).toISOString(),
+    error: null,
+    dataset: null,
+    reason: null,
+    ranking: [],
+    promotion: null,
+    ...over,
+  });
+}
+
+export function trialDoc(runId: string, config: string, over: Partial<TrialDoc> = {}): TrialDoc {
+  const t = new Date().toISOString();
+  return TrialDoc.parse({
+    runId,
+    config,
+    status: 'training',
+    hyperparameters: { ...DEFAULT_GRID.configs[0]!, name: config },
+    jobId: null,
+    createdAt: t,
+    updatedAt: t,
+    startedAt: t,
+    finishedAt: null,
+    metrics: null,
+    artifacts: null,
+    error: null,
+    ...over,
+  });
+}
+
+export function succeeded(
+  runId: string,
+  config: string,
+  m: Partial<TrialMetrics>,
+  baseUri: string,
+): TrainingResult {
+  const dir = `${baseUri}runs/${runId}/trials/${config}/`;
+  return TrainingResult.parse({
+    status: 'succeeded',
+    runId,
+    config,
+    metrics: metrics(m),
+    artifacts: {
+      model: `${dir}model.json`,
+      metrics: `${dir}metrics.json`,
+      predictions: `${dir}predictions.json`,
+      history: `${dir}history.json`,
+      curves: `${dir}learning-curves.svg`,
+    },
+    finishedAt: new Date().toISOString(),
+  });
+}

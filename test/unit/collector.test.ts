@@ -1,0 +1,122 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
+import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
+import { LocalObjectStore } from '../../adapters/local/object-store.ts';
+import { createLogger } from '../../adapters/log.ts';
+import { collector } from '../../functions/collector.ts';
+import type { Deps } from '../../functions/deps.ts';
+import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
+import { DOCS, PATHS, TOPICS } from '../../shared/names.ts';
+import { readSettings } from '../../shared/settings.ts';
+import { runDoc, succeeded, trialDoc } from '../helpers/docs.ts';
+
+async function setup(configs: string[], runId = 'run-collector') {
+  const home = mkdtempSync(join(tmpdir(), 'collector-'));
+  const store = new LocalObjectStore(join(home, 'bucket'));
+  const docs = new LocalDocumentStore(join(home, 'firestore'));
+  const bus = new LocalMessageBus({ backoffMs: 5 });
+  const deps: Deps = {
+    store,
+    docs,
+    bus,
+    launcher: { launch: async () => ({ jobId: 'x', started: false }) },
+    settings: readSettings({}),
+    log: createLogger({}, { write: () => {} }),
+  };
+  bus.subscribe(TOPICS.trainingResults, (e) => collector(e, deps));
+  await docs.create(DOCS.run(runId), runDoc(runId, configs));
+  for (const c of configs) {
+    await docs.create(DOCS.trial(runId, c), trialDoc(runId, c));
+    for (const f of ['model.json', 'weights.bin', 'metrics.json'])
+      await store.write(`${PATHS.trial(runId, c)}${f}`, `${c} ${f}`);
+  }
+  return { deps, store, docs, bus, runId };
+}
+
+describe('collector', () => {
+  it('promotes exactly once when every result arrives at the same moment, three times over', async () => {
+    const { store, docs, bus, runId } = await setup(['a', 'b', 'c']);
+    const results = [
+      succeeded(runId, 'a', { f1: 0.61 }, store.baseUri),
+      succeeded(runId, 'b', { f1: 0.72 }, store.baseUri),
+      succeeded(runId, 'c', { f1: 0.65 }, store.baseUri),
+    ];
+    await Promise.all(
+      [...results, ...results, ...results].map((r) => bus.publish(TOPICS.trainingResults, r)),
+    );
+    await bus.idle();
+
+    const run = (await docs.get<RunDoc>(DOCS.run(runId)))!;
+    expect(run.status).toBe('promoted');
+    expect(run.promotion).toMatchObject({ config: 'b', version: 1 });
+    const model = (await docs.get<ModelDoc>(DOCS.model('TEST', '1d')))!;
+    expect(model.latestVersion).toBe(1);
+    expect(model.history).toHaveLength(1);
+    expect(model.current).toMatchObject({ config: 'b', version: 1, runId });
+    expect((await store.read('models/TEST/1d/current/model.json')).toString()).toBe('b model.json');
+    expect(await store.list('models/TEST/1d/versions/v0001/')).toHaveLength(3);
+    const trials = await docs.list<TrialDoc>(DOCS.trials(runId));
+    expect(trials.map((t) => t.data.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+  });
+
+  it('keeps the first result of a trial when a different one is redelivered', async () => {
+    const { store, docs, bus, runId } = await setup(['a', 'b']);
+    await bus.publish(TOPICS.trainingResults, succeeded(runId, 'a', { f1: 0.5 }, store.baseUri));
+    await bus.idle();
+    await bus.publish(TOPICS.trainingResults, succeeded(runId, 'a', { f1: 0.9 }, store.baseUri));
+    await bus.idle();
+    const a = (await docs.get<TrialDoc>(DOCS.trial(runId, 'a')))!;
+    expect(a.metrics?.f1).toBe(0.5);
+    expect((await docs.get<RunDoc>(DOCS.run(runId)))!.status).toBe('training');
+  });
+
+  it('rejects with the reason and leaves the current model alone when nothing qualifies', async () => {
+    const { store, docs, bus, runId } = await setup(['a', 'b']);
+    const previous: ModelDoc = {
+      symbol: 'TEST',
+      timeframe: '1d',
+      latestVersion: 4,
+      current: {
+        version: 4,
+        runId: 'run-old',
+        config: 'z',
+        f1: 0.6,
+        auc: 0.6,
+        accuracy: 0.6,
+        uri: 'file:///x/',
+        promotedAt: 't',
+      },
+      history: [],
+      updatedAt: 't',
+    };
+    await docs.set(DOCS.model('TEST', '1d'), previous);
+    await bus.publish(
+      TOPICS.trainingResults,
+      succeeded(runId, 'a', { f1: 0.73, degenerate: true }, store.baseUri),
+    );
+    await bus.publish(TOPICS.trainingResults, {
+      status: 'failed',
+      runId,
+      config: 'b',
+      error: 'trainer was killed by SIGKILL before reporting a result',
+      finishedAt: new Date().toISOString(),
+    });
+    await bus.idle();
+    const run = (await docs.get<RunDoc>(DOCS.run(runId)))!;
+    expect(run.status).toBe('rejected');
+    expect(run.reason).toMatch(/a: degenerate.*b: failed: trainer was killed/);
+    expect(await docs.get(DOCS.model('TEST', '1d'))).toEqual(previous);
+    expect(await store.list('models/')).toEqual([]);
+  });
+
+  it('drops a malformed message instead of redelivering it forever', async () => {
+    const { docs, bus, runId } = await setup(['a']);
+    await bus.publish(TOPICS.trainingResults, { status: 'succeeded', runId, config: 'a' });
+    await bus.idle();
+    expect((await docs.get<TrialDoc>(DOCS.trial(runId, 'a')))!.status).toBe('training');
+    expect(bus.published.get(`${TOPICS.trainingResults}-dead-letter`)).toBeUndefined();
+  });
+});
