@@ -1,0 +1,94 @@
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
+import { DEFAULT_GRID } from '../../shared/config.ts';
+import { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
+import { DOCS } from '../../shared/names.ts';
+import { REFERENCE_CSV, trendcast } from '../helpers/cli.ts';
+
+// The whole flow on the embedded default, through the real CLI and real trainer processes, epochs capped.
+describe('trendcast run on the reference CSV (embedded default)', () => {
+  const home = mkdtempSync(join(tmpdir(), 'e2e-'));
+  const docs = new LocalDocumentStore(join(home, 'firestore'));
+  let first: Awaited<ReturnType<typeof trendcast>>;
+
+  beforeAll(async () => {
+    first = await trendcast(['run', REFERENCE_CSV, '--epochs', '2', '--home', home]);
+  }, 600_000);
+
+  it('ends promoted or rejected with three trained trials and a summary', async () => {
+    expect(first.stderr).not.toMatch(/^error:/m);
+    expect(first.code).toBe(0);
+    const runs = await docs.list(DOCS.runs);
+    expect(runs).toHaveLength(1);
+    const run = RunDoc.parse(runs[0]!.data);
+    expect(['promoted', 'rejected']).toContain(run.status);
+    expect(run.symbol).toBe('RELIANCE');
+    expect(run.timeframe).toBe('1d');
+    expect(run.dataset?.counts).toMatchObject({ days: 247, rows: 197, windows: 138, train: 110, validation: 28, up: 72, down: 66 });
+    expect(run.reason).toBeTruthy();
+    expect(run.ranking).toHaveLength(3);
+    expect(first.stdout).toMatch(/config_2_deeper/);
+    expect(first.stdout).toMatch(run.status === 'promoted' ? /PROMOTED/ : /REJECTED/);
+    // progress: one line per epoch per trial
+    for (const c of DEFAULT_GRID.configs) expect(first.stderr).toMatch(new RegExp(`${c.name}\\s+epoch +2/2`));
+
+    const trials = (await docs.list(DOCS.trials(run.runId))).map((t) => TrialDoc.parse(t.data));
+    expect(trials.map((t) => t.config)).toEqual(DEFAULT_GRID.configs.map((c) => c.name));
+    for (const trial of trials) {
+      expect(trial.status).toBe('succeeded');
+      expect(trial.metrics?.epochsRun).toBe(2);
+      for (const uri of Object.values(trial.artifacts!)) expect(existsSync(fileURLToPath(uri))).toBe(true);
+    }
+  });
+
+  it('puts the promoted model where the model document says, or leaves no model when rejected', async () => {
+    const run = RunDoc.parse((await docs.list(DOCS.runs))[0]!.data);
+    const model = await docs.get(DOCS.model('RELIANCE', '1d'));
+    if (run.status === 'rejected') {
+      expect(model).toBeUndefined();
+      return;
+    }
+    const doc = ModelDoc.parse(model);
+    expect(doc.current).toMatchObject({ runId: run.runId, config: run.promotion!.config, version: 1 });
+    const versionDir = fileURLToPath(doc.current!.uri);
+    expect(readdirSync(versionDir)).toContain('model.json');
+    expect(existsSync(join(home, 'bucket/models/RELIANCE/1d/current/model.json'))).toBe(true);
+  });
+
+  it('gives one run when the same CSV is dropped twice', async () => {
+    const again = await trendcast(['run', REFERENCE_CSV, '--epochs', '2', '--home', home]);
+    expect(again.code).toBe(0);
+    expect(await docs.list(DOCS.runs)).toHaveLength(1);
+    const model = await docs.get<ModelDoc>(DOCS.model('RELIANCE', '1d'));
+    expect(model?.history.length ?? 0).toBeLessThanOrEqual(1);
+  });
+
+  it('reports runs, trials and models with status --json', async () => {
+    const status = await trendcast(['status', '--json', '--home', home]);
+    expect(status.code).toBe(0);
+    const json = JSON.parse(status.stdout);
+    expect(json.runs).toHaveLength(1);
+    expect(json.runs[0]).toMatchObject({ symbol: 'RELIANCE', timeframe: '1d' });
+    expect(json.runs[0].trials).toHaveLength(3);
+    expect(json.runs[0].trials[0].metrics).toHaveProperty('f1');
+    expect(Array.isArray(json.models)).toBe(true);
+  });
+
+  it('turns a bad CSV into one failed run with the error, no dataset and no training', async () => {
+    const bad = join(mkdtempSync(join(tmpdir(), 'bad-')), 'broken.csv');
+    writeFileSync(bad, 'Date,Open,High,Low,Close,Volume\n2024-01-02,10,9,8,9.5,100\n');
+    const result = await trendcast(['run', bad, '--home', home]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(result.stderr).toMatch(/broken\.csv/);
+    const failed = (await docs.list<RunDoc>(DOCS.runs)).map((r) => r.data).filter((r) => r.status === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.error).toMatch(/broken\.csv/);
+    expect(await docs.list(DOCS.trials(failed[0]!.runId))).toEqual([]);
+    expect(existsSync(join(home, 'bucket/datasets', failed[0]!.runId))).toBe(false);
+  });
+});
