@@ -9,7 +9,9 @@ import { collector } from '../functions/collector.ts';
 import type { CloudEventLike, Deps, StorageObjectData } from '../functions/deps.ts';
 import { gridKeyFor, ingest } from '../functions/ingest.ts';
 import { launcher } from '../functions/launcher.ts';
-import { TOPICS } from '../shared/names.ts';
+import { sweeper } from '../functions/sweeper.ts';
+import { FINAL_RUN_STATUSES, type RunDoc } from '../shared/documents.ts';
+import { DOCS, TOPICS } from '../shared/names.ts';
 import { readSettings } from '../shared/settings.ts';
 
 export const LOCAL_BUCKET = 'local';
@@ -64,14 +66,40 @@ export function createEmbedded(options: EmbeddedOptions) {
     return event;
   }
 
-  /** Resolves when nothing is in flight: no delivery, no redelivery, no training job. */
-  async function idle(): Promise<void> {
-    do {
-      await bus.idle();
-      await jobs.idle();
-    } while (bus.busy || jobs.busy);
+  /** Sweeps for runs past their deadline on a timer, as Cloud Scheduler does in the cloud; returns a stop function. */
+  function startSweeper(): () => void {
+    const everyMs = Math.min(30_000, Math.max(500, (settings.TRENDCAST_RUN_DEADLINE_MINUTES * 60_000) / 4));
+    const timer = setInterval(() => {
+      sweeper(deps).catch((e: Error) => log.error(`sweep failed: ${e.message}`));
+    }, everyMs);
+    return () => clearInterval(timer);
   }
 
-  return { home, deps, store, docs, bus, jobs, finalize, idle };
+  /**
+   * Resolves with the run once it has ended, or as it stands when nothing is left in flight that could end it
+   * (e.g. an ingest that kept failing and went to the dead-letter topic). Trainers still running then are stopped.
+   */
+  async function waitForRun(runId: string): Promise<RunDoc | undefined> {
+    const stopSweeper = startSweeper();
+    try {
+      while (true) {
+        const run = await docs.get<RunDoc>(DOCS.run(runId));
+        if (run && FINAL_RUN_STATUSES.has(run.status)) {
+          await bus.idle();
+          return run;
+        }
+        if (!bus.busy && !jobs.busy) {
+          await new Promise((r) => setTimeout(r, 200)); // a last look: the final write may be landing now
+          if (!bus.busy && !jobs.busy) return docs.get<RunDoc>(DOCS.run(runId));
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      stopSweeper();
+      jobs.stop();
+    }
+  }
+
+  return { home, deps, store, docs, bus, jobs, finalize, startSweeper, waitForRun };
 }
 export type Embedded = ReturnType<typeof createEmbedded>;

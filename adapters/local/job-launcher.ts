@@ -59,15 +59,6 @@ export class ChildProcessJobLauncher implements JobLauncher {
     return { jobId, started: true };
   }
 
-  /** Resolves when every job launched so far has ended and published its result. */
-  async idle(): Promise<void> {
-    while (true) {
-      const pending = [...this.jobs.values()];
-      await Promise.allSettled(pending);
-      if (pending.length === this.jobs.size) return;
-    }
-  }
-
   get busy(): boolean {
     return this.running > 0 || this.waiting.length > 0;
   }

@@ -81,7 +81,8 @@ export async function runCsv(
   try {
     const event = await embedded.finalize(key);
     const runId = deriveRunId(LOCAL_BUCKET, key, String(event.data!.generation));
-    await embedded.idle();
+    const run = await embedded.waitForRun(runId);
+    if (!run) throw new Error(`run ${runId} was never created: the ingest handler kept failing`);
     return await readRun(embedded, runId);
   } finally {
     process.off('SIGINT', stop);

@@ -20,6 +20,7 @@ export function registerWatch(program: Command): void {
         log,
         ...(options.maxJobs ? { maxJobs: Number(options.maxJobs) } : {}),
       });
+      embedded.startSweeper();
       process.once('SIGINT', () => {
         embedded.jobs.stop();
         process.exit(130);

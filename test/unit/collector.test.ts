@@ -8,6 +8,7 @@ import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { collector } from '../../functions/collector.ts';
 import type { Deps } from '../../functions/deps.ts';
+import { sweeper } from '../../functions/sweeper.ts';
 import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DOCS, PATHS, TOPICS } from '../../shared/names.ts';
 import { readSettings } from '../../shared/settings.ts';
@@ -118,5 +119,37 @@ describe('collector', () => {
     await bus.idle();
     expect((await docs.get<TrialDoc>(DOCS.trial(runId, 'a')))!.status).toBe('training');
     expect(bus.published.get(`${TOPICS.trainingResults}-dead-letter`)).toBeUndefined();
+  });
+});
+
+describe('sweeper', () => {
+  it('fails the trials that never reported once the deadline passes, and the run is decided on the rest', async () => {
+    const { deps, store, docs, bus, runId } = await setup(['a', 'b', 'c']);
+    await bus.publish(TOPICS.trainingResults, succeeded(runId, 'a', { f1: 0.6 }, store.baseUri));
+    await bus.idle();
+    expect((await sweeper(deps)).timedOut).toBe(0); // not yet past the deadline
+
+    const later = new Date(Date.now() + 2 * 3600_000);
+    expect((await sweeper(deps, later)).timedOut).toBe(2);
+    await bus.idle();
+    const run = (await docs.get<RunDoc>(DOCS.run(runId)))!;
+    expect(run.status).toBe('promoted');
+    expect(run.promotion?.config).toBe('a');
+    const b = (await docs.get<TrialDoc>(DOCS.trial(runId, 'b')))!;
+    expect(b.status).toBe('failed');
+    expect(b.error).toMatch(/^timed out: no result by the run deadline/);
+    expect((await sweeper(deps, later)).timedOut).toBe(0); // the run has ended: nothing more to sweep
+  });
+
+  it('fails a run stuck in ingesting past its deadline', async () => {
+    const { deps, docs } = await setup([], 'run-stuck');
+    await docs.set(
+      DOCS.run('run-stuck'),
+      runDoc('run-stuck', [], { status: 'ingesting', symbol: null, timeframe: null }),
+    );
+    await sweeper(deps, new Date(Date.now() + 2 * 3600_000));
+    const run = (await docs.get<RunDoc>(DOCS.run('run-stuck')))!;
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/ingest did not finish/);
   });
 });
