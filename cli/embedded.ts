@@ -6,6 +6,7 @@ import { LocalMessageBus } from '../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../adapters/local/object-store.ts';
 import { createLogger, type Logger } from '../adapters/log.ts';
 import { collector } from '../functions/collector.ts';
+import { DEAD_LETTER_TOPICS, deadLetter } from '../functions/dead-letter.ts';
 import type { CloudEventLike, Deps, StorageObjectData } from '../functions/deps.ts';
 import { gridKeyFor, ingest } from '../functions/ingest.ts';
 import { launcher } from '../functions/launcher.ts';
@@ -42,6 +43,8 @@ export function createEmbedded(options: EmbeddedOptions) {
   const deps: Deps = { store, bus, docs, launcher: jobs, settings, log };
   bus.subscribe(TOPICS.trainingRequests, (event) => launcher(event, deps));
   bus.subscribe(TOPICS.trainingResults, (event) => collector(event, deps));
+  for (const topic of Object.values(DEAD_LETTER_TOPICS))
+    bus.subscribe(topic, (event) => deadLetter(event, deps));
 
   /** What GCS's object generation stands for locally: this CSV with this grid beside it, so a new grid makes a new run. */
   async function generationOf(csvKey: string): Promise<string> {

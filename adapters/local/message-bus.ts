@@ -58,7 +58,11 @@ export class LocalMessageBus implements MessageBus {
     for (const handler of this.handlers.get(topic) ?? []) {
       this.track(
         deliverWithRetry(handler, event, this.options, this.log, async (error) => {
-          await this.publish(`${topic}-dead-letter`, message, { ...attributes, error });
+          await this.publish(`${topic}-dead-letter`, message, {
+            ...attributes,
+            error,
+            CloudPubSubDeadLetterSourceDeliveryCount: String(this.options.maxAttempts),
+          });
         }),
       );
     }
