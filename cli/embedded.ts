@@ -6,13 +6,13 @@ import { LocalMessageBus } from '../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../adapters/local/object-store.ts';
 import { createLogger, type Logger } from '../adapters/log.ts';
 import { collector } from '../functions/collector.ts';
-import { DEAD_LETTER_TOPICS, deadLetter } from '../functions/dead-letter.ts';
+import { deadLetter } from '../functions/dead-letter.ts';
 import type { CloudEventLike, Deps, StorageObjectData } from '../functions/deps.ts';
 import { gridKeyFor, ingest } from '../functions/ingest.ts';
 import { launcher } from '../functions/launcher.ts';
 import { sweeper } from '../functions/sweeper.ts';
 import { FINAL_RUN_STATUSES, type RunDoc } from '../shared/documents.ts';
-import { DOCS, TOPICS } from '../shared/names.ts';
+import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../shared/names.ts';
 import { readSettings } from '../shared/settings.ts';
 
 export const LOCAL_BUCKET = 'local';

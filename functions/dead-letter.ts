@@ -1,14 +1,8 @@
 import type { TrialDoc } from '../shared/documents.ts';
 import { TrainingRequest, TrainingResult } from '../shared/messages.ts';
-import { DOCS, TOPICS } from '../shared/names.ts';
+import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../shared/names.ts';
 import { decodeMessage, nowIso } from './decode.ts';
 import type { CloudEventLike, Deps, MessagePublishedData } from './deps.ts';
-
-/** The dead-letter topic of each message topic, where Pub/Sub puts a message after its last failed attempt. */
-export const DEAD_LETTER_TOPICS = {
-  trainingRequests: `${TOPICS.trainingRequests}-dead-letter`,
-  trainingResults: `${TOPICS.trainingResults}-dead-letter`,
-} as const;
 
 /**
  * A message that kept failing: its trial must say so, and its run must still end.

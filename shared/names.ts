@@ -3,6 +3,14 @@
 export const TOPICS = {
   trainingRequests: 'training-requests',
   trainingResults: 'training-results',
+  /** Cloud Scheduler publishes here every few minutes; the sweeper ends runs past their deadline. */
+  runSweep: 'run-sweep',
+} as const;
+
+/** Where Pub/Sub puts a message after its last failed delivery attempt. */
+export const DEAD_LETTER_TOPICS = {
+  trainingRequests: `${TOPICS.trainingRequests}-dead-letter`,
+  trainingResults: `${TOPICS.trainingResults}-dead-letter`,
 } as const;
 
 export const DEFAULT_REGION = 'asia-south1';
