@@ -1,0 +1,236 @@
+/**
+ * A drop-in replacement for `tf.layers.lstm` whose training step is several times faster.
+ *
+ * tfjs-layers runs an LSTM one time step at a time and lets autodiff record every small op; its backward pass
+ * then spends most of its time in hundreds of small transposed matrix products. Here the whole sequence is one
+ * `tf.customGrad` op with a hand-written backward pass:
+ * - the input projection of all time steps is one product,
+ * - the backward loop over time does only the recurrent product dz·Rᵀ (Rᵀ transposed once per batch) and a few
+ *   element-wise ops per step, with every per-step factor that does not depend on the recursion computed for all
+ *   steps at once,
+ * - the weight gradients of all steps are single products over [steps·batch, ·] matrices,
+ * - no product uses matMul's transpose flags (they are several times slower on the wasm backend).
+ *
+ * The layer is a subclass of tfjs's own LSTM class: it has the same arguments, defaults, weights (kernel
+ * [in, 4u], recurrent_kernel [u, 4u], bias [4u], gate order i, f, c, o) and regularizers, and it serializes as
+ * class `LSTM`, so a saved model loads with stock `tf.loadLayersModel`. Configurations the fast path does not
+ * cover (dropout inside the cell, masks, stateful, goBackwards, returnState, no bias, activations other than
+ * tanh with sigmoid/hardSigmoid gates) run tfjs's own code unchanged.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type StockLstm = ReturnType<typeof tf.layers.lstm>;
+type LstmCell = ReturnType<typeof tf.layers.lstmCell>;
+type LstmArgs = Parameters<typeof tf.layers.lstm>[0];
+type CallKwargs = Parameters<StockLstm['call']>[1];
+type InitializerArg = LstmArgs['kernelInitializer'];
+// What the forward pass keeps for the backward one: input rows, W, R, gate outputs, g, c and h of every step.
+type SavedForGradient = [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+
+/** The arguments of `tf.layers.lstm`, plus `seed`, which makes the random weight initializers repeatable. */
+export type FastLstmArgs = LstmArgs & { seed?: number };
+
+/** The gate activations the hand-written gradient knows; `hardSigmoid` is tfjs's default, `sigmoid` Keras's. */
+export type GateActivation = 'sigmoid' | 'hardSigmoid';
+
+/** The class tfjs registered under 'LSTM': the one `tf.layers.lstm` builds and `tf.loadLayersModel` loads. */
+function stockLstmClass(): new (args: LstmArgs) => StockLstm {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap.LSTM;
+  if (entry === undefined) throw new Error('tfjs-layers has no LSTM class registered');
+  return entry[0] as unknown as new (
+    args: LstmArgs,
+  ) => StockLstm;
+}
+
+/**
+ * Runs an LSTM over `x` [batch, steps, in] from zero states: returns every step's output [batch, steps, units]
+ * when `returnSequences`, else the last one [batch, units]. Differentiable with respect to all four inputs.
+ */
+export function lstmSequence(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  recurrentKernel: tf.Tensor,
+  bias: tf.Tensor,
+  options: { returnSequences: boolean; gateActivation: GateActivation },
+): tf.Tensor {
+  const { returnSequences, gateActivation } = options;
+  if (x.rank !== 3) throw new Error(`lstmSequence: input must be [batch, steps, features], got [${x.shape}]`);
+  const [batch, steps, inputDim] = x.shape as [number, number, number];
+  const units = recurrentKernel.shape[0] as number;
+  const gates = (z: tf.Tensor) => (gateActivation === 'sigmoid' ? tf.sigmoid(z) : hardSigmoid(z));
+  // The derivative of the gate activation, from its output a.
+  const gateSlope = (a: tf.Tensor) =>
+    gateActivation === 'sigmoid'
+      ? tf.mul(a, tf.sub(1, a))
+      : tf.mul(0.2, tf.cast(tf.logicalAnd(tf.greater(a, 0), tf.less(a, 1)), 'float32'));
+
+  const op = tf.customGrad((...args) => {
+    const [xIn, w, r, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const save = args[4] as tf.GradSaveFunc;
+    // Time-major rows (row t·batch + s is sample s at step t), so that one step is a contiguous block.
+    const xRows = tf.reshape(tf.transpose(xIn, [1, 0, 2]), [steps * batch, inputDim]);
+    const projected = tf.unstack(tf.reshape(tf.add(tf.matMul(xRows, w), b), [steps, batch, 4 * units]));
+    const gateOutputs: tf.Tensor[] = []; // a = act(z) over all four gate blocks (the c block unused)
+    const candidates: tf.Tensor[] = []; // g = tanh(z_c)
+    const cells: tf.Tensor[] = [];
+    const outputs: tf.Tensor[] = [];
+    for (let t = 0; t < steps; t++) {
+      const hPrev = outputs[t - 1];
+      const cPrev = cells[t - 1];
+      const z = hPrev === undefined ? projected[t]! : tf.add(projected[t]!, tf.matMul(hPrev, r));
+      const a = gates(z);
+      const i = tf.slice(a, [0, 0], [batch, units]);
+      const f = tf.slice(a, [0, units], [batch, units]);
+      const o = tf.slice(a, [0, 3 * units], [batch, units]);
+      const g = tf.tanh(tf.slice(z, [0, 2 * units], [batch, units]));
+      const ig = tf.mul(i, g);
+      const c = cPrev === undefined ? ig : tf.add(tf.mul(f, cPrev), ig);
+      gateOutputs.push(a);
+      candidates.push(g);
+      cells.push(c);
+      outputs.push(tf.mul(o, tf.tanh(c)));
+    }
+    const h = tf.stack(outputs); // [steps, batch, units]
+    save([xRows, w, r, tf.stack(gateOutputs), tf.stack(candidates), tf.stack(cells), h]);
+    const value = returnSequences ? tf.transpose(h, [1, 0, 2]) : outputs[steps - 1]!;
+
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [xRowsS, wS, rS, a, g, c, hS] = saved as SavedForGradient;
+        const block = (k: number) => tf.slice(a, [0, 0, k * units], [steps, batch, units]);
+        const [i, f, o] = [block(0), block(1), block(3)];
+        const tanhC = tf.tanh(c);
+        const zeroState = tf.zeros([1, batch, units]);
+        const shifted = (s: tf.Tensor) => tf.concat([zeroState, tf.slice(s, 0, steps - 1)], 0);
+        const cPrev = shifted(c);
+        const hPrev = tf.reshape(shifted(hS), [steps * batch, units]);
+        // dz = [dc, dc, dc, dh] ⊙ m, where m holds ∂(i, f, g, o gate pre-activations) per unit of dc or dh.
+        const m = tf.unstack(
+          tf.concat(
+            [
+              tf.mul(g, gateSlope(i)),
+              tf.mul(cPrev, gateSlope(f)),
+              tf.mul(i, tf.sub(1, tf.square(g))),
+              tf.mul(tanhC, gateSlope(o)),
+            ],
+            2,
+          ),
+        );
+        const dcFromDh = tf.unstack(tf.mul(o, tf.sub(1, tf.square(tanhC)))); // ∂c-path of h = o·tanh(c)
+        const forget = tf.unstack(f);
+        const dyPerStep = returnSequences ? tf.unstack(tf.transpose(dy, [1, 0, 2])) : undefined;
+        const rT = tf.transpose(rS);
+        const dz: tf.Tensor[] = new Array(steps);
+        let dhCarry: tf.Tensor | undefined;
+        let dcCarry: tf.Tensor | undefined;
+        for (let t = steps - 1; t >= 0; t--) {
+          const dyT = dyPerStep ? dyPerStep[t] : t === steps - 1 ? dy : undefined;
+          const dh = dyT === undefined ? dhCarry! : dhCarry === undefined ? dyT : tf.add(dyT, dhCarry);
+          const dcHere = tf.mul(dh, dcFromDh[t]!);
+          const dc = dcCarry === undefined ? dcHere : tf.add(dcHere, dcCarry);
+          const dzT = tf.mul(tf.concat([dc, dc, dc, dh], 1), m[t]!);
+          dz[t] = dzT;
+          if (t > 0) {
+            dhCarry = tf.matMul(dzT, rT);
+            dcCarry = tf.mul(dc, forget[t]!);
+          }
+        }
+        const dzRows = tf.concat(dz, 0); // [steps·batch, 4u], time-major like xRows
+        const dx = tf.transpose(
+          tf.reshape(tf.matMul(dzRows, tf.transpose(wS)), [steps, batch, inputDim]),
+          [1, 0, 2],
+        );
+        const dw = tf.matMul(tf.transpose(xRowsS), dzRows);
+        const dr = tf.matMul(tf.transpose(hPrev), dzRows);
+        const db = tf.sum(dzRows, 0);
+        return [dx, dw, dr, db];
+      });
+    return { value, gradFunc };
+  });
+  return op(x, kernel, recurrentKernel, bias);
+}
+
+/** tfjs's hard sigmoid (tfjs-layers K.hardSigmoid): clip(0.2·x + 0.5, 0, 1). */
+function hardSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.clipByValue(tf.add(0.5, tf.mul(0.2, x)), 0, 1);
+}
+
+/** tf.layers.lstm with a hand-written training step; see the top of this file. Create it with `fastLstm`. */
+export class FastLstm extends stockLstmClass() {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor | tf.Tensor[] {
+    const gateActivation = this.fastPathGateActivation(kwargs);
+    if (gateActivation === undefined) return super.call(inputs, kwargs);
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (x === undefined || (Array.isArray(inputs) && inputs.length !== 1)) {
+      throw new Error(`LSTM layer ${this.name} expects exactly one input tensor`);
+    }
+    const cell = this.cell as LstmCell;
+    return lstmSequence(x, cell.kernel.read(), cell.recurrentKernel.read(), cell.bias.read(), {
+      returnSequences: this.returnSequences,
+      gateActivation,
+    });
+  }
+
+  /** Whether this layer's configuration takes the hand-written path (calls with a mask or initial state do not). */
+  get usesFastPath(): boolean {
+    return this.gateActivation() !== undefined;
+  }
+
+  /** The gate activation when this call can take the fast path, else undefined (tfjs's own code runs). */
+  private fastPathGateActivation(kwargs: CallKwargs): GateActivation | undefined {
+    return kwargs?.mask == null && kwargs?.initialState == null ? this.gateActivation() : undefined;
+  }
+
+  private gateActivation(): GateActivation | undefined {
+    const cell = this.cell as LstmCell;
+    const gate = cell.recurrentActivation.getClassName();
+    const covered =
+      cell.activation.getClassName() === 'tanh' &&
+      (gate === 'sigmoid' || gate === 'hardSigmoid') &&
+      cell.useBias &&
+      cell.dropout === 0 &&
+      cell.recurrentDropout === 0 &&
+      !this.goBackwards &&
+      !this.stateful &&
+      !this.returnState;
+    return covered ? (gate as GateActivation) : undefined;
+  }
+}
+
+// Initializers that draw random numbers and accept a seed, by their tfjs identifier.
+const SEEDABLE_INITIALIZERS = {
+  glorotNormal: tf.initializers.glorotNormal,
+  glorotUniform: tf.initializers.glorotUniform,
+  heNormal: tf.initializers.heNormal,
+  heUniform: tf.initializers.heUniform,
+  leCunNormal: tf.initializers.leCunNormal,
+  leCunUniform: tf.initializers.leCunUniform,
+  orthogonal: tf.initializers.orthogonal,
+  randomNormal: tf.initializers.randomNormal,
+  randomUniform: tf.initializers.randomUniform,
+  truncatedNormal: tf.initializers.truncatedNormal,
+} as const;
+
+function seeded(initializer: InitializerArg, seed: number): InitializerArg {
+  if (typeof initializer !== 'string' || !(initializer in SEEDABLE_INITIALIZERS)) return initializer;
+  const make = SEEDABLE_INITIALIZERS[initializer as keyof typeof SEEDABLE_INITIALIZERS] as (args: {
+    seed: number;
+  }) => InitializerArg;
+  return make({ seed });
+}
+
+/**
+ * Same arguments and defaults as `tf.layers.lstm` (note tfjs's defaults differ from Keras's: recurrentActivation
+ * 'hardSigmoid', kernelInitializer 'glorotNormal', unitForgetBias off). With `seed`, the kernel and recurrent
+ * initializers given by name (or the defaults) are seeded with `seed` and `seed + 1`; initializer objects are
+ * used as given.
+ */
+export function fastLstm(args: FastLstmArgs): FastLstm {
+  const { seed, ...layerArgs } = args;
+  if (seed !== undefined) {
+    // 'glorotNormal' and 'orthogonal' are tfjs's LSTMCell defaults.
+    layerArgs.kernelInitializer = seeded(layerArgs.kernelInitializer ?? 'glorotNormal', seed);
+    layerArgs.recurrentInitializer = seeded(layerArgs.recurrentInitializer ?? 'orthogonal', seed + 1);
+  }
+  return new FastLstm(layerArgs);
+}
