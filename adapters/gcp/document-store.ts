@@ -1,0 +1,90 @@
+import {
+  type DocumentReference,
+  FieldPath,
+  Firestore,
+  type Settings as FirestoreSettings,
+  type Transaction as FirestoreTransaction,
+  type SetOptions,
+} from '@google-cloud/firestore';
+import type { DocumentStore, Transaction } from '../../shared/ports.ts';
+
+type Doc = Record<string, unknown>;
+
+/** gRPC status ALREADY_EXISTS: `create` on a document that exists. */
+const ALREADY_EXISTS = 6;
+
+/**
+ * The port's `merge` replaces whole top-level fields (as the local store does); Firestore's own `merge: true` would
+ * merge nested maps key by key, so name the top-level fields instead.
+ */
+const setOptions = (data: Doc, options?: { merge?: boolean }): SetOptions =>
+  options?.merge ? { mergeFields: Object.keys(data).map((k) => new FieldPath(k)) } : {};
+
+/**
+ * Firestore in native mode. `FIRESTORE_EMULATOR_HOST` points the client at the emulator.
+ * Transactions are Firestore's own: optimistic, retried on contention, so `fn` may run more than once.
+ */
+export class FirestoreDocumentStore implements DocumentStore {
+  readonly firestore: Firestore;
+
+  constructor(firestore?: Firestore | FirestoreSettings) {
+    this.firestore =
+      firestore instanceof Firestore
+        ? firestore
+        : new Firestore({ ignoreUndefinedProperties: true, ...(firestore ?? {}) });
+  }
+
+  private doc(path: string): DocumentReference {
+    return this.firestore.doc(path);
+  }
+
+  async get<T = Doc>(path: string): Promise<T | undefined> {
+    const snapshot = await this.doc(path).get();
+    return snapshot.exists ? (snapshot.data() as T) : undefined;
+  }
+
+  async create(path: string, data: Doc): Promise<boolean> {
+    try {
+      await this.doc(path).create(data);
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === ALREADY_EXISTS) return false;
+      throw error;
+    }
+  }
+
+  async set(path: string, data: Doc, options?: { merge?: boolean }): Promise<void> {
+    await this.doc(path).set(data, setOptions(data, options));
+  }
+
+  async list<T = Doc>(collection: string): Promise<Array<{ id: string; data: T }>> {
+    const snapshot = await this.firestore.collection(collection).get();
+    return snapshot.docs.map((d) => ({ id: d.id, data: d.data() as T })).sort((a, b) => cmp(a.id, b.id));
+  }
+
+  runTransaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R> {
+    return this.firestore.runTransaction((t) => fn(this.wrap(t)));
+  }
+
+  private wrap(t: FirestoreTransaction): Transaction {
+    return {
+      get: async <T>(path: string) => {
+        const snapshot = await t.get(this.doc(path));
+        return snapshot.exists ? (snapshot.data() as T) : undefined;
+      },
+      list: async <T>(collection: string) => {
+        const snapshot = await t.get(this.firestore.collection(collection));
+        return snapshot.docs.map((d) => ({ id: d.id, data: d.data() as T })).sort((a, b) => cmp(a.id, b.id));
+      },
+      set: (path, data, options) => {
+        t.set(this.doc(path), data, setOptions(data, options));
+      },
+      create: (path, data) => {
+        t.create(this.doc(path), data);
+      },
+    };
+  }
+}
+
+/** Ids sorted by code unit, as the local store's `.sort()` does. */
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,87 @@
+import { Storage } from '@google-cloud/storage';
+import type { ObjectStore } from '../../shared/ports.ts';
+import { InputError } from '../../shared/validate.ts';
+
+/**
+ * The Storage client, pointed at `STORAGE_EMULATOR_HOST` when it is set. The Node client takes that variable verbatim as
+ * its JSON API base URL but derives upload URLs from `apiEndpoint`; fake-gcs-server serves the JSON API under
+ * `/storage/v1`, so set both from the emulator's origin (any of `host:port`, `http://host:port[/storage/v1]` works).
+ */
+export function storageClient(
+  emulatorHost = process.env.STORAGE_EMULATOR_HOST,
+  projectId = process.env.GOOGLE_CLOUD_PROJECT,
+): Storage {
+  if (!emulatorHost) return new Storage();
+  const origin = new URL(emulatorHost.includes('://') ? emulatorHost : `http://${emulatorHost}`).origin;
+  const storage = new Storage({ apiEndpoint: origin, ...(projectId ? { projectId } : {}) });
+  storage.baseUrl = `${origin}/storage/v1`;
+  return storage;
+}
+
+const isNotFound = (error: unknown) => (error as { code?: number }).code === 404;
+
+/**
+ * A Cloud Storage bucket. `STORAGE_EMULATOR_HOST` points the client at an emulator (fake-gcs-server).
+ * Every upload is a single request: GCS makes an object visible only once it is complete, so writes are atomic.
+ */
+export class GcsObjectStore implements ObjectStore {
+  readonly baseUri: string;
+  private readonly storage: Storage;
+
+  constructor(
+    readonly bucket: string,
+    storage?: Storage,
+  ) {
+    this.storage = storage ?? storageClient();
+    this.baseUri = `gs://${bucket}/`;
+  }
+
+  private file(key: string) {
+    return this.storage.bucket(this.bucket).file(key);
+  }
+
+  async read(key: string): Promise<Buffer> {
+    const [data] = await this.file(key).download();
+    return data;
+  }
+
+  async readLimited(key: string, maxBytes: number): Promise<Buffer> {
+    let size: number;
+    try {
+      const [metadata] = await this.file(key).getMetadata();
+      size = Number(metadata.size);
+    } catch (error) {
+      if (isNotFound(error)) throw new InputError(`${this.baseUri}${key}: no such object`);
+      throw error;
+    }
+    if (size > maxBytes)
+      throw new InputError(`${key}: ${size} bytes is over the upload limit of ${maxBytes} bytes`);
+    return this.read(key);
+  }
+
+  async write(key: string, data: Buffer | string, contentType?: string): Promise<void> {
+    // resumable: false sends one request; the object appears whole or not at all.
+    await this.file(key).save(typeof data === 'string' ? Buffer.from(data) : data, {
+      resumable: false,
+      ...(contentType ? { contentType } : {}),
+    });
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const [exists] = await this.file(key).exists();
+    return exists;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const [files] = await this.storage.bucket(this.bucket).getFiles({ prefix, autoPaginate: true });
+    return files.map((f) => f.name).sort();
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    await this.file(fromKey).copy(this.file(toKey));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.file(key).delete({ ignoreNotFound: true });
+  }
+}
