@@ -26,8 +26,18 @@ type CallKwargs = Parameters<StockLstm['call']>[1];
 type InitializerArg = LstmArgs['kernelInitializer'];
 // What the forward pass keeps for the backward one: input rows, W, R, and i, f, o, g, tanh(c), c(t-1), h(t-1)
 // of every step.
-type SavedForGradient = [T, T, T, T, T, T, T, T, T, T];
-type T = tf.Tensor;
+type SavedForGradient = [
+  tf.Tensor,
+  tf.Tensor,
+  tf.Tensor,
+  tf.Tensor,
+  tf.Tensor,
+  tf.Tensor,
+  tf.Tensor,
+  tf.Tensor,
+  tf.Tensor,
+  tf.Tensor,
+];
 
 /** The arguments of `tf.layers.lstm`, plus `seed`, which makes the random weight initializers repeatable. */
 export type FastLstmArgs = LstmArgs & { seed?: number };
@@ -60,7 +70,8 @@ export function lstmSequence(
   const [batch, steps, inputDim] = x.shape as [number, number, number];
   const units = recurrentKernel.shape[0] as number;
   const gates = (z: tf.Tensor) => (gateActivation === 'sigmoid' ? tf.sigmoid(z) : hardSigmoid(z));
-  // The derivative of the gate activation, from its output a.
+  // The derivative of the gate activation, from its output a. (Hard sigmoid: where 0.2·z + 0.5 is exactly 0 or 1,
+  // tfjs's clip gradient gives 0.2 and this 0; a measure-zero difference.)
   const gateSlope = (a: tf.Tensor) =>
     gateActivation === 'sigmoid'
       ? tf.mul(a, tf.sub(1, a))
