@@ -1,0 +1,218 @@
+// Eventarc, emulated: topics and push subscriptions on the Pub/Sub emulator, and a relay that turns each push into the
+// CloudEvent Eventarc would deliver (binary mode, `ce-*` headers) to a function served by the Functions Framework.
+// Pub/Sub push posts `{message, subscription}`, not a CloudEvent; the relay answers with the function's status, so a
+// function that fails (non-2xx) makes Pub/Sub deliver again, as with Eventarc.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { PubSub } from '@google-cloud/pubsub';
+import type { Deps, MessagePublishedData, StorageObjectData } from '../functions/deps.ts';
+import { DEAD_LETTER_TOPICS, TOPICS } from '../shared/names.ts';
+import type { Emulators } from './emulator-harness.ts';
+import { STORAGE_NOTIFICATIONS_TOPIC } from './emulator-harness.ts';
+
+/** What triggers each function, as the CDKTF stack wires it in the cloud. */
+export interface Trigger {
+  /** A CloudEvent function registered with the Functions Framework. */
+  target: string;
+  topic: string;
+  /** `storage`: the topic carries GCS object notifications; `pubsub`: plain messages. */
+  kind: 'storage' | 'pubsub';
+}
+
+export const TRIGGERS: readonly Trigger[] = [
+  { target: 'ingest', topic: STORAGE_NOTIFICATIONS_TOPIC, kind: 'storage' },
+  { target: 'launcher', topic: TOPICS.trainingRequests, kind: 'pubsub' },
+  { target: 'collector', topic: TOPICS.trainingResults, kind: 'pubsub' },
+  { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingRequests, kind: 'pubsub' },
+  { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingResults, kind: 'pubsub' },
+];
+
+/** Pub/Sub's push body. */
+interface PushBody {
+  message: { data?: string; attributes?: Record<string, string>; messageId?: string; publishTime?: string };
+  subscription: string;
+}
+
+export interface CloudEventRequest {
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** The binary-mode CloudEvent Eventarc delivers for a message published to `topic`. */
+export function messagePublishedEvent(push: PushBody, projectId: string, topic: string): CloudEventRequest {
+  const { data, attributes, messageId, publishTime } = push.message;
+  const body: MessagePublishedData = {
+    message: {
+      ...(data ? { data } : {}),
+      attributes: attributes ?? {},
+      messageId: messageId ?? '',
+      publishTime,
+    },
+    subscription: push.subscription,
+  };
+  return {
+    headers: ceHeaders({
+      id: messageId ?? '',
+      type: 'google.cloud.pubsub.topic.v1.messagePublished',
+      source: `//pubsub.googleapis.com/projects/${projectId}/topics/${topic}`,
+      time: publishTime,
+    }),
+    body,
+  };
+}
+
+/**
+ * The `google.cloud.storage.object.v1.finalized` CloudEvent for a GCS notification (payload format JSON_API_V1: the
+ * object resource); undefined for other event types.
+ */
+export function objectFinalizedEvent(push: PushBody): CloudEventRequest | undefined {
+  if (push.message.attributes?.eventType !== 'OBJECT_FINALIZE' || !push.message.data) return undefined;
+  const object = JSON.parse(
+    Buffer.from(push.message.data, 'base64').toString('utf8'),
+  ) as StorageObjectData & {
+    updated?: string;
+  };
+  return {
+    headers: ceHeaders({
+      id: push.message.messageId ?? `${object.bucket}/${object.name}#${object.generation}`,
+      type: 'google.cloud.storage.object.v1.finalized',
+      source: `//storage.googleapis.com/projects/_/buckets/${object.bucket}`,
+      subject: `objects/${object.name}`,
+      time: object.updated ?? push.message.publishTime,
+    }),
+    body: object,
+  };
+}
+
+function ceHeaders(ce: { id: string; type: string; source: string; subject?: string; time?: string }) {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': ce.id,
+    'ce-type': ce.type,
+    'ce-source': ce.source,
+  };
+  if (ce.subject) headers['ce-subject'] = ce.subject;
+  if (ce.time) headers['ce-time'] = ce.time;
+  return headers;
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+export interface EventarcOptions {
+  /** Seconds a function may take before Pub/Sub delivers the event again. */
+  ackDeadlineSeconds?: number;
+  /** Delivery attempts before a message goes to its dead-letter topic (Pub/Sub's minimum is 5). */
+  maxDeliveryAttempts?: number;
+}
+
+/** The trendcast functions (functions/index.ts) with these deps, wired to the emulators as Eventarc wires them. */
+export async function startPipeline(emulators: Emulators, deps: Deps, options: EventarcOptions = {}) {
+  // Imported here, not at the top: the wiring alone (startEventarc) needs no handlers.
+  const { registerFunctions } = await import('../functions/index.ts');
+  registerFunctions(() => deps);
+  return startEventarc(emulators, TRIGGERS, options);
+}
+
+/**
+ * Serves the registered functions with the Functions Framework (in this process), starts the relay and creates the
+ * topics and push subscriptions on the Pub/Sub emulator. `stop()` closes the servers; the emulators stay up.
+ */
+export async function startEventarc(
+  emulators: Emulators,
+  triggers: readonly Trigger[],
+  options: EventarcOptions = {},
+) {
+  const projectId = emulators.env.GOOGLE_CLOUD_PROJECT;
+  const servers: Server[] = [];
+  const functionUrls = new Map<string, string>();
+  for (const target of new Set(triggers.map((t) => t.target))) {
+    const server = getTestServer(target);
+    servers.push(server);
+    functionUrls.set(target, await listen(server));
+  }
+
+  /** Deliveries by target and status, for tests and the console. */
+  const deliveries: Array<{ target: string; type: string; id: string; status: number }> = [];
+  const relay = createServer(async (request, response) => {
+    try {
+      const [, kind, topic, target] = (request.url ?? '').split('/');
+      const push = JSON.parse(await readBody(request)) as PushBody;
+      const event =
+        kind === 'storage' ? objectFinalizedEvent(push) : messagePublishedEvent(push, projectId, topic ?? '');
+      if (!event) {
+        response.writeHead(204).end(); // not an event this trigger fires on: acknowledge it
+        return;
+      }
+      const reply = await fetch(functionUrls.get(target ?? '')!, {
+        method: 'POST',
+        headers: event.headers,
+        body: JSON.stringify(event.body),
+      });
+      await reply.arrayBuffer();
+      deliveries.push({
+        target: target!,
+        type: event.headers['ce-type']!,
+        id: event.headers['ce-id']!,
+        status: reply.status,
+      });
+      response.writeHead(reply.status).end();
+    } catch (error) {
+      response.writeHead(502).end(String(error));
+    }
+  });
+  servers.push(relay);
+  const relayUrl = await listen(relay);
+
+  const pubsub = new PubSub({ projectId, apiEndpoint: emulators.env.PUBSUB_EMULATOR_HOST });
+  const topics = new Set<string>([...Object.values(TOPICS), ...Object.values(DEAD_LETTER_TOPICS)]);
+  for (const trigger of triggers) topics.add(trigger.topic);
+  for (const name of topics) {
+    const [exists] = await pubsub.topic(name).exists();
+    if (!exists) await pubsub.createTopic(name);
+  }
+  const deadLetterFor = new Map<string, string>([
+    [TOPICS.trainingRequests, DEAD_LETTER_TOPICS.trainingRequests],
+    [TOPICS.trainingResults, DEAD_LETTER_TOPICS.trainingResults],
+  ]);
+  for (const trigger of triggers) {
+    const deadLetterTopic = deadLetterFor.get(trigger.topic);
+    await pubsub.topic(trigger.topic).createSubscription(`eventarc-${trigger.target}-${trigger.topic}`, {
+      pushConfig: { pushEndpoint: `${relayUrl}/${trigger.kind}/${trigger.topic}/${trigger.target}` },
+      ackDeadlineSeconds: options.ackDeadlineSeconds ?? 600,
+      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 10 } },
+      ...(deadLetterTopic
+        ? {
+            deadLetterPolicy: {
+              deadLetterTopic: pubsub.topic(deadLetterTopic).name,
+              maxDeliveryAttempts: options.maxDeliveryAttempts ?? 5,
+            },
+          }
+        : {}),
+    });
+  }
+
+  return {
+    relayUrl,
+    functionUrls,
+    deliveries,
+    async stop(): Promise<void> {
+      await pubsub.close();
+      for (const server of servers) {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    },
+  };
+}
+export type Eventarc = Awaited<ReturnType<typeof startEventarc>>;
