@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { fastLstm } from '../trainer/fast-lstm.ts';
+import { fastLstm, KERAS_LSTM_DEFAULTS } from '../trainer/fast-lstm.ts';
 
 const UNITS = [256, 128, 64] as const;
 const BATCH = 16;
@@ -41,10 +41,10 @@ function buildModel(variant: Variant): tf.LayersModel {
       units,
       returnSequences: k < UNITS.length - 1,
       kernelRegularizer: tf.regularizers.l2({ l2: 1e-3 }),
-      recurrentActivation: 'sigmoid' as const,
+      ...KERAS_LSTM_DEFAULTS,
+      // Seeded, so that both variants start from the same weights.
       kernelInitializer: tf.initializers.glorotUniform({ seed: SEED + 2 * k }),
       recurrentInitializer: tf.initializers.orthogonal({ seed: SEED + 2 * k + 1 }),
-      unitForgetBias: true,
     };
     const layer = variant === 'fastLstm' ? fastLstm(args) : tf.layers.lstm(args);
     x = layer.apply(x) as tf.SymbolicTensor;

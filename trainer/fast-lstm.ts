@@ -259,6 +259,17 @@ function seeded(initializer: InitializerArg, seed: number): InitializerArg {
 }
 
 /**
+ * The arguments under which tf.layers.lstm (and fastLstm) compute what Keras's `LSTM` computes by default; tfjs's
+ * own defaults differ (hardSigmoid gates, glorotNormal kernel, no unit forget bias).
+ */
+export const KERAS_LSTM_DEFAULTS = {
+  recurrentActivation: 'sigmoid',
+  kernelInitializer: 'glorotUniform',
+  recurrentInitializer: 'orthogonal',
+  unitForgetBias: true,
+} as const satisfies Partial<LstmArgs>;
+
+/**
  * Same arguments and defaults as `tf.layers.lstm` (note tfjs's defaults differ from Keras's: recurrentActivation
  * 'hardSigmoid', kernelInitializer 'glorotNormal', unitForgetBias off). With `seed`, the kernel and recurrent
  * initializers given by name (or the defaults) are seeded with `seed` and `seed + 1`; initializer objects are

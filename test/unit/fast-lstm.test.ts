@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FastLstm, fastLstm } from '../../trainer/fast-lstm.ts';
+import { FastLstm, fastLstm, KERAS_LSTM_DEFAULTS } from '../../trainer/fast-lstm.ts';
 
 const BATCH = 3;
 const STEPS = 5;
@@ -168,6 +168,25 @@ for (const backend of ['cpu', 'wasm']) {
       tf.dispose([x, expected, actual]);
       model.dispose();
       loaded.dispose();
+    });
+
+    it('offers the arguments that give Keras LSTM defaults, seedable', () => {
+      const layer = fastLstm({ units: UNITS, ...KERAS_LSTM_DEFAULTS, seed: 3 });
+      tf.tidy(() => {
+        layer.apply(tf.zeros([1, STEPS, FEATURES]));
+      });
+      const config = layer.getConfig();
+      expect(config.recurrentActivation).toBe('sigmoid');
+      expect(config.unitForgetBias).toBe(true);
+      // Glorot uniform is variance scaling, fan average, uniform, scale 1.
+      expect(config.kernelInitializer).toMatchObject({
+        className: 'VarianceScaling',
+        config: { seed: 3, mode: 'fanAvg', distribution: 'uniform', scale: 1 },
+      });
+      // Unit forget bias: the forget block of the bias starts at 1, the rest at 0.
+      const bias = Array.from(layer.getWeights()[2]!.dataSync());
+      expect(bias).toEqual([...Array(UNITS).fill(0), ...Array(UNITS).fill(1), ...Array(2 * UNITS).fill(0)]);
+      layer.dispose();
     });
 
     it('gives repeatable initial weights with a seed', () => {
