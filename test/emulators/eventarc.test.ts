@@ -14,6 +14,7 @@ import {
   sessionPids,
 } from '../../scripts/emulator-harness.ts';
 import { type Eventarc, startEventarc } from '../../scripts/eventarc.ts';
+import { DEAD_LETTER_TOPICS, TOPICS } from '../../shared/names.ts';
 
 const skip = emulatorSkipReason();
 
@@ -34,6 +35,8 @@ describe.skipIf(skip).sequential('Eventarc on the emulators', () => {
   const storageEvents: CloudEvent<StorageObjectData>[] = [];
   const pubsubEvents: CloudEvent<MessagePublishedData>[] = [];
   let failuresLeft = 2;
+  let alwaysFailingAttempts = 0;
+  const deadLetters: CloudEvent<MessagePublishedData>[] = [];
 
   beforeAll(async () => {
     emulators = await Emulators.start({ setProcessEnv: true });
@@ -44,9 +47,18 @@ describe.skipIf(skip).sequential('Eventarc on the emulators', () => {
       if (failuresLeft-- > 0) throw new Error('failing on purpose: Pub/Sub must deliver again');
       pubsubEvents.push(event);
     });
+    functions.cloudEvent('probeAlwaysFailing', (_event: CloudEvent<MessagePublishedData>) => {
+      alwaysFailingAttempts++;
+      throw new Error('failing on purpose, every time');
+    });
+    functions.cloudEvent('probeDeadLetter', (event: CloudEvent<MessagePublishedData>) => {
+      deadLetters.push(event);
+    });
     eventarc = await startEventarc(emulators, [
       { target: 'probeStorage', topic: STORAGE_NOTIFICATIONS_TOPIC, kind: 'storage' },
       { target: 'probePubsub', topic: 'probe-topic', kind: 'pubsub' },
+      { target: 'probeAlwaysFailing', topic: TOPICS.trainingRequests, kind: 'pubsub' },
+      { target: 'probeDeadLetter', topic: DEAD_LETTER_TOPICS.trainingRequests, kind: 'pubsub' },
     ]);
     bus = new PubSubMessageBus(emulators.env.GOOGLE_CLOUD_PROJECT);
   });
@@ -87,6 +99,17 @@ describe.skipIf(skip).sequential('Eventarc on the emulators', () => {
     const statuses = eventarc.deliveries.filter((d) => d.target === 'probePubsub').map((d) => d.status);
     expect(statuses.slice(0, 2).every((s) => s >= 500)).toBe(true);
     expect(statuses[2]).toBeLessThan(300);
+  });
+
+  it('a request that fails every delivery goes to its dead-letter topic after 5 attempts', async () => {
+    await bus.publish(TOPICS.trainingRequests, { never: 'handled' });
+    const event = await until('the dead letter', () => deadLetters[0], 90_000);
+    expect(alwaysFailingAttempts).toBe(5);
+    expect(event.source).toMatch(new RegExp(`/topics/${DEAD_LETTER_TOPICS.trainingRequests}$`));
+    expect(event.data?.message.attributes?.CloudPubSubDeadLetterSourceDeliveryCount).toBe('5');
+    expect(JSON.parse(Buffer.from(event.data!.message.data!, 'base64').toString('utf8'))).toEqual({
+      never: 'handled',
+    });
   });
 
   it('stopping leaves no emulator process behind', async () => {
