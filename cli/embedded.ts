@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { LocalDocumentStore } from '../adapters/local/document-store.ts';
 import { ChildProcessJobLauncher, type EpochProgress } from '../adapters/local/job-launcher.ts';
-import { LocalMessageBus } from '../adapters/local/message-bus.ts';
+import { type DeliveryOptions, LocalMessageBus } from '../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../adapters/local/object-store.ts';
 import { createLogger, type Logger } from '../adapters/log.ts';
 import { collector } from '../functions/collector.ts';
@@ -22,6 +22,8 @@ export interface EmbeddedOptions {
   log?: Logger;
   maxJobs?: number;
   onProgress?: (progress: EpochProgress) => void;
+  /** Delivery semantics of the local bus (attempts, backoff, duplicate deliveries). */
+  delivery?: Partial<DeliveryOptions>;
 }
 
 /**
@@ -34,7 +36,7 @@ export function createEmbedded(options: EmbeddedOptions) {
   const settings = readSettings({ ...process.env, TRENDCAST_BACKEND: 'local', TRENDCAST_HOME: home });
   const store = new LocalObjectStore(join(home, 'bucket'));
   const docs = new LocalDocumentStore(join(home, 'firestore'));
-  const bus = new LocalMessageBus({ log });
+  const bus = new LocalMessageBus({ log, ...options.delivery });
   const jobs = new ChildProcessJobLauncher(bus, {
     maxJobs: options.maxJobs ?? settings.TRENDCAST_MAX_JOBS,
     log,
@@ -99,7 +101,7 @@ export function createEmbedded(options: EmbeddedOptions) {
       }
     } finally {
       stopSweeper();
-      jobs.stop();
+      jobs.stop('SIGKILL'); // trainers of trials that timed out: their results are no longer wanted
     }
   }
 

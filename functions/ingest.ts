@@ -14,7 +14,11 @@ import type { CloudEventLike, Deps, StorageObjectData } from './deps.ts';
 export const GRID_DEFAULT_KEY = 'config/grid.json';
 export const gridKeyFor = (csvKey: string) => csvKey.replace(/\.csv$/i, '.grid.json');
 
-export const isIncomingCsv = (name: string) => name.startsWith(PATHS.incomingPrefix) && /\.csv$/i.test(name);
+/** A CSV under `incoming/`; names with `.` or `..` segments are never taken for one (they could alias other folders). */
+export const isIncomingCsv = (name: string) =>
+  name.startsWith(PATHS.incomingPrefix) &&
+  /\.csv$/i.test(name) &&
+  !name.split('/').some((s) => s === '..' || s === '.');
 
 async function loadGrid(store: ObjectStore, csvKey: string): Promise<Grid> {
   for (const key of [gridKeyFor(csvKey), GRID_DEFAULT_KEY]) {

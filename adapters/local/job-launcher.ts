@@ -42,7 +42,8 @@ export class ChildProcessJobLauncher implements JobLauncher {
   private readonly jobs = new Map<string, Promise<void>>();
   private readonly waiting: Array<() => void> = [];
   private readonly children = new Set<ChildProcess>();
-  private running = 0;
+  private readonly jobIds = new WeakMap<ChildProcess, string>();
+  private active = 0;
   private readonly maxJobs: number;
 
   constructor(
@@ -60,22 +61,27 @@ export class ChildProcessJobLauncher implements JobLauncher {
   }
 
   get busy(): boolean {
-    return this.running > 0 || this.waiting.length > 0;
+    return this.active > 0 || this.waiting.length > 0;
   }
 
-  /** Kills every running trainer (Ctrl-C). */
-  stop(): void {
-    for (const child of this.children) child.kill('SIGTERM');
+  /** The trainer processes running now. */
+  running(): Array<{ jobId: string; pid: number }> {
+    return [...this.children].map((c) => ({ jobId: this.jobIds.get(c)!, pid: c.pid! }));
+  }
+
+  /** Kills every running trainer: SIGTERM on Ctrl-C, SIGKILL for jobs abandoned after their run ended. */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): void {
+    for (const child of this.children) child.kill(signal);
   }
 
   private async runWhenFree(request: TrainingRequest): Promise<void> {
-    if (this.running >= this.maxJobs) await new Promise<void>((r) => this.waiting.push(r));
-    this.running++;
+    if (this.active >= this.maxJobs) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
     try {
       const result = await this.runTrainer(request);
       await this.bus.publish(TOPICS.trainingResults, result);
     } finally {
-      this.running--;
+      this.active--;
       this.waiting.shift()?.();
     }
   }
@@ -89,6 +95,7 @@ export class ChildProcessJobLauncher implements JobLauncher {
         { env: { ...process.env, ...this.options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       this.children.add(child);
+      this.jobIds.set(child, jobIdFor(request));
       let result: TrainingResult | undefined;
       let lastError = '';
       createInterface({ input: child.stdout! }).on('line', (line) => {

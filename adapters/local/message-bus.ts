@@ -11,9 +11,11 @@ export interface DeliveryOptions {
   /** First redelivery delay; doubles each attempt, as Pub/Sub's exponential retry policy does. */
   backoffMs: number;
   maxBackoffMs: number;
+  /** Deliveries of each message: Pub/Sub delivers at least once, and 2 makes every handler see every message twice. */
+  deliveries: number;
 }
 
-const DEFAULTS: DeliveryOptions = { maxAttempts: 5, backoffMs: 200, maxBackoffMs: 10_000 };
+const DEFAULTS: DeliveryOptions = { maxAttempts: 5, backoffMs: 200, maxBackoffMs: 10_000, deliveries: 1 };
 
 /**
  * In-process topics with Pub/Sub's semantics: at-least-once delivery as CloudEvents
@@ -55,7 +57,8 @@ export class LocalMessageBus implements MessageBus {
         subscription: `projects/local/subscriptions/${topic}`,
       },
     };
-    for (const handler of this.handlers.get(topic) ?? []) {
+    const handlers = this.handlers.get(topic) ?? [];
+    for (const handler of Array.from({ length: this.options.deliveries }, () => handlers).flat()) {
       this.track(
         deliverWithRetry(handler, event, this.options, this.log, async (error) => {
           await this.publish(`${topic}-dead-letter`, message, {
@@ -71,7 +74,8 @@ export class LocalMessageBus implements MessageBus {
 
   /** Runs a CloudEvent through a handler with the same retry semantics (the local stand-in for Eventarc). */
   deliver<T>(handler: EventHandler<T>, event: CloudEventLike<T>): void {
-    this.track(deliverWithRetry(handler, event, this.options, this.log));
+    for (let i = 0; i < this.options.deliveries; i++)
+      this.track(deliverWithRetry(handler, event, this.options, this.log));
   }
 
   /** Resolves when no delivery is in flight (including redeliveries they schedule). */

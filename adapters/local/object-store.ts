@@ -27,7 +27,9 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async readLimited(key: string, maxBytes: number): Promise<Buffer> {
-    const handle = await open(this.file(key), 'r');
+    const handle = await open(this.file(key), 'r').catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'ENOENT' ? new InputError(`${this.baseUri}${key}: no such object`) : e;
+    });
     try {
       const { size } = await handle.stat();
       if (size > maxBytes)

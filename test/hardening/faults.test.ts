@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../adapters/log.ts';
+import { createEmbedded, type Embedded } from '../../cli/embedded.ts';
+import { gridKeyFor } from '../../functions/ingest.ts';
+import type { Grid } from '../../shared/config.ts';
+import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
+import { DOCS, TOPICS } from '../../shared/names.ts';
+import type { ObjectStore } from '../../shared/ports.ts';
+import { deriveRunId } from '../../shared/run-id.ts';
+import { CLI, REFERENCE_CSV } from '../helpers/cli.ts';
+
+// Faults on the embedded default, with real trainer processes on tiny configs. Each ends with one run document in a
+// final state, at most one promotion, and the current model intact.
+const figures = { faultsInjected: 0, survived: 0, duplicateDeliveries: 0, promotions: 0 };
+const tiny = (name: string, epochs: number) => ({
+  name,
+  lstmUnits: [4, 4, 4] as [number, number, number],
+  dropout: 0.1,
+  learningRate: 0.01,
+  batchSize: 32,
+  epochs,
+});
+const grid = (epochs: number, names = ['tiny_a', 'tiny_b']): Grid => ({
+  gate: false,
+  seed: 7,
+  configs: names.map((n) => tiny(n, epochs)),
+});
+const quietLog = createLogger({}, { write: () => {} });
+
+async function drop(embedded: Embedded, g: Grid, name = 'Quote-Equity-RELIANCE-EQ-faults.csv') {
+  const key = `incoming/${name}`;
+  await embedded.store.write(gridKeyFor(key), JSON.stringify(g));
+  await embedded.store.write(key, readFileSync(REFERENCE_CSV));
+  const event = await embedded.finalize(key);
+  return deriveRunId('local', key, String(event.data!.generation));
+}
+
+async function endState(embedded: Embedded, runId: string) {
+  const run = (await embedded.docs.get<RunDoc>(DOCS.run(runId)))!;
+  const trials = (await embedded.docs.list<TrialDoc>(DOCS.trials(runId))).map((t) => t.data);
+  const model = await embedded.docs.get<ModelDoc>(DOCS.model('RELIANCE', '1d'));
+  return { run, trials, model, runs: await embedded.docs.list(DOCS.runs) };
+}
+
+function expectEndedCleanly(state: Awaited<ReturnType<typeof endState>>) {
+  expect(state.runs).toHaveLength(1);
+  expect(['promoted', 'rejected']).toContain(state.run.status);
+  expect(state.trials.every((t) => t.status === 'succeeded' || t.status === 'failed')).toBe(true);
+  expect(state.model?.history.length ?? 0).toBeLessThanOrEqual(1);
+  if (state.run.status === 'promoted') figures.promotions++;
+}
+
+describe('faults on the embedded default', () => {
+  it('a trainer killed mid-training fails its trial and the run is decided on the rest', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'fault-kill-'));
+    let killed = false;
+    const embedded: Embedded = createEmbedded({
+      home,
+      log: quietLog,
+      maxJobs: 2,
+      onProgress: (p) => {
+        if (killed || p.config !== 'tiny_b') return;
+        const job = embedded.jobs.running().find((j) => j.jobId.endsWith('tiny_b'));
+        if (job) {
+          process.kill(job.pid, 'SIGKILL');
+          killed = true;
+          figures.faultsInjected++;
+        }
+      },
+    });
+    const runId = await drop(embedded, grid(40));
+    await embedded.waitForRun(runId);
+    const state = await endState(embedded, runId);
+    expectEndedCleanly(state);
+    const b = state.trials.find((t) => t.config === 'tiny_b')!;
+    expect(b.status).toBe('failed');
+    expect(b.error).toMatch(/killed by SIGKILL/);
+    expect(state.run.promotion?.config ?? 'tiny_a').toBe('tiny_a');
+    figures.survived++;
+  });
+
+  it('a trainer that never reports is timed out at the run deadline', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'fault-hang-'));
+    process.env.TRENDCAST_RUN_DEADLINE_MINUTES = '0.15'; // 9 s
+    let paused = false;
+    try {
+      const embedded: Embedded = createEmbedded({
+        home,
+        log: quietLog,
+        maxJobs: 2,
+        onProgress: (p) => {
+          if (paused || p.config !== 'tiny_b') return;
+          const job = embedded.jobs.running().find((j) => j.jobId.endsWith('tiny_b'));
+          if (job) {
+            process.kill(job.pid, 'SIGSTOP'); // alive, silent, never reports
+            paused = true;
+            figures.faultsInjected++;
+          }
+        },
+      });
+      const runId = await drop(embedded, grid(3));
+      await embedded.waitForRun(runId);
+      const state = await endState(embedded, runId);
+      expectEndedCleanly(state);
+      expect(state.trials.find((t) => t.config === 'tiny_b')!.error).toMatch(/^timed out/);
+      expect(embedded.jobs.running()).toEqual([]);
+      figures.survived++;
+    } finally {
+      delete process.env.TRENDCAST_RUN_DEADLINE_MINUTES;
+    }
+  });
+
+  it('every message delivered twice: one run, one decision, at most one promotion', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'fault-dup-'));
+    const embedded = createEmbedded({ home, log: quietLog, maxJobs: 2, delivery: { deliveries: 2 } });
+    const runId = await drop(embedded, grid(2));
+    await embedded.waitForRun(runId);
+    const state = await endState(embedded, runId);
+    expectEndedCleanly(state);
+    expect(state.trials.every((t) => t.status === 'succeeded')).toBe(true);
+    const published = [TOPICS.trainingRequests, TOPICS.trainingResults].map(
+      (t) => embedded.bus.published.get(t)?.length ?? 0,
+    );
+    figures.duplicateDeliveries += published[0]! + published[1]! + 1; // every message and the upload event, once more
+    expect(published).toEqual([2, 2]); // each trial trained once: the duplicate request started nothing
+    figures.survived++;
+  });
+
+  it('the object store failing a write: the ingest is redelivered and completes once', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'fault-write-'));
+    const embedded = createEmbedded({ home, log: quietLog, maxJobs: 2 });
+    const store = embedded.deps.store as ObjectStore;
+    const write = store.write.bind(store);
+    let failures = 0;
+    store.write = async (key, data) => {
+      if (key.endsWith('X.npy') && failures === 0) {
+        failures++;
+        figures.faultsInjected++;
+        throw new Error('injected: storage unavailable');
+      }
+      return write(key, data);
+    };
+    const runId = await drop(embedded, grid(2));
+    await embedded.waitForRun(runId);
+    const state = await endState(embedded, runId);
+    expectEndedCleanly(state);
+    expect(failures).toBe(1);
+    figures.survived++;
+  });
+
+  it('two `trendcast run` of the same CSV on the same home at once: one run, at most one promotion', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'fault-twice-'));
+    const dir = mkdtempSync(join(tmpdir(), 'grid-'));
+    const gridFile = join(dir, 'grid.json');
+    writeFileSync(gridFile, JSON.stringify(grid(2)));
+    const run = () =>
+      new Promise<number>((resolve) =>
+        execFile(
+          process.execPath,
+          [CLI, 'run', REFERENCE_CSV, '--configs', gridFile, '--home', home, '--quiet'],
+          (e) => resolve(e ? Number(e.code ?? 1) : 0),
+        ),
+      );
+    figures.faultsInjected++;
+    const codes = await Promise.all([run(), run()]);
+    expect(codes).toEqual([0, 0]);
+    const embedded = createEmbedded({ home, log: quietLog });
+    const runs = await embedded.docs.list<RunDoc>(DOCS.runs);
+    expect(runs).toHaveLength(1);
+    expectEndedCleanly(await endState(embedded, runs[0]!.id));
+    figures.survived++;
+  });
+});
+
+afterAll(() => {
+  console.log(
+    `fault figures: ${figures.faultsInjected} faults injected, ${figures.survived} survived, ` +
+      `${figures.duplicateDeliveries} duplicate deliveries, ${figures.promotions} promotions`,
+  );
+});

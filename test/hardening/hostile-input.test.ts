@@ -1,0 +1,137 @@
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
+import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
+import { LocalObjectStore } from '../../adapters/local/object-store.ts';
+import { createLogger } from '../../adapters/log.ts';
+import type { Deps } from '../../functions/deps.ts';
+import { ingest } from '../../functions/ingest.ts';
+import type { RunDoc } from '../../shared/documents.ts';
+import { DOCS, TOPICS } from '../../shared/names.ts';
+import { deriveRunId } from '../../shared/run-id.ts';
+import { readSettings } from '../../shared/settings.ts';
+import { trendcast } from '../helpers/cli.ts';
+import { type CorpusCase, HOSTILE, VALID } from '../helpers/hostile-corpus.ts';
+
+const figures = { tried: 0, refusedCleanly: 0, acceptedCleanly: 0 };
+
+function pipeline(settings: Record<string, string> = {}) {
+  const home = mkdtempSync(join(tmpdir(), 'hostile-'));
+  const bus = new LocalMessageBus({ backoffMs: 1, maxAttempts: 1 });
+  const deps: Deps = {
+    store: new LocalObjectStore(join(home, 'bucket')),
+    docs: new LocalDocumentStore(join(home, 'firestore')),
+    bus,
+    launcher: { launch: async () => ({ jobId: 'none', started: false }) },
+    settings: readSettings(settings),
+    log: createLogger({}, { write: () => {} }),
+  };
+  return { home, deps, bus };
+}
+
+/** Drops one file into the local bucket and runs the ingest function on its object-finalized event. */
+async function dropAndIngest(
+  c: CorpusCase,
+  objectName = `incoming/${c.name}`,
+  settings: Record<string, string> = {},
+) {
+  const p = pipeline(settings);
+  await p.deps.store.write(objectName, c.bytes);
+  await ingest(
+    {
+      id: '1',
+      type: 'google.cloud.storage.object.v1.finalized',
+      source: '//storage.googleapis.com/projects/_/buckets/local',
+      data: { bucket: 'local', name: objectName, generation: '1' },
+    },
+    p.deps,
+  );
+  const run = await p.deps.docs.get<RunDoc>(DOCS.run(deriveRunId('local', objectName, '1')));
+  return { ...p, run };
+}
+
+describe('hostile input: every bad upload is refused with its reason and leaves nothing behind', () => {
+  it.each(HOSTILE.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    figures.tried++;
+    const { run, bus, home } = await dropAndIngest(c);
+    expect(run?.status).toBe('failed');
+    expect(run?.error).toContain(c.name);
+    if (c.error) expect(run?.error).toMatch(c.error);
+    expect(run?.error).not.toMatch(/\n|\bat .*\.ts:\d+/); // one line, no stack trace
+    expect(bus.published.get(TOPICS.trainingRequests)).toBeUndefined();
+    expect(existsSync(join(home, 'bucket/datasets'))).toBe(false);
+    expect(existsSync(join(home, 'bucket/models'))).toBe(false);
+
+    // The CLI says the same thing in one `error:` line, exit 2, and writes nothing.
+    const dir = mkdtempSync(join(tmpdir(), 'hostile-cli-'));
+    const file = join(dir, c.name);
+    writeFileSync(file, c.bytes);
+    const out = join(dir, 'out');
+    const cli = await trendcast(['features', file, '--out', out]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr.trim().split('\n')).toHaveLength(1);
+    expect(cli.stderr).toMatch(/^error: /);
+    expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+    figures.refusedCleanly++;
+  });
+
+  it('refuses an upload over the size limit before reading it', async () => {
+    figures.tried++;
+    const { run, bus } = await dropAndIngest(VALID[0]!, 'incoming/big.csv', {
+      TRENDCAST_MAX_UPLOAD_BYTES: '1000',
+    });
+    expect(run?.status).toBe('failed');
+    expect(run?.error).toMatch(/over the upload limit of 1000 bytes/);
+    expect(bus.published.get(TOPICS.trainingRequests)).toBeUndefined();
+    figures.refusedCleanly++;
+  });
+
+  it('ignores objects outside incoming/ or not ending in .csv, including names with ".."', async () => {
+    for (const name of [
+      'incoming/../datasets/x.csv',
+      'datasets/x.csv',
+      'incoming/x.txt',
+      'incoming/x.grid.json',
+    ]) {
+      figures.tried++;
+      const p = pipeline();
+      await ingest(
+        {
+          id: '1',
+          type: 'google.cloud.storage.object.v1.finalized',
+          source: 's',
+          data: { bucket: 'local', name, generation: '1' },
+        },
+        p.deps,
+      );
+      expect(await p.deps.docs.list(DOCS.runs)).toEqual([]);
+      figures.refusedCleanly++;
+    }
+  });
+});
+
+describe('valid variants are accepted', () => {
+  it.each(VALID.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    figures.tried++;
+    const { run, bus } = await dropAndIngest(c);
+    expect(run?.error ?? null).toBeNull();
+    expect(run?.status).toBe('training');
+    expect(bus.published.get(TOPICS.trainingRequests)).toHaveLength(3);
+    figures.acceptedCleanly++;
+  });
+
+  it('accepts object names with spaces and odd characters', async () => {
+    figures.tried++;
+    const { run } = await dropAndIngest(VALID[0]!, "incoming/my export (1) ; $x 'q'.csv");
+    expect(run?.status).toBe('training');
+    figures.acceptedCleanly++;
+  });
+});
+
+afterAll(() => {
+  console.log(
+    `hostile-input figures: ${figures.tried} inputs tried, ${figures.refusedCleanly} refused cleanly, ${figures.acceptedCleanly} valid accepted`,
+  );
+});
