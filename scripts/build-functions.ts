@@ -1,20 +1,28 @@
-// `npm run build`: dist/functions/, a Cloud Functions gen2 (nodejs20) source folder. The CDKTF stack zips it.
+// `npm run build [-- <outDir>]`: dist/functions/ (or outDir), a Cloud Functions gen2 (nodejs20) source folder.
+// The CDKTF stack zips it.
 // tsc compiles functions/index.ts and everything it imports (tsconfig.build.json); this script then writes the
 // package.json Cloud Build installs from: `main` and exactly the packages the compiled code imports, at the versions
 // the repository's package.json pins (a hand-kept list would drift from the code).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const OUT = join(ROOT, 'dist/functions');
+const OUT = resolve(process.argv[2] ?? join(ROOT, 'dist/functions'));
 
+// The folder is emptied first: never let that be the repository or a folder holding it.
+if (`${ROOT}`.startsWith(`${OUT}${sep}`) || `${OUT}${sep}` === ROOT)
+  throw new Error(`refusing to build into ${OUT}`);
 rmSync(OUT, { recursive: true, force: true });
-execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-  cwd: ROOT,
-  stdio: 'inherit',
-});
+execFileSync(
+  process.execPath,
+  [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', OUT],
+  {
+    cwd: ROOT,
+    stdio: 'inherit',
+  },
+);
 
 const files = (readdirSync(OUT, { recursive: true }) as string[]).filter((f) => f.endsWith('.js'));
 const imported = new Set<string>();
@@ -36,7 +44,8 @@ const dependencies: Record<string, string> = {};
 for (const name of [...imported].sort()) {
   const version = root.dependencies[name] ?? root.devDependencies[name];
   if (!version) throw new Error(`the functions import ${name}, which package.json does not list`);
-  if (!root.dependencies[name]) console.warn(`warning: ${name} is a devDependency but the functions import it`);
+  if (!root.dependencies[name])
+    console.warn(`warning: ${name} is a devDependency but the functions import it`);
   dependencies[name] = version;
 }
 
@@ -50,4 +59,6 @@ const manifest = {
   dependencies,
 };
 writeFileSync(join(OUT, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-console.log(`dist/functions: ${files.length} modules; dependencies ${Object.keys(dependencies).join(', ')}`);
+console.log(
+  `${relative(process.cwd(), OUT) || '.'}: ${files.length} modules; dependencies ${Object.keys(dependencies).join(', ')}`,
+);

@@ -1,0 +1,82 @@
+// `npm run build` makes a folder Cloud Functions gen2 can deploy: the compiled functions load under the real
+// `functions-framework` CLI (as the nodejs20 runtime starts them) and answer a binary-mode CloudEvent.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/emulator-harness.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('the Cloud Functions build', () => {
+  // Outside the work tree, with the repository's node_modules beside it (Cloud Build would npm install them).
+  const tmp = mkdtempSync(join(tmpdir(), 'functions-build-'));
+  const out = join(tmp, 'functions');
+  let server: ChildProcess | undefined;
+
+  beforeAll(() => {
+    symlinkSync(join(ROOT, 'node_modules'), join(tmp, 'node_modules'));
+    execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build-functions.ts', out], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
+  });
+
+  afterAll(() => {
+    server?.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('writes a package.json with main, ESM and the runtime dependencies the code imports', () => {
+    const manifest = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8'));
+    expect(manifest).toMatchObject({ type: 'module', main: 'functions/index.js' });
+    expect(Object.keys(manifest.dependencies)).toEqual(
+      expect.arrayContaining([
+        '@google-cloud/functions-framework',
+        '@google-cloud/storage',
+        '@google-cloud/pubsub',
+        '@google-cloud/firestore',
+        '@google-cloud/aiplatform',
+      ]),
+    );
+    expect(manifest.dependencies).not.toHaveProperty('vitest');
+    expect(readFileSync(join(out, 'functions/index.js'), 'utf8')).not.toMatch(/from ['"][^'"]+\.ts['"]/);
+  });
+
+  it('serves the ingest target under the functions-framework CLI and answers a CloudEvent', async () => {
+    const port = await freePort();
+    const cli = join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
+    let output = '';
+    server = spawn(
+      process.execPath,
+      [cli, '--target=ingest', '--signature-type=cloudevent', `--port=${port}`, `--source=${out}`],
+      { env: { ...process.env, GOOGLE_CLOUD_PROJECT: 'build-test', TRENDCAST_BUCKET: 'b' }, stdio: 'pipe' },
+    );
+    server.stdout!.on('data', (c: Buffer) => (output += c));
+    server.stderr!.on('data', (c: Buffer) => (output += c));
+    const deadline = Date.now() + 30_000;
+    let status = 0;
+    while (Date.now() < deadline && !status) {
+      status = await fetch(`http://127.0.0.1:${port}/`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': '1',
+          'ce-type': 'google.cloud.storage.object.v1.finalized',
+          'ce-source': '//storage.googleapis.com/projects/_/buckets/b',
+          'ce-subject': 'objects/elsewhere/notes.txt',
+        },
+        // Not under incoming/: ingest ignores it without touching any Google service.
+        body: JSON.stringify({ bucket: 'b', name: 'elsewhere/notes.txt', generation: '1' }),
+      })
+        .then((r) => r.status)
+        .catch(() => 0);
+      if (!status) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status, output).toBe(204);
+    expect(output).toMatch(/"severity":"DEBUG","message":"ignoring elsewhere\/notes.txt/);
+  });
+});
