@@ -1,5 +1,5 @@
 // The emulator harness: the Pub/Sub and Firestore emulators (gcloud) and fake-gcs-server as child processes, each in
-// its own process group with a guard that ends the group when the harness dies, however it dies.
+// its own session under a guard that ends the session when the harness dies, however it dies.
 // Used by `npm run emulators` and by the tests under test/emulators/.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -61,10 +61,14 @@ export function emulatorsMissing(): string | undefined {
       missing.push('the gcloud Firestore emulator component is not installed');
   }
   if (!which('java')) missing.push('java is not installed (the gcloud emulators need it)');
-  if (!findFakeGcsServer())
+  if (!findFakeGcsServer()) {
+    const bin = process.env.FAKE_GCS_SERVER_BIN;
     missing.push(
-      `fake-gcs-server is not installed (run .ci/install-emulators.sh; looked in ${EMULATORS_HOME})`,
+      bin
+        ? `FAKE_GCS_SERVER_BIN=${bin} does not exist`
+        : `fake-gcs-server is not installed (run .ci/install-emulators.sh; looked in ${EMULATORS_HOME} and PATH)`,
     );
+  }
   return missing.length ? missing.join('; ') : undefined;
 }
 
@@ -303,11 +307,6 @@ export class Emulators {
   /** The sessions started, one per emulator: every process of an emulator is in its session. */
   get sessions(): number[] {
     return this.emulators.map((e) => e.sid);
-  }
-
-  /** Output an emulator printed lately, for failure messages. */
-  output(name: string): string {
-    return this.emulators.find((e) => e.name === name)?.output.join('') ?? '';
   }
 
   /** Ends every emulator's session: SIGTERM, then SIGKILL for what is left after STOP_TIMEOUT_MS. */
