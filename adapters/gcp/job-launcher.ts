@@ -7,10 +7,11 @@ import type { Logger } from '../log.ts';
 
 type CustomJob = protos.google.cloud.aiplatform.v1.ICustomJob;
 
-/** The two calls the launcher makes; a JobServiceClient has them (tests pass a fake, there is no Vertex emulator). */
+/** The calls the launcher makes; a JobServiceClient has them (tests pass a fake, there is no Vertex emulator). */
 export interface CustomJobClient {
   createCustomJob(request: { parent: string; customJob: CustomJob }): Promise<[CustomJob, ...unknown[]]>;
   listCustomJobs(request: { parent: string; filter: string }): Promise<[CustomJob[], ...unknown[]]>;
+  cancelCustomJob(request: { name: string }): Promise<unknown>;
 }
 
 export interface VertexJobLauncherOptions {
@@ -111,8 +112,20 @@ export class VertexJobLauncher implements JobLauncher {
   private jobs(): CustomJobClient {
     this.client ??= new JobServiceClient({
       apiEndpoint: `${this.settings.TRENDCAST_REGION}-aiplatform.googleapis.com`,
-    }) as unknown as CustomJobClient;
+    });
     return this.client;
+  }
+
+  /** The first-created job with this display name, if any. */
+  private async oldestNamed(displayName: string): Promise<CustomJob | undefined> {
+    const [jobs] = await this.jobs().listCustomJobs({
+      parent: this.parent,
+      filter: `display_name="${displayName}"`,
+    });
+    const created = (j: CustomJob) => Number(j.createTime?.seconds ?? 0) * 1e9 + (j.createTime?.nanos ?? 0);
+    return jobs
+      .filter((j) => j.displayName === displayName)
+      .sort((a, b) => created(a) - created(b) || String(a.name).localeCompare(String(b.name)))[0];
   }
 
   async launch(request: TrainingRequest): Promise<{ jobId: string; started: boolean }> {
@@ -121,11 +134,7 @@ export class VertexJobLauncher implements JobLauncher {
       throw new JobRefusedError('TRENDCAST_TRAINER_IMAGE is not set: no trainer image to run on Vertex AI');
     const customJob = buildCustomJob(request, this.settings);
 
-    const [existing] = await this.jobs().listCustomJobs({
-      parent: this.parent,
-      filter: `display_name="${customJob.displayName}"`,
-    });
-    const found = existing.find((j) => j.displayName === customJob.displayName);
+    const found = await this.oldestNamed(customJob.displayName!);
     if (found?.name) {
       log?.info(`job ${found.name} already exists for this request; starting nothing`);
       return { jobId: found.name, started: false };
@@ -151,6 +160,16 @@ export class VertexJobLauncher implements JobLauncher {
     for (let attempt = 1; ; attempt++) {
       try {
         const [created] = await this.jobs().createCustomJob({ parent: this.parent, customJob });
+        // Two deliveries of one request at once can both find no job and both create one: the oldest stays,
+        // and each later creator cancels its own.
+        const oldest = await this.oldestNamed(customJob.displayName!);
+        if (oldest?.name && created.name && oldest.name !== created.name) {
+          await this.jobs().cancelCustomJob({ name: created.name });
+          log?.warn(
+            `job ${oldest.name} was created for this request first; cancelled the duplicate ${created.name}`,
+          );
+          return { jobId: oldest.name, started: false };
+        }
         log?.info(`created Vertex AI job ${created.name} (${customJob.displayName})`);
         return { jobId: created.name ?? customJob.displayName!, started: true };
       } catch (error) {

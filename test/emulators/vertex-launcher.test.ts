@@ -42,7 +42,7 @@ const request: TrainingRequest = TrainingRequest.parse({
   seed: 7,
 });
 
-/** FAKE: an in-memory job service with the two calls the launcher makes; `quotaFailures` 429s come first. */
+/** FAKE: an in-memory job service with the calls the launcher makes; `quotaFailures` 429s come first. */
 class FakeJobService implements CustomJobClient {
   jobs: Job[] = [];
   creates = 0;
@@ -57,20 +57,23 @@ class FakeJobService implements CustomJobClient {
     if (this.failWith) throw this.failWith;
     if (this.quotaFailures > 0) {
       this.quotaFailures--;
-      throw Object.assign(
-        new Error('8 RESOURCE_EXHAUSTED: The following quota metrics exceed quota limits'),
-        {
-          code: 8,
-        },
-      );
+      const error = new Error('8 RESOURCE_EXHAUSTED: The following quota metrics exceed quota limits');
+      throw Object.assign(error, { code: 8 });
     }
-    const job = {
+    const n = this.jobs.length + 1;
+    const job: Job = {
       ...customJob,
-      name: `${parent}/customJobs/${this.jobs.length + 1}`,
-      state: 'JOB_STATE_PENDING' as const,
+      name: `${parent}/customJobs/${n}`,
+      state: 'JOB_STATE_PENDING',
+      createTime: { seconds: 1_700_000_000 + n, nanos: 0 },
     };
     this.jobs.push(job);
     return [job];
+  }
+
+  async cancelCustomJob({ name }: { name: string }): Promise<void> {
+    const job = this.jobs.find((j) => j.name === name);
+    if (job) job.state = 'JOB_STATE_CANCELLED';
   }
 
   async listCustomJobs({ filter }: { parent: string; filter: string }): Promise<[Job[]]> {
@@ -158,6 +161,18 @@ describe('VertexJobLauncher against a FAKE job service', () => {
     expect(again).toEqual({ jobId: first.jobId, started: false });
     expect(fake.creates).toBe(1);
     expect(fake.lists).toContain(`display_name="${displayNameFor(request)}"`);
+  });
+
+  it('two simultaneous deliveries of one request leave one job: the later creator cancels its own', async () => {
+    const fake = new FakeJobService();
+    const [a, b] = await Promise.all([
+      new VertexJobLauncher(settings({ TRENDCAST_MAX_JOBS: '2' }), { client: fake }).launch(request),
+      new VertexJobLauncher(settings({ TRENDCAST_MAX_JOBS: '2' }), { client: fake }).launch(request),
+    ]);
+    expect(fake.creates).toBe(2); // both saw no job: the race this guards against did happen
+    expect([a.started, b.started].sort()).toEqual([false, true]);
+    expect(a.jobId).toBe(b.jobId);
+    expect(fake.jobs.map((j) => j.state)).toEqual(['JOB_STATE_PENDING', 'JOB_STATE_CANCELLED']);
   });
 
   it('at the job limit it throws (not a refusal), so Pub/Sub redelivers later; TRENDCAST_MAX_JOBS=0 means 1', async () => {
