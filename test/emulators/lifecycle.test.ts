@@ -55,7 +55,7 @@ describe.skipIf(skip)('emulator processes never outlive the harness', () => {
     const script = [
       "import { Emulators } from './scripts/emulator-harness.ts';",
       'const e = await Emulators.start();',
-      "console.log(`emulators ready (sessions ${e.sessions.join(',')})`);",
+      "console.log('emulators ready (sessions ' + e.sessions.join(',') + ')');",
       "setTimeout(() => { throw new Error('a test failed hard'); }, 200);",
     ].join('\n');
     const harness = await startHarness(['--input-type=module', '-e', script]);
