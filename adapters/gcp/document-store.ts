@@ -18,7 +18,13 @@ const ALREADY_EXISTS = 6;
  * merge nested maps key by key, so name the top-level fields instead.
  */
 const setOptions = (data: Doc, options?: { merge?: boolean }): SetOptions =>
-  options?.merge ? { mergeFields: Object.keys(data).map((k) => new FieldPath(k)) } : {};
+  options?.merge
+    ? {
+        mergeFields: Object.keys(data)
+          .filter((k) => data[k] !== undefined) // dropped by ignoreUndefinedProperties, so not a field to merge
+          .map((k) => new FieldPath(k)),
+      }
+    : {};
 
 /**
  * Firestore in native mode. `FIRESTORE_EMULATOR_HOST` points the client at the emulator.

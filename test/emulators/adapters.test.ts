@@ -130,6 +130,8 @@ describe.skipIf(skip).sequential('Google Cloud adapters on the emulators', () =>
       await docs.set('runs/m1', { a: 1, nested: { x: 1, y: 2 } });
       await docs.set('runs/m1', { b: 2, nested: { z: 3 } }, { merge: true });
       expect(await docs.get('runs/m1')).toEqual({ a: 1, b: 2, nested: { z: 3 } });
+      await docs.set('runs/m1', { b: 3, skipped: undefined }, { merge: true });
+      expect(await docs.get('runs/m1')).toEqual({ a: 1, b: 3, nested: { z: 3 } });
       await docs.set('runs/m1', { only: true });
       expect(await docs.get('runs/m1')).toEqual({ only: true });
     });
