@@ -136,7 +136,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
     expect(doc.current!.uri).toBe(`gs://${emulators.env.TRENDCAST_BUCKET}/${version}`);
     expect(await deps.store.exists(`${version}model.json`)).toBe(true);
     expect(await deps.store.exists(`${PATHS.modelCurrent('RELIANCE', '1d')}model.json`)).toBe(true);
-  });
+  }, 480_000); // three trainers, two at a time, on a shared 2-core machine
 
   it('duplicate deliveries change nothing: the same object event, training request and result again', async () => {
     const before = {
