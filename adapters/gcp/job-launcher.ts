@@ -154,24 +154,30 @@ export class VertexJobLauncher implements JobLauncher {
       );
     }
 
+    const created = await this.createWithQuotaRetries(customJob, log);
+    // Two deliveries of one request at once can both find no job and both create one: the oldest stays,
+    // and each later creator cancels its own.
+    const oldest = await this.oldestNamed(customJob.displayName!);
+    if (oldest?.name && created.name && oldest.name !== created.name) {
+      await this.jobs().cancelCustomJob({ name: created.name });
+      log?.warn(
+        `job ${oldest.name} was created for this request first; cancelled the duplicate ${created.name}`,
+      );
+      return { jobId: oldest.name, started: false };
+    }
+    log?.info(`created Vertex AI job ${created.name} (${customJob.displayName})`);
+    return { jobId: created.name ?? customJob.displayName!, started: true };
+  }
+
+  /** 429 RESOURCE_EXHAUSTED is retried with doubling backoff; after the last attempt the job is refused for good. */
+  private async createWithQuotaRetries(customJob: CustomJob, log: Logger | undefined): Promise<CustomJob> {
     const attempts = this.settings.TRENDCAST_QUOTA_ATTEMPTS;
     const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const backoffMs = this.options.backoffMs ?? 2000;
     for (let attempt = 1; ; attempt++) {
       try {
         const [created] = await this.jobs().createCustomJob({ parent: this.parent, customJob });
-        // Two deliveries of one request at once can both find no job and both create one: the oldest stays,
-        // and each later creator cancels its own.
-        const oldest = await this.oldestNamed(customJob.displayName!);
-        if (oldest?.name && created.name && oldest.name !== created.name) {
-          await this.jobs().cancelCustomJob({ name: created.name });
-          log?.warn(
-            `job ${oldest.name} was created for this request first; cancelled the duplicate ${created.name}`,
-          );
-          return { jobId: oldest.name, started: false };
-        }
-        log?.info(`created Vertex AI job ${created.name} (${customJob.displayName})`);
-        return { jobId: created.name ?? customJob.displayName!, started: true };
+        return created;
       } catch (error) {
         if (!isQuotaError(error)) throw error;
         const message = (error as Error).message;
