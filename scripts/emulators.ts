@@ -30,7 +30,15 @@ const log = createLogger();
 const emulators = await Emulators.start({ setProcessEnv: true });
 const settings = readSettings(process.env);
 const deps = gcpDeps(settings, log);
-const jobs = new ChildProcessJobLauncher(deps.bus, { maxJobs: settings.TRENDCAST_MAX_JOBS, log });
+const jobs = new ChildProcessJobLauncher(deps.bus, {
+  maxJobs: settings.TRENDCAST_MAX_JOBS,
+  log,
+  onProgress: (p) =>
+    log.info(
+      `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val_loss ${p.valLoss.toFixed(4)} best ${p.bestValLoss.toFixed(4)}`,
+      { runId: p.runId, trial: p.config },
+    ),
+});
 deps.launcher = jobs;
 process.on('exit', () => jobs.stop());
 if (options.functions) await startPipeline(emulators, deps);
