@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { type Bar, parsePriceCsv } from './csv.ts';
+import { computeFeatures, FEATURE_NAMES } from './features.ts';
+import { DatasetManifest } from './manifest.ts';
+import { encodeNpy } from './npy.ts';
+import { InputError, parseWith } from './validate.ts';
+
+export const DEFAULT_SEQUENCE_LENGTH = 60;
+/** The last 20% of windows, in time order, validate. */
+export const VALIDATION_SHARE = 0.2;
+
+export type DatasetFiles = {
+  'features.csv': string;
+  'X.npy': Buffer;
+  'y.npy': Buffer;
+  'dataset.json': string;
+};
+
+/** The chronological split, in window indices: [0, train) trains, [train, windows) validates. */
+export function splitWindows(windows: number): { train: number; validation: number } {
+  const train = Math.floor(windows * (1 - VALIDATION_SHARE));
+  return { train, validation: windows - train };
+}
+
+/**
+ * Rows, targets and windows from bars. A row is a bar whose every feature is defined and whose next bar exists;
+ * Target = 1 when the next close is above this close. Window w covers rows w .. w+L−1 and takes the target of its
+ * last row: everything known at that row's close, nothing after.
+ */
+function rowsAndTargets(bars: readonly Bar[]) {
+  const table = computeFeatures(bars);
+  const firstDefined = table.columns.reduce((start, c) => {
+    let i = 0;
+    while (i < c.length && Number.isNaN(c[i]!)) i++;
+    return Math.max(start, i);
+  }, 0);
+  const rows: number[] = [];
+  for (let i = firstDefined; i < bars.length - 1; i++) rows.push(i);
+  const targets = rows.map((i): number => (bars[i + 1]!.close > bars[i]!.close ? 1 : 0));
+  return { table, rows, targets };
+}
+
+/** Parses and validates a CSV, then builds every file of a dataset folder. Pure: the caller writes the files. */
+export function buildDataset(input: { bytes: Uint8Array; fileName: string; sequenceLength?: number }): {
+  manifest: DatasetManifest;
+  files: DatasetFiles;
+} {
+  const L = input.sequenceLength ?? DEFAULT_SEQUENCE_LENGTH;
+  const series = parsePriceCsv(input.bytes, input.fileName);
+  const file = input.fileName.replace(/^.*[/\\]/, '');
+  const { bars } = series;
+  const { table, rows, targets } = rowsAndTargets(bars);
+  const windows = Math.max(0, rows.length - L + 1);
+  const { train, validation } = splitWindows(windows);
+  if (train < 1 || validation < 1) {
+    throw new InputError(
+      `${file}: too few rows: ${bars.length} bars give ${rows.length} rows with every feature defined, ` +
+        `${windows} windows of ${L}; at least ${L + 1} rows (${L + 50} bars) are needed for one training and one validation window`,
+    );
+  }
+  for (let c = 0; c < FEATURE_NAMES.length; c++) {
+    for (const r of rows) {
+      if (!Number.isFinite(table.columns[c]![r]!)) {
+        throw new InputError(`${file}: ${FEATURE_NAMES[c]} is not finite at ${bars[r]!.timestamp}`);
+      }
+    }
+  }
+  const windowTargets = targets.slice(L - 1);
+  const up = windowTargets.reduce((a, b) => a + b, 0);
+  const trainUp = windowTargets.slice(0, train).reduce((a, b) => a + b, 0);
+  if (trainUp === 0 || trainUp === train) {
+    throw new InputError(
+      `${file}: the target has one class only in the training windows (${trainUp === 0 ? 'the close never rises' : 'the close always rises'}); nothing to learn`,
+    );
+  }
+
+  // MinMax scaler fitted on the rows the training windows cover (rows 0 .. train+L−2), applied unchanged to the rest.
+  const fitRows = train + L - 1;
+  const min = new Array<number>(FEATURE_NAMES.length).fill(Number.POSITIVE_INFINITY);
+  const max = new Array<number>(FEATURE_NAMES.length).fill(Number.NEGATIVE_INFINITY);
+  for (let c = 0; c < FEATURE_NAMES.length; c++) {
+    const column = table.columns[c]!;
+    for (let k = 0; k < fitRows; k++) {
+      const v = column[rows[k]!]!;
+      if (v < min[c]!) min[c] = v;
+      if (v > max[c]!) max[c] = v;
+    }
+  }
+  const F = FEATURE_NAMES.length;
+  const scaled = new Float64Array(rows.length * F);
+  for (let k = 0; k < rows.length; k++) {
+    for (let c = 0; c < F; c++) {
+      const range = max[c]! - min[c]!;
+      scaled[k * F + c] = range === 0 ? 0 : (table.columns[c]![rows[k]!]! - min[c]!) / range;
+    }
+  }
+  const X = new Float32Array(windows * L * F);
+  for (let w = 0; w < windows; w++) X.set(scaled.subarray(w * F, (w + L) * F), w * L * F);
+  const y = Float32Array.from(windowTargets);
+
+  const csvLines = [['timestamp', ...FEATURE_NAMES, 'Target'].join(',')];
+  rows.forEach((r, k) => {
+    const values = table.columns.map((c) => String(c[r]));
+    csvLines.push([bars[r]!.timestamp, ...values, String(targets[k])].join(','));
+  });
+
+  const manifest = parseWith(
+    DatasetManifest,
+    {
+      symbol: series.symbol,
+      timeframe: series.timeframe,
+      features: [...FEATURE_NAMES],
+      counts: { days: bars.length, rows: rows.length, windows, train, validation, up, down: windows - up },
+      sequenceLength: L,
+      scaler: { min, max },
+      source: { name: file, sha256: createHash('sha256').update(input.bytes).digest('hex') },
+      firstTimestamp: bars[rows[0]!]!.timestamp,
+      lastTimestamp: bars[rows[rows.length - 1]!]!.timestamp,
+    },
+    `${file}: dataset manifest`,
+  );
+  return {
+    manifest,
+    files: {
+      'features.csv': `${csvLines.join('\n')}\n`,
+      'X.npy': encodeNpy({ dtype: 'float32', shape: [windows, L, F], data: X }),
+      'y.npy': encodeNpy({ dtype: 'float32', shape: [windows], data: y }),
+      'dataset.json': `${JSON.stringify(manifest, null, 2)}\n`,
+    },
+  };
+}
