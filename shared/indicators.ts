@@ -10,14 +10,15 @@ const nans = (n: number) => new Float64Array(n).fill(Number.NaN);
 /** TA-Lib's test for zero: |v| < 1e-8. */
 const isZero = (v: number) => v > -1e-8 && v < 1e-8;
 
-/** Simple moving average; first value at index period-1. */
+/** Simple moving average; first value at index period-1. Sums in TA-Lib's order so flat stretches match it bit for bit. */
 export function sma(x: Series, period: number): Series {
   const out = nans(x.length);
   let sum = 0;
-  for (let i = 0; i < x.length; i++) {
+  for (let i = 0; i < Math.min(period - 1, x.length); i++) sum += x[i]!;
+  for (let i = period - 1; i < x.length; i++) {
     sum += x[i]!;
-    if (i >= period) sum -= x[i - period]!;
-    if (i >= period - 1) out[i] = sum / period;
+    out[i] = sum / period;
+    sum -= x[i - period + 1]!;
   }
   return out;
 }
@@ -113,12 +114,12 @@ export function bollinger(
   const upper = nans(n);
   const lower = nans(n);
   let sumSq = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < Math.min(period - 1, n); i++) sumSq += close[i]! * close[i]!;
+  for (let i = period - 1; i < n; i++) {
     sumSq += close[i]! * close[i]!;
-    if (i >= period) sumSq -= close[i - period]! * close[i - period]!;
-    if (i < period - 1) continue;
     const mean = middle[i]!;
     const variance = sumSq / period - mean * mean;
+    sumSq -= close[i - period + 1]! * close[i - period + 1]!;
     const sd = variance < 1e-8 ? 0 : Math.sqrt(variance); // TA-Lib: zero or negative variance gives 0
     upper[i] = mean + kUp * sd;
     lower[i] = mean - kDown * sd;
