@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildDataset, splitWindows } from '../../shared/dataset.ts';
+import { DatasetManifest } from '../../shared/manifest.ts';
+import { decodeNpy } from '../../shared/npy.ts';
+import { REFERENCE_CSV } from '../helpers/cli.ts';
+
+const reference = () => buildDataset({ bytes: readFileSync(REFERENCE_CSV), fileName: REFERENCE_CSV });
+
+describe('buildDataset on the reference CSV', () => {
+  it('gives 247 days, 197 rows and 138 windows (110 training, 28 validation), 72 up and 66 down', () => {
+    const { manifest } = reference();
+    expect(DatasetManifest.parse(manifest).counts).toEqual({
+      days: 247,
+      rows: 197,
+      windows: 138,
+      train: 110,
+      validation: 28,
+      up: 72,
+      down: 66,
+    });
+    expect(manifest.sequenceLength).toBe(60);
+    expect(manifest.source.name).toBe('Quote-Equity-RELIANCE-EQ-12-11-2024-to-12-11-2025.csv');
+  });
+
+  it('windows end on their target row: window w is features.csv rows w..w+59 scaled, with the target of row w+59', () => {
+    const { manifest, files } = reference();
+    const X = decodeNpy(files['X.npy']);
+    const y = decodeNpy(files['y.npy']);
+    expect(X.shape).toEqual([138, 60, 27]);
+    expect(y.shape).toEqual([138]);
+    const lines = files['features.csv'].trim().split('\n');
+    expect(lines).toHaveLength(198);
+    const rows = lines.slice(1).map((l) => l.split(',').slice(1).map(Number));
+    const { min, max } = manifest.scaler;
+    for (const w of [0, 57, 137]) {
+      const last = rows[w + 59]!;
+      expect(y.data[w]).toBe(last[27]);
+      for (const c of [3, 11, 26]) {
+        const scaled = (last[c]! - min[c]!) / (max[c]! - min[c]!);
+        expect(X.data[(w * 60 + 59) * 27 + c]).toBeCloseTo(scaled, 6);
+      }
+    }
+  });
+
+  it('fits the scaler only on the rows the training windows cover', () => {
+    const { manifest, files } = reference();
+    const rows = files['features.csv']
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',').slice(1).map(Number));
+    const covered = rows.slice(0, 110 + 59); // rows 0..168
+    const close = 3;
+    expect(manifest.scaler.min[close]).toBe(Math.min(...covered.map((r) => r[close]!)));
+    expect(manifest.scaler.max[close]).toBe(Math.max(...covered.map((r) => r[close]!)));
+    // Validation rows are not looked at: some of their values fall outside the fitted range.
+    const outside = manifest.features.filter(
+      (_, c) => Math.max(...rows.map((r) => r[c]!)) > manifest.scaler.max[c]!,
+    );
+    expect(outside.length).toBeGreaterThan(0);
+  });
+
+  it('splits the last 20% of windows for validation', () => {
+    expect(splitWindows(138)).toEqual({ train: 110, validation: 28 });
+    expect(splitWindows(137)).toEqual({ train: 109, validation: 28 });
+  });
+
+  it('writes numbers at full precision and ISO timestamps', () => {
+    const line = reference().files['features.csv'].split('\n')[1]!;
+    expect(line.startsWith('2025-01-23,1270,1277.35,1261.6,1263.65,8720682,')).toBe(true);
+    expect(line).toMatch(/,1266\.1400000000003,/);
+  });
+});
