@@ -55,7 +55,7 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
   if (train < 1 || validation < 1) {
     throw new InputError(
       `${file}: too few rows: ${bars.length} bars give ${rows.length} rows with every feature defined, ` +
-        `${windows} windows of ${L}; at least ${L + 1} rows (${L + 50} bars) are needed for one training and one validation window`,
+        `${windows} windows of ${L}; at least ${L + 1} rows (${L + 51} bars) are needed for one training and one validation window`,
     );
   }
   for (let c = 0; c < FEATURE_NAMES.length; c++) {
