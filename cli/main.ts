@@ -5,6 +5,7 @@ import { InputError } from '../shared/validate.ts';
 import { registerFeatures } from './commands/features.ts';
 import { registerRun } from './commands/run.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerTrain } from './commands/train.ts';
 import { registerWatch } from './commands/watch.ts';
 
 const program = new Command()
@@ -13,6 +14,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerFeatures(program);
+registerTrain(program);
 registerRun(program);
 registerWatch(program);
 registerStatus(program);

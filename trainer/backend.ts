@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../shared/validate.ts';
+
+export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** How each backend loads: the native ones are optional packages that may be missing (they cannot install here). */
+const LOADERS: Record<BackendName, () => Promise<void>> = {
+  'node-gpu': async () => {
+    const pkg = '@tensorflow/tfjs-node-gpu'; // a variable, so TypeScript does not require the optional package
+    await import(pkg);
+    if (!(await tf.setBackend('tensorflow')))
+      throw new Error('the tensorflow (GPU) backend did not initialize');
+  },
+  node: async () => {
+    const pkg = '@tensorflow/tfjs-node';
+    await import(pkg);
+    if (!(await tf.setBackend('tensorflow'))) throw new Error('the tensorflow backend did not initialize');
+  },
+  wasm: async () => {
+    await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialize');
+  },
+  cpu: async () => {
+    if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialize');
+  },
+};
+
+/**
+ * Uses the first backend that loads of tfjs-node-gpu, tfjs-node, wasm and the plain CPU backend, or the one
+ * `TRENDCAST_TFJS_BACKEND` names (failing when it cannot load). Returns its name, as recorded in the metrics.
+ */
+export async function selectBackend(forced = process.env.TRENDCAST_TFJS_BACKEND): Promise<BackendName> {
+  if (forced) {
+    if (!(BACKENDS as readonly string[]).includes(forced)) {
+      throw new InputError(`TRENDCAST_TFJS_BACKEND: "${forced}" is not one of ${BACKENDS.join(', ')}`);
+    }
+    try {
+      await LOADERS[forced as BackendName]();
+    } catch (e) {
+      throw new Error(
+        `TRENDCAST_TFJS_BACKEND=${forced}: the backend cannot load here (${(e as Error).message})`,
+      );
+    }
+    await tf.ready();
+    return forced as BackendName;
+  }
+  for (const name of BACKENDS) {
+    try {
+      await LOADERS[name]();
+      await tf.ready();
+      return name;
+    } catch {
+      // not installed or not usable here: try the next one
+    }
+  }
+  throw new Error('no TensorFlow.js backend could be loaded');
+}
