@@ -74,10 +74,10 @@ export function learningCurvesSvg(history: EpochRecord[], bestEpoch: number, tit
         `<text x="${pad.left - 6}" y="${y(v).toFixed(1)}" text-anchor="end" font-size="11">${v.toFixed(3)}</text>`,
     )
     .join('');
-  const escape = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <rect width="${W}" height="${H}" fill="white"/>
-<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escape(title)}</text>
+<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>
 <line x1="${pad.left}" y1="${H - pad.bottom}" x2="${W - pad.right}" y2="${H - pad.bottom}" stroke="#888"/>
 <line x1="${pad.left}" y1="${pad.top}" x2="${pad.left}" y2="${H - pad.bottom}" stroke="#888"/>
 ${ticks}
