@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../adapters/log.ts';
 import { collector } from '../functions/collector.ts';
 import { deadLetter } from '../functions/dead-letter.ts';
 import type { CloudEventLike, Deps, StorageObjectData } from '../functions/deps.ts';
-import { gridKeyFor, ingest } from '../functions/ingest.ts';
+import { failIngest, gridKeyFor, ingest } from '../functions/ingest.ts';
 import { launcher } from '../functions/launcher.ts';
 import { sweeper } from '../functions/sweeper.ts';
 import { FINAL_RUN_STATUSES, type RunDoc } from '../shared/documents.ts';
@@ -67,7 +67,11 @@ export function createEmbedded(options: EmbeddedOptions) {
       time: new Date().toISOString(),
       data: { bucket: LOCAL_BUCKET, name: csvKey, generation },
     };
-    bus.deliver((e) => ingest(e, deps), event);
+    bus.deliver(
+      (e) => ingest(e, deps),
+      event,
+      (error) => failIngest(event, deps, `ingest failed on every attempt: ${error}`),
+    );
     return event;
   }
 
@@ -81,10 +85,10 @@ export function createEmbedded(options: EmbeddedOptions) {
   }
 
   /**
-   * Resolves with the run once it has ended, or as it stands when nothing is left in flight that could end it
-   * (e.g. an ingest that kept failing and went to the dead-letter topic). Trainers still running then are stopped.
+   * Resolves with the run once it has ended: decided, failed, or timed out by the sweeper at its deadline (another
+   * process sharing this home may be the one training it). Trainers still running then are stopped.
    */
-  async function waitForRun(runId: string): Promise<RunDoc | undefined> {
+  async function waitForRun(runId: string): Promise<RunDoc> {
     const stopSweeper = startSweeper();
     try {
       while (true) {
@@ -93,15 +97,11 @@ export function createEmbedded(options: EmbeddedOptions) {
           await bus.idle();
           return run;
         }
-        if (!bus.busy && !jobs.busy) {
-          await new Promise((r) => setTimeout(r, 200)); // a last look: the final write may be landing now
-          if (!bus.busy && !jobs.busy) return docs.get<RunDoc>(DOCS.run(runId));
-        }
         await new Promise((r) => setTimeout(r, 200));
       }
     } finally {
       stopSweeper();
-      jobs.stop('SIGKILL'); // trainers of trials that timed out: their results are no longer wanted
+      await jobs.stop('SIGKILL'); // trainers of trials that timed out: their results are no longer wanted
     }
   }
 

@@ -30,6 +30,54 @@ async function loadGrid(store: ObjectStore, csvKey: string): Promise<Grid> {
   return DEFAULT_GRID;
 }
 
+function newRun(runId: string, object: StorageObjectData, deps: Deps): RunDoc {
+  const now = nowIso();
+  return {
+    runId,
+    status: 'ingesting',
+    source: { bucket: object.bucket, object: object.name, generation: String(object.generation) },
+    symbol: null,
+    timeframe: null,
+    configs: [],
+    gate: true,
+    createdAt: now,
+    updatedAt: now,
+    finishedAt: null,
+    deadline: new Date(Date.now() + deps.settings.TRENDCAST_RUN_DEADLINE_MINUTES * 60_000).toISOString(),
+    error: null,
+    dataset: null,
+    reason: null,
+    ranking: [],
+    promotion: null,
+  };
+}
+
+/**
+ * Ends an upload's run as `failed` with the reason: a refused CSV, or an ingest that failed on every delivery.
+ * Creates the run document if the ingest never got that far; leaves a run that is already past ingesting alone.
+ */
+export async function failIngest(
+  event: CloudEventLike<StorageObjectData>,
+  deps: Deps,
+  error: string,
+): Promise<void> {
+  const object = event.data!;
+  const runId = deriveRunId(object.bucket, object.name, String(object.generation));
+  await deps.docs.runTransaction(async (tx) => {
+    const run = (await tx.get<RunDoc>(DOCS.run(runId))) ?? newRun(runId, object, deps);
+    if (run.status !== 'ingesting') return;
+    const t = nowIso();
+    tx.set(DOCS.run(runId), {
+      ...run,
+      status: 'failed',
+      error,
+      finishedAt: t,
+      updatedAt: t,
+    } satisfies RunDoc);
+  });
+  deps.log.warn(`run failed: ${error}`, { runId });
+}
+
 /**
  * `google.cloud.storage.object.v1.finalized` on `incoming/*.csv`: validate the CSV, build the dataset, create the run
  * and its trials, and publish one TrainingRequest per config. A bad CSV ends as a `failed` run, with nothing written
@@ -47,27 +95,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   }
   const runId = deriveRunId(object.bucket, object.name, String(object.generation));
   const log = deps.log.child({ runId });
-  const now = nowIso();
-  const deadline = new Date(Date.now() + deps.settings.TRENDCAST_RUN_DEADLINE_MINUTES * 60_000).toISOString();
-  const fresh: RunDoc = {
-    runId,
-    status: 'ingesting',
-    source: { bucket: object.bucket, object: object.name, generation: String(object.generation) },
-    symbol: null,
-    timeframe: null,
-    configs: [],
-    gate: true,
-    createdAt: now,
-    updatedAt: now,
-    finishedAt: null,
-    deadline,
-    error: null,
-    dataset: null,
-    reason: null,
-    ranking: [],
-    promotion: null,
-  };
-  if (!(await deps.docs.create(DOCS.run(runId), fresh))) {
+  if (!(await deps.docs.create(DOCS.run(runId), newRun(runId, object, deps)))) {
     const existing = await deps.docs.get<RunDoc>(DOCS.run(runId));
     if (existing?.status !== 'ingesting') {
       log.info(`${object.name} was already ingested (run ${existing?.status}); nothing to do`);
@@ -85,12 +113,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
   } catch (error) {
     if (!(error instanceof InputError)) throw error; // transient: ask for redelivery
-    log.warn(`run failed: ${error.message}`);
-    await deps.docs.set(
-      DOCS.run(runId),
-      { status: 'failed', error: error.message, finishedAt: nowIso(), updatedAt: nowIso() },
-      { merge: true },
-    );
+    await failIngest(event, deps, error.message);
     return;
   }
 

@@ -69,9 +69,11 @@ export class ChildProcessJobLauncher implements JobLauncher {
     return [...this.children].map((c) => ({ jobId: this.jobIds.get(c)!, pid: c.pid! }));
   }
 
-  /** Kills every running trainer: SIGTERM on Ctrl-C, SIGKILL for jobs abandoned after their run ended. */
-  stop(signal: NodeJS.Signals = 'SIGTERM'): void {
+  /** Kills every running trainer (SIGTERM on Ctrl-C, SIGKILL for abandoned jobs); resolves once they have exited. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const exited = [...this.children].map((child) => new Promise((r) => child.once('close', r)));
     for (const child of this.children) child.kill(signal);
+    await Promise.all(exited);
   }
 
   private async runWhenFree(request: TrainingRequest): Promise<void> {

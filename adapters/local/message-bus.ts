@@ -72,10 +72,18 @@ export class LocalMessageBus implements MessageBus {
     return messageId;
   }
 
-  /** Runs a CloudEvent through a handler with the same retry semantics (the local stand-in for Eventarc). */
-  deliver<T>(handler: EventHandler<T>, event: CloudEventLike<T>): void {
-    for (let i = 0; i < this.options.deliveries; i++)
-      this.track(deliverWithRetry(handler, event, this.options, this.log));
+  /**
+   * Runs a CloudEvent through a handler with the same retry semantics (the local stand-in for Eventarc);
+   * `onGiveUp` hears the last error when every attempt failed.
+   */
+  deliver<T>(
+    handler: EventHandler<T>,
+    event: CloudEventLike<T>,
+    onGiveUp?: (error: string) => Promise<void>,
+  ): void {
+    for (let i = 0; i < this.options.deliveries; i++) {
+      this.track(deliverWithRetry(handler, event, this.options, this.log, onGiveUp));
+    }
   }
 
   /** Resolves when no delivery is in flight (including redeliveries they schedule). */

@@ -69,20 +69,20 @@ export async function runCsv(
     ...(options.maxJobs ? { maxJobs: Number(options.maxJobs) } : {}),
     ...(options.quiet ? {} : { onProgress: progressPrinter() }),
   });
-  const key = `${PATHS.incomingPrefix}${basename(csvPath)}`;
+  // The bucket only ingests `incoming/*.csv`; a file named otherwise is dropped under a .csv name.
+  const name = basename(csvPath);
+  const key = `${PATHS.incomingPrefix}${/\.csv$/i.test(name) ? name : `${name}.csv`}`;
   if (grid) await embedded.store.write(gridKeyFor(key), JSON.stringify(grid, null, 2));
   else await embedded.store.delete(gridKeyFor(key));
   await embedded.store.write(key, bytes);
   const stop = () => {
-    embedded.jobs.stop();
-    process.exit(130);
+    void embedded.jobs.stop().then(() => process.exit(130));
   };
   process.once('SIGINT', stop);
   try {
     const event = await embedded.finalize(key);
     const runId = deriveRunId(LOCAL_BUCKET, key, String(event.data!.generation));
-    const run = await embedded.waitForRun(runId);
-    if (!run) throw new Error(`run ${runId} was never created: the ingest handler kept failing`);
+    await embedded.waitForRun(runId);
     return await readRun(embedded, runId);
   } finally {
     process.off('SIGINT', stop);

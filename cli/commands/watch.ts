@@ -22,8 +22,7 @@ export function registerWatch(program: Command): void {
       });
       embedded.startSweeper();
       process.once('SIGINT', () => {
-        embedded.jobs.stop();
-        process.exit(130);
+        void embedded.jobs.stop().then(() => process.exit(130));
       });
       log.info(`watching ${embedded.store.root}/${PATHS.incomingPrefix} (Ctrl-C stops)`);
       // Polling rather than fs.watch: it behaves the same on every OS and on network folders.
