@@ -28,7 +28,15 @@ describe('trendcast run on the reference CSV (embedded default)', () => {
     expect(['promoted', 'rejected']).toContain(run.status);
     expect(run.symbol).toBe('RELIANCE');
     expect(run.timeframe).toBe('1d');
-    expect(run.dataset?.counts).toMatchObject({ days: 247, rows: 197, windows: 138, train: 110, validation: 28, up: 72, down: 66 });
+    expect(run.dataset?.counts).toMatchObject({
+      days: 247,
+      rows: 197,
+      windows: 138,
+      train: 110,
+      validation: 28,
+      up: 72,
+      down: 66,
+    });
     expect(run.reason).toBeTruthy();
     expect(run.ranking).toHaveLength(3);
     expect(first.stdout).toMatch(/config_2_deeper/);
@@ -83,9 +91,16 @@ describe('trendcast run on the reference CSV (embedded default)', () => {
     writeFileSync(bad, 'Date,Open,High,Low,Close,Volume\n2024-01-02,10,9,8,9.5,100\n');
     const result = await trendcast(['run', bad, '--home', home]);
     expect(result.code).toBe(2);
-    expect(result.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(
+      result.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error:')),
+    ).toHaveLength(1);
     expect(result.stderr).toMatch(/broken\.csv/);
-    const failed = (await docs.list<RunDoc>(DOCS.runs)).map((r) => r.data).filter((r) => r.status === 'failed');
+    const failed = (await docs.list<RunDoc>(DOCS.runs))
+      .map((r) => r.data)
+      .filter((r) => r.status === 'failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]!.error).toMatch(/broken\.csv/);
     expect(await docs.list(DOCS.trials(failed[0]!.runId))).toEqual([]);
