@@ -48,23 +48,41 @@ export function volumeChange(volume: number, previous: number): number {
 /** Computes the 27 features with TA-Lib's definitions and warm-up (see shared/indicators.ts). */
 export function computeFeatures(bars: readonly Bar[]): FeatureTable {
   const n = bars.length;
-  const col = (f: (b: Bar) => number) => Float64Array.from(bars, f);
-  const open = col((b) => b.open);
-  const high = col((b) => b.high);
-  const low = col((b) => b.low);
-  const close = col((b) => b.close);
-  const volume = col((b) => b.volume);
-
-  const sma20 = sma(close, 20);
-  const ema21 = ema(close, 21);
-  const m = macd(close, 12, 26, 9);
-  const bb = bollinger(close, 20, 2, 2);
-  const bbWidth = new Float64Array(n);
-  const returns = new Float64Array(n);
-  const logReturns = new Float64Array(n);
-  const volChange = new Float64Array(n);
-  const vsSma20 = new Float64Array(n);
-  const vsEma21 = new Float64Array(n);
+  // One allocation for the whole table; each indicator writes into its own column.
+  const table = new Float64Array(FEATURE_NAMES.length * n);
+  const columns = FEATURE_NAMES.map((_, c) => table.subarray(c * n, (c + 1) * n));
+  const at = (name: FeatureName) => columns[FEATURE_NAMES.indexOf(name)]!;
+  const [open, high, low, close, volume] = [at('Open'), at('High'), at('Low'), at('Close'), at('Volume')];
+  // One plain loop: Float64Array.from(bars, fn) goes through the iterator protocol and is several times slower.
+  for (let i = 0; i < n; i++) {
+    const b = bars[i]!;
+    open[i] = b.open;
+    high[i] = b.high;
+    low[i] = b.low;
+    close[i] = b.close;
+    volume[i] = b.volume;
+  }
+  sma(close, 10, at('SMA_10'));
+  const sma20 = sma(close, 20, at('SMA_20'));
+  sma(close, 50, at('SMA_50'));
+  ema(close, 12, 11, at('EMA_12'));
+  ema(close, 26, 25, at('EMA_26'));
+  const ema21 = ema(close, 21, 20, at('EMA_21'));
+  rsi(close, 14, at('RSI'));
+  macd(close, 12, 26, 9, { macd: at('MACD'), signal: at('MACD_signal'), hist: at('MACD_diff') });
+  const bb = bollinger(close, 20, 2, 2, {
+    upper: at('BB_upper'),
+    middle: at('BB_middle'),
+    lower: at('BB_lower'),
+  });
+  atr(high, low, close, 14, at('ATR'));
+  adx(high, low, close, 14, at('ADX'));
+  const bbWidth = at('BB_width');
+  const returns = at('Returns');
+  const logReturns = at('Log_Returns');
+  const volChange = at('Volume_Change');
+  const vsSma20 = at('Price_vs_SMA20');
+  const vsEma21 = at('Price_vs_EMA21');
   returns[0] = logReturns[0] = volChange[0] = Number.NaN;
   for (let i = 0; i < n; i++) {
     bbWidth[i] = (bb.upper[i]! - bb.lower[i]!) / bb.middle[i]!;
@@ -75,34 +93,6 @@ export function computeFeatures(bars: readonly Bar[]): FeatureTable {
     logReturns[i] = Math.log(close[i]! / close[i - 1]!);
     volChange[i] = volumeChange(volume[i]!, volume[i - 1]!);
   }
-  const columns = [
-    open,
-    high,
-    low,
-    close,
-    volume,
-    sma(close, 10),
-    sma20,
-    sma(close, 50),
-    ema(close, 12),
-    ema(close, 26),
-    ema21,
-    rsi(close, 14),
-    m.macd,
-    m.signal,
-    m.hist,
-    bb.upper,
-    bb.middle,
-    bb.lower,
-    bbWidth,
-    atr(high, low, close, 14),
-    adx(high, low, close, 14),
-    returns,
-    logReturns,
-    volChange,
-    rollingSampleStd(returns, 20),
-    vsSma20,
-    vsEma21,
-  ];
+  rollingSampleStd(returns, 20, at('Volatility'));
   return { names: FEATURE_NAMES, columns, length: n };
 }

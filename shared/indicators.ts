@@ -5,47 +5,48 @@
 
 export type Series = Float64Array;
 
-const nans = (n: number) => new Float64Array(n).fill(Number.NaN);
+/** The output column: `out` when the caller gives one (one allocation for a whole table), else a new array. */
+const column = (n: number, out?: Series) => (out ?? new Float64Array(n)).fill(Number.NaN);
 
 /** TA-Lib's test for zero: |v| < 1e-8. */
 const isZero = (v: number) => v > -1e-8 && v < 1e-8;
 
 /** Simple moving average; first value at index period-1. Sums in TA-Lib's order so flat stretches match it bit for bit. */
-export function sma(x: Series, period: number): Series {
-  const out = nans(x.length);
+export function sma(x: Series, period: number, out?: Series): Series {
+  const result = column(x.length, out);
   let sum = 0;
   for (let i = 0; i < Math.min(period - 1, x.length); i++) sum += x[i]!;
   for (let i = period - 1; i < x.length; i++) {
     sum += x[i]!;
-    out[i] = sum / period;
+    result[i] = sum / period;
     sum -= x[i - period + 1]!;
   }
-  return out;
+  return result;
 }
 
 /**
  * EMA with k = 2/(period+1), seeded as TA-Lib does: the first value, at `seedEnd`, is the SMA of the `period` values
  * ending there. A plain EMA seeds at period-1; MACD seeds its fast EMA later so that it starts with the slow one.
  */
-export function ema(x: Series, period: number, seedEnd = period - 1): Series {
-  const out = nans(x.length);
-  if (seedEnd >= x.length) return out;
+export function ema(x: Series, period: number, seedEnd = period - 1, out?: Series): Series {
+  const result = column(x.length, out);
+  if (seedEnd >= x.length) return result;
   const k = 2 / (period + 1);
   let sum = 0;
   for (let i = seedEnd - period + 1; i <= seedEnd; i++) sum += x[i]!;
   let prev = sum / period;
-  out[seedEnd] = prev;
+  result[seedEnd] = prev;
   for (let i = seedEnd + 1; i < x.length; i++) {
     prev = (x[i]! - prev) * k + prev;
-    out[i] = prev;
+    result[i] = prev;
   }
-  return out;
+  return result;
 }
 
 /** RSI with Wilder's smoothing, TA-Lib style: first value at index `period`; 0 when there was no movement. */
-export function rsi(close: Series, period: number): Series {
-  const out = nans(close.length);
-  if (close.length <= period) return out;
+export function rsi(close: Series, period: number, out?: Series): Series {
+  const result = column(close.length, out);
+  if (close.length <= period) return result;
   let gain = 0;
   let loss = 0;
   for (let i = 1; i <= period; i++) {
@@ -55,7 +56,7 @@ export function rsi(close: Series, period: number): Series {
   }
   gain /= period;
   loss /= period;
-  out[period] = isZero(gain + loss) ? 0 : (100 * gain) / (gain + loss);
+  result[period] = isZero(gain + loss) ? 0 : (100 * gain) / (gain + loss);
   for (let i = period + 1; i < close.length; i++) {
     const d = close[i]! - close[i - 1]!;
     gain *= period - 1;
@@ -64,9 +65,9 @@ export function rsi(close: Series, period: number): Series {
     else gain += d;
     gain /= period;
     loss /= period;
-    out[i] = isZero(gain + loss) ? 0 : (100 * gain) / (gain + loss);
+    result[i] = isZero(gain + loss) ? 0 : (100 * gain) / (gain + loss);
   }
-  return out;
+  return result;
 }
 
 /** MACD(fast, slow, signal) as TA-Lib computes it: both EMAs start at index slow-1, the signal EMA seeds on the MACD. */
@@ -75,18 +76,18 @@ export function macd(
   fast = 12,
   slow = 26,
   signal = 9,
+  out: { macd?: Series; signal?: Series; hist?: Series } = {},
 ): { macd: Series; signal: Series; hist: Series } {
   const n = close.length;
   const start = slow - 1;
-  const line = nans(n);
-  const sig = nans(n);
-  const hist = nans(n);
-  if (n <= start) return { macd: line, signal: sig, hist };
+  const line = column(n, out.macd);
+  const sig = column(n, out.signal);
+  const hist = column(n, out.hist);
+  const signalStart = start + signal - 1;
+  if (n <= signalStart) return { macd: line, signal: sig, hist };
   const slowEma = ema(close, slow, start);
   const fastEma = ema(close, fast, start);
   for (let i = start; i < n; i++) line[i] = fastEma[i]! - slowEma[i]!;
-  const signalStart = start + signal - 1;
-  if (n <= signalStart) return { macd: nans(n), signal: sig, hist };
   const k = 2 / (signal + 1);
   let sum = 0;
   for (let i = start; i <= signalStart; i++) sum += line[i]!;
@@ -97,7 +98,7 @@ export function macd(
     sig[i] = prev;
   }
   // TA-Lib reports all three from the signal's first value on.
-  for (let i = 0; i < signalStart; i++) line[i] = Number.NaN;
+  for (let i = start; i < signalStart; i++) line[i] = Number.NaN;
   for (let i = signalStart; i < n; i++) hist[i] = line[i]! - sig[i]!;
   return { macd: line, signal: sig, hist };
 }
@@ -108,11 +109,12 @@ export function bollinger(
   period = 20,
   kUp = 2,
   kDown = 2,
+  out: { upper?: Series; middle?: Series; lower?: Series } = {},
 ): { upper: Series; middle: Series; lower: Series } {
   const n = close.length;
-  const middle = sma(close, period);
-  const upper = nans(n);
-  const lower = nans(n);
+  const middle = sma(close, period, out.middle);
+  const upper = column(n, out.upper);
+  const lower = column(n, out.lower);
   let sumSq = 0;
   for (let i = 0; i < Math.min(period - 1, n); i++) sumSq += close[i]! * close[i]!;
   for (let i = period - 1; i < n; i++) {
@@ -138,46 +140,47 @@ function trueRange(h: number, l: number, prevClose: number): number {
 }
 
 /** ATR with Wilder's smoothing: the first value, at index `period`, is the mean true range of bars 1..period. */
-export function atr(high: Series, low: Series, close: Series, period = 14): Series {
+export function atr(high: Series, low: Series, close: Series, period = 14, out?: Series): Series {
   const n = close.length;
-  const out = nans(n);
-  if (n <= period) return out;
+  const result = column(n, out);
+  if (n <= period) return result;
   let sum = 0;
   for (let i = 1; i <= period; i++) sum += trueRange(high[i]!, low[i]!, close[i - 1]!);
   let prev = sum / period;
-  out[period] = prev;
+  result[period] = prev;
   for (let i = period + 1; i < n; i++) {
     prev = (prev * (period - 1) + trueRange(high[i]!, low[i]!, close[i - 1]!)) / period;
-    out[i] = prev;
+    result[i] = prev;
   }
-  return out;
+  return result;
 }
 
 /** ADX as TA-Lib computes it (Wilder sums of DM and TR, DX averaged, then smoothed); first value at 2·period-1. */
-export function adx(high: Series, low: Series, close: Series, period = 14): Series {
+export function adx(high: Series, low: Series, close: Series, period = 14, out?: Series): Series {
   const n = close.length;
-  const out = nans(n);
+  const result = column(n, out);
   const first = 2 * period - 1;
-  if (n <= first) return out;
+  if (n <= first) return result;
   let plusDM = 0;
   let minusDM = 0;
   let tr = 0;
   // Directional movement of bar i against bar i-1, TA-Lib's rule: only the larger move counts, and only if positive.
-  const dm = (i: number): [number, number] => {
+  let p = 0;
+  let m = 0;
+  const directionalMovement = (i: number) => {
     const up = high[i]! - high[i - 1]!;
     const down = low[i - 1]! - low[i]!;
-    if (down > 0 && up < down) return [0, down];
-    if (up > 0 && up > down) return [up, 0];
-    return [0, 0];
+    m = down > 0 && up < down ? down : 0;
+    p = m === 0 && up > 0 && up > down ? up : 0;
   };
   for (let i = 1; i < period; i++) {
-    const [p, m] = dm(i);
+    directionalMovement(i);
     plusDM += p;
     minusDM += m;
     tr += trueRange(high[i]!, low[i]!, close[i - 1]!);
   }
   const step = (i: number): number | undefined => {
-    const [p, m] = dm(i);
+    directionalMovement(i);
     plusDM += p - plusDM / period;
     minusDM += m - minusDM / period;
     tr += trueRange(high[i]!, low[i]!, close[i - 1]!) - tr / period;
@@ -190,19 +193,19 @@ export function adx(high: Series, low: Series, close: Series, period = 14): Seri
   let sumDX = 0;
   for (let i = period; i <= first; i++) sumDX += step(i) ?? 0;
   let prev = sumDX / period;
-  out[first] = prev;
+  result[first] = prev;
   for (let i = first + 1; i < n; i++) {
     const dx = step(i);
     if (dx !== undefined) prev = (prev * (period - 1) + dx) / period;
-    out[i] = prev;
+    result[i] = prev;
   }
-  return out;
+  return result;
 }
 
 /** Sample standard deviation (n-1) over a trailing window; NaN until the window holds `period` defined values. */
-export function rollingSampleStd(x: Series, period: number): Series {
+export function rollingSampleStd(x: Series, period: number, out?: Series): Series {
   const n = x.length;
-  const out = nans(n);
+  const result = column(n, out);
   for (let i = period - 1; i < n; i++) {
     let mean = 0;
     let ok = true;
@@ -217,7 +220,7 @@ export function rollingSampleStd(x: Series, period: number): Series {
     mean /= period;
     let ss = 0;
     for (let j = i - period + 1; j <= i; j++) ss += (x[j]! - mean) ** 2;
-    out[i] = Math.sqrt(ss / (period - 1));
+    result[i] = Math.sqrt(ss / (period - 1));
   }
-  return out;
+  return result;
 }

@@ -56,10 +56,11 @@ describe('the CDKTF stack', () => {
   it('has the topics, dead-letter topics, and push subscriptions with retry and dead-letter policies', () => {
     const topics = resources(tf, 'google_pubsub_topic').map((t) => t.name);
     expect(topics.sort()).toEqual([...Object.values(TOPICS), ...Object.values(DEAD_LETTER_TOPICS)].sort());
-    for (const [name, dead] of [
+    const expected: Array<[string, string]> = [
       ['trendcast-launcher', DEAD_LETTER_TOPICS.trainingRequests],
       ['trendcast-collector', DEAD_LETTER_TOPICS.trainingResults],
-    ]) {
+    ];
+    for (const [name, dead] of expected) {
       const sub = byName(tf, 'google_pubsub_subscription', name);
       expect(sub.dead_letter_policy.max_delivery_attempts).toBe(5);
       expect(sub.dead_letter_policy.dead_letter_topic).toMatch(
