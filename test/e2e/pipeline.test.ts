@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +8,7 @@ import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
 import { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DOCS } from '../../shared/names.ts';
-import { REFERENCE_CSV, trendcast } from '../helpers/cli.ts';
+import { CLI, REFERENCE_CSV, trendcast } from '../helpers/cli.ts';
 
 // The whole flow on the embedded default, through the real CLI and real trainer processes, epochs capped.
 describe('trendcast run on the reference CSV (embedded default)', () => {
@@ -106,4 +107,34 @@ describe('trendcast run on the reference CSV (embedded default)', () => {
     expect(await docs.list(DOCS.trials(failed[0]!.runId))).toEqual([]);
     expect(existsSync(join(home, 'bucket/datasets', failed[0]!.runId))).toBe(false);
   });
+});
+
+describe('trendcast watch', () => {
+  it('ingests a CSV that appears in the local bucket and runs it to the end', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'watch-'));
+    const watcher = spawn(process.execPath, [CLI, 'watch', '--home', home], { stdio: 'ignore' });
+    try {
+      const incoming = join(home, 'bucket/incoming');
+      mkdirSync(incoming, { recursive: true });
+      const grid = {
+        gate: false,
+        configs: [
+          { name: 'tiny', lstmUnits: [4, 4, 4], dropout: 0.1, learningRate: 0.01, batchSize: 32, epochs: 1 },
+        ],
+      };
+      writeFileSync(join(incoming, 'prices.grid.json'), JSON.stringify(grid));
+      copyFileSync(REFERENCE_CSV, join(incoming, 'prices.csv'));
+      const docs = new LocalDocumentStore(join(home, 'firestore'));
+      const deadline = Date.now() + 120_000;
+      let status: string | undefined;
+      while (Date.now() < deadline) {
+        status = (await docs.list<RunDoc>(DOCS.runs))[0]?.data.status;
+        if (status === 'promoted' || status === 'rejected' || status === 'failed') break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(status).toBe('promoted');
+    } finally {
+      watcher.kill('SIGINT');
+    }
+  }, 180_000);
 });
