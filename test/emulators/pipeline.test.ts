@@ -7,9 +7,10 @@ import { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gcpDeps } from '../../adapters/gcp/deps.ts';
 import { storageClient } from '../../adapters/gcp/object-store.ts';
-import { ChildProcessJobLauncher } from '../../adapters/local/job-launcher.ts';
+import { ChildProcessJobLauncher, type EpochProgress } from '../../adapters/local/job-launcher.ts';
 import { createLogger } from '../../adapters/log.ts';
 import type { Deps } from '../../functions/deps.ts';
+import { sweeper } from '../../functions/sweeper.ts';
 import {
   Emulators,
   emulatorSkipReason,
@@ -53,6 +54,8 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
   let deps: Deps;
   let jobs: ChildProcessJobLauncher;
   const logLines: string[] = [];
+  /** Lets a test act on a trainer's progress (a fault injected mid-training). */
+  let onProgress: ((p: EpochProgress) => void) | undefined;
 
   /** Uploads an object to the emulated bucket; resolves to its generation, as GCS assigns it. */
   async function upload(key: string, data: Buffer | string): Promise<string> {
@@ -79,7 +82,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
     emulators = await Emulators.start({ setProcessEnv: true });
     const log = createLogger({}, { json: true, write: (line) => logLines.push(line) });
     deps = gcpDeps(readSettings({ ...process.env, TRENDCAST_BACKEND: 'gcp' }), log);
-    jobs = new ChildProcessJobLauncher(deps.bus, { maxJobs: 2, log });
+    jobs = new ChildProcessJobLauncher(deps.bus, { maxJobs: 2, log, onProgress: (p) => onProgress?.(p) });
     deps.launcher = jobs;
     eventarc = await startPipeline(emulators, deps);
   });
@@ -210,6 +213,66 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
     expect(await deps.docs.list(DOCS.trials(badRunId))).toEqual([]);
     expect(deliveredTo('launcher').length).toBe(launched);
   });
+
+  /** Uploads the reference CSV under another name with two tiny configs; calls `fault` once tiny_b has trained an epoch. */
+  async function runWithFault(name: string, fault: (pid: number) => void): Promise<{ runId: string }> {
+    const tiny = (n: string) => ({
+      name: n,
+      lstmUnits: [4, 4, 4] as [number, number, number],
+      dropout: 0.1,
+      learningRate: 0.01,
+      batchSize: 32,
+      epochs: 40,
+    });
+    const key = `${PATHS.incomingPrefix}${name}.csv`;
+    let injected = false;
+    onProgress = (p) => {
+      const job = jobs.running().find((j) => j.jobId.endsWith('tiny_b'));
+      if (injected || p.config !== 'tiny_b' || !job) return;
+      injected = true;
+      fault(job.pid);
+    };
+    await upload(
+      key.replace(/\.csv$/, '.grid.json'),
+      JSON.stringify({ gate: false, seed: 3, configs: [tiny('tiny_a'), tiny('tiny_b')] }),
+    );
+    const generation = await upload(key, readFileSync(REFERENCE_CSV));
+    const faultRunId = deriveRunId(emulators.env.TRENDCAST_BUCKET, key, generation);
+    await until('the fault to be injected', async () => (injected ? true : undefined), 240_000);
+    return { runId: faultRunId };
+  }
+
+  it('a trainer killed mid-training fails its trial, and the run is decided on the rest', async () => {
+    const { runId: faultRunId } = await runWithFault('killed-trainer', (pid) => process.kill(pid, 'SIGKILL'));
+    const run = await finishedRun(faultRunId);
+    onProgress = undefined;
+    expect(['promoted', 'rejected']).toContain(run.status);
+    const b = TrialDoc.parse(await deps.docs.get(DOCS.trial(faultRunId, 'tiny_b')));
+    expect(b.status).toBe('failed');
+    expect(b.error).toMatch(/killed by SIGKILL/);
+    if (run.status === 'promoted') expect(run.promotion?.config).toBe('tiny_a');
+  }, 480_000);
+
+  it('a trainer that never reports is timed out by the sweeper, and the run is decided', async () => {
+    const { runId: faultRunId } = await runWithFault('silent-trainer', (pid) => process.kill(pid, 'SIGSTOP'));
+    await until(
+      'tiny_a to finish',
+      async () => {
+        const a = await deps.docs.get<TrialDoc>(DOCS.trial(faultRunId, 'tiny_a'));
+        return a?.status === 'succeeded' ? true : undefined;
+      },
+      240_000,
+    );
+    onProgress = undefined;
+    // What the scheduled sweeper function does once the run's deadline has passed.
+    const swept = await sweeper(deps, new Date(Date.now() + 48 * 3600_000));
+    expect(swept.timedOut).toBe(1);
+    const run = await finishedRun(faultRunId, 60_000);
+    expect(['promoted', 'rejected']).toContain(run.status);
+    const b = TrialDoc.parse(await deps.docs.get(DOCS.trial(faultRunId, 'tiny_b')));
+    expect(b.error).toMatch(/^timed out/);
+    await jobs.stop('SIGKILL');
+  }, 480_000);
 
   it('logs one JSON object per line with severity, message and the run id', () => {
     const records = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
