@@ -81,22 +81,13 @@ export function macd(
   const n = close.length;
   const start = slow - 1;
   const line = column(n, out.macd);
-  const sig = column(n, out.signal);
   const hist = column(n, out.hist);
   const signalStart = start + signal - 1;
-  if (n <= signalStart) return { macd: line, signal: sig, hist };
+  if (n <= signalStart) return { macd: line, signal: column(n, out.signal), hist };
   const slowEma = ema(close, slow, start);
   const fastEma = ema(close, fast, start);
   for (let i = start; i < n; i++) line[i] = fastEma[i]! - slowEma[i]!;
-  const k = 2 / (signal + 1);
-  let sum = 0;
-  for (let i = start; i <= signalStart; i++) sum += line[i]!;
-  let prev = sum / signal;
-  sig[signalStart] = prev;
-  for (let i = signalStart + 1; i < n; i++) {
-    prev = (line[i]! - prev) * k + prev;
-    sig[i] = prev;
-  }
+  const sig = ema(line, signal, signalStart, out.signal); // seeded on the first `signal` MACD values
   // TA-Lib reports all three from the signal's first value on.
   for (let i = start; i < signalStart; i++) line[i] = Number.NaN;
   for (let i = signalStart; i < n; i++) hist[i] = line[i]! - sig[i]!;

@@ -55,23 +55,26 @@ function expectEndedCleanly(state: Awaited<ReturnType<typeof endState>>) {
 }
 
 describe('faults on the embedded default', () => {
-  it('a trainer killed mid-training fails its trial and the run is decided on the rest', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'fault-kill-'));
-    let killed = false;
+  /** An embedded pipeline that sends `signal` to tiny_b's trainer once it has trained its first epoch. */
+  function withSignalToTinyB(home: string, signal: NodeJS.Signals): Embedded {
+    let sent = false;
     const embedded: Embedded = createEmbedded({
       home,
       log: quietLog,
       maxJobs: 2,
       onProgress: (p) => {
-        if (killed || p.config !== 'tiny_b') return;
         const job = embedded.jobs.running().find((j) => j.jobId.endsWith('tiny_b'));
-        if (job) {
-          process.kill(job.pid, 'SIGKILL');
-          killed = true;
-          figures.faultsInjected++;
-        }
+        if (sent || p.config !== 'tiny_b' || !job) return;
+        process.kill(job.pid, signal);
+        sent = true;
+        figures.faultsInjected++;
       },
     });
+    return embedded;
+  }
+
+  it('a trainer killed mid-training fails its trial and the run is decided on the rest', async () => {
+    const embedded = withSignalToTinyB(mkdtempSync(join(tmpdir(), 'fault-kill-')), 'SIGKILL');
     const runId = await drop(embedded, grid(40));
     await embedded.waitForRun(runId);
     const state = await endState(embedded, runId);
@@ -84,24 +87,10 @@ describe('faults on the embedded default', () => {
   });
 
   it('a trainer that never reports is timed out at the run deadline', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'fault-hang-'));
     process.env.TRENDCAST_RUN_DEADLINE_MINUTES = '0.15'; // 9 s
-    let paused = false;
     try {
-      const embedded: Embedded = createEmbedded({
-        home,
-        log: quietLog,
-        maxJobs: 2,
-        onProgress: (p) => {
-          if (paused || p.config !== 'tiny_b') return;
-          const job = embedded.jobs.running().find((j) => j.jobId.endsWith('tiny_b'));
-          if (job) {
-            process.kill(job.pid, 'SIGSTOP'); // alive, silent, never reports
-            paused = true;
-            figures.faultsInjected++;
-          }
-        },
-      });
+      // SIGSTOP: alive, silent, never reports.
+      const embedded = withSignalToTinyB(mkdtempSync(join(tmpdir(), 'fault-hang-')), 'SIGSTOP');
       const runId = await drop(embedded, grid(3));
       await embedded.waitForRun(runId);
       const state = await endState(embedded, runId);
