@@ -274,6 +274,41 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
     await jobs.stop('SIGKILL');
   }, 480_000);
 
+  it('the bucket failing a write mid-ingest: the event is delivered again and the run completes once', async () => {
+    const write = deps.store.write.bind(deps.store);
+    let failures = 0;
+    // A partial write: features.csv lands, then X.npy fails as an unavailable bucket would.
+    deps.store.write = async (key, data, contentType) => {
+      if (key.endsWith(DATASET_FILES.X) && failures === 0) {
+        failures++;
+        throw new Error('injected: storage unavailable');
+      }
+      return write(key, data, contentType);
+    };
+    try {
+      const key = `${PATHS.incomingPrefix}flaky-bucket.csv`;
+      const tiny = {
+        name: 'tiny',
+        lstmUnits: [4, 4, 4],
+        dropout: 0.1,
+        learningRate: 0.01,
+        batchSize: 32,
+        epochs: 1,
+      };
+      await upload(key.replace(/\.csv$/, '.grid.json'), JSON.stringify({ gate: false, configs: [tiny] }));
+      const generation = await upload(key, readFileSync(REFERENCE_CSV));
+      const flakyRunId = deriveRunId(emulators.env.TRENDCAST_BUCKET, key, generation);
+      const run = await finishedRun(flakyRunId);
+      expect(failures).toBe(1);
+      expect(run.status).toBe('promoted');
+      expect(await deps.store.list(PATHS.dataset(flakyRunId))).toHaveLength(4);
+      // The failed attempt answered 5xx, so Pub/Sub delivered the notification again.
+      expect(eventarc.deliveries.some((d) => d.target === 'ingest' && d.status >= 500)).toBe(true);
+    } finally {
+      deps.store.write = write;
+    }
+  }, 480_000);
+
   it('logs one JSON object per line with severity, message and the run id', () => {
     const records = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records.length).toBeGreaterThan(0);
