@@ -31,6 +31,8 @@ const LOADERS: Record<BackendName, () => Promise<void>> = {
  * `TRENDCAST_TFJS_BACKEND` names (failing when it cannot load). Returns its name, as recorded in the metrics.
  */
 export async function selectBackend(forced = process.env.TRENDCAST_TFJS_BACKEND): Promise<BackendName> {
+  // Production mode: no debug checks, and no "install tfjs-node" banner on stderr; the metrics record the backend.
+  tf.enableProdMode();
   if (forced) {
     if (!(BACKENDS as readonly string[]).includes(forced)) {
       throw new InputError(`TRENDCAST_TFJS_BACKEND: "${forced}" is not one of ${BACKENDS.join(', ')}`);
