@@ -16,9 +16,15 @@ export function buildModel(
   config: TrainingConfig,
   sequenceLength: number,
   featureCount: number,
+  seed?: number,
 ): tf.LayersModel {
   const [u1, u2, u3] = config.lstmUnits;
   const l2 = () => tf.regularizers.l2({ l2: L2 });
+  // With a seed, every random initializer gets its own seed derived from it. Dropout layers are left unseeded on
+  // purpose: a seeded tfjs dropout draws the same mask on every batch; runTraining seeds Math.random instead.
+  const glorot = (offset: number) =>
+    seed === undefined ? 'glorotUniform' : tf.initializers.glorotUniform({ seed: seed + offset });
+  const lstmSeed = (offset: number) => (seed === undefined ? {} : { seed: seed + offset });
   const input = tf.input({ shape: [sequenceLength, featureCount], name: 'windows' });
 
   let x = fastLstm({
@@ -26,6 +32,7 @@ export function buildModel(
     units: u1,
     returnSequences: true,
     kernelRegularizer: l2(),
+    ...lstmSeed(10),
     name: 'lstm_1',
   }).apply(input) as tf.SymbolicTensor;
   x = tf.layers.dropout({ rate: config.dropout, name: 'dropout_1' }).apply(x) as tf.SymbolicTensor;
@@ -35,6 +42,7 @@ export function buildModel(
     units: u2,
     returnSequences: true,
     kernelRegularizer: l2(),
+    ...lstmSeed(20),
     name: 'lstm_2',
   }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.dropout({ rate: config.dropout, name: 'dropout_2' }).apply(x) as tf.SymbolicTensor;
@@ -42,7 +50,7 @@ export function buildModel(
 
   // Attention: one score per time step, softmax over the steps, the weights applied to every unit of the sequence.
   let attention = tf.layers
-    .dense({ units: 1, activation: 'tanh', kernelInitializer: 'glorotUniform', name: 'attention_score' })
+    .dense({ units: 1, activation: 'tanh', kernelInitializer: glorot(41), name: 'attention_score' })
     .apply(sequence) as tf.SymbolicTensor;
   attention = tf.layers.flatten({ name: 'attention_flatten' }).apply(attention) as tf.SymbolicTensor;
   attention = tf.layers
@@ -61,6 +69,7 @@ export function buildModel(
     units: u3,
     returnSequences: false,
     kernelRegularizer: l2(),
+    ...lstmSeed(30),
     name: 'lstm_3',
   }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.dropout({ rate: config.dropout, name: 'dropout_3' }).apply(x) as tf.SymbolicTensor;
@@ -68,18 +77,18 @@ export function buildModel(
     .dense({
       units: 64,
       activation: 'relu',
-      kernelInitializer: 'glorotUniform',
+      kernelInitializer: glorot(42),
       kernelRegularizer: l2(),
       name: 'dense_64',
     })
     .apply(x) as tf.SymbolicTensor;
   x = tf.layers.dropout({ rate: 0.2, name: 'dropout_4' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers
-    .dense({ units: 32, activation: 'relu', kernelInitializer: 'glorotUniform', name: 'dense_32' })
+    .dense({ units: 32, activation: 'relu', kernelInitializer: glorot(43), name: 'dense_32' })
     .apply(x) as tf.SymbolicTensor;
   x = tf.layers.dropout({ rate: 0.2, name: 'dropout_5' }).apply(x) as tf.SymbolicTensor;
   const output = tf.layers
-    .dense({ units: 1, activation: 'sigmoid', kernelInitializer: 'glorotUniform', name: 'up_probability' })
+    .dense({ units: 1, activation: 'sigmoid', kernelInitializer: glorot(44), name: 'up_probability' })
     .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name: `trendcast_${config.name}` });
 }

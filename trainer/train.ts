@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { Logger } from '../adapters/log.ts';
 import { openFolderUri } from '../adapters/object-stores.ts';
 import { DEFAULT_PATIENCE } from '../shared/config.ts';
 import { DatasetManifest } from '../shared/manifest.ts';
@@ -92,10 +93,13 @@ function snapshot(model: tf.LayersModel): tf.Tensor[] {
  * Trains one config on one dataset and writes its artifacts. Never throws for a training failure: the result says
  * `failed` with the reason in plain words, so the run can still be decided.
  */
+export type TrainingHooks = { onEpoch?: (p: EpochProgress) => void; log?: Logger };
+
 export async function runTraining(
   request: TrainingRequest,
-  hooks: { onEpoch?: (p: EpochProgress) => void } = {},
+  hooks: TrainingHooks = {},
 ): Promise<TrainingResult> {
+  const log = hooks.log?.child({ runId: request.runId, trial: request.config.name });
   const started = Date.now();
   const failed = (error: string): TrainingResult => ({
     status: 'failed',
@@ -107,9 +111,19 @@ export async function runTraining(
   try {
     const backend = await selectBackend();
     const { manifest, X, y } = await loadDataset(request.datasetUri);
-    return await withSeed(request.seed, () => train(request, manifest, X, y, backend, started, hooks));
+    log?.info('training', { backend, datasetUri: request.datasetUri, ...manifest.counts });
+    const result = await withSeed(request.seed, () =>
+      train(request, manifest, X, y, backend, started, hooks),
+    );
+    log?.info('trained', {
+      outputUri: request.outputUri,
+      f1: result.status === 'succeeded' ? result.metrics.f1 : null,
+    });
+    return result;
   } catch (error) {
-    return failed(error instanceof Error ? error.message : String(error));
+    const reason = error instanceof Error ? error.message : String(error);
+    log?.error(`training failed: ${reason}`);
+    return failed(reason);
   }
 }
 
@@ -120,7 +134,7 @@ async function train(
   ydata: Float32Array,
   backend: string,
   started: number,
-  hooks: { onEpoch?: (p: EpochProgress) => void },
+  hooks: TrainingHooks,
 ): Promise<TrainingResult> {
   const { config } = request;
   const { train: nTrain, validation: nVal } = manifest.counts;
@@ -130,7 +144,7 @@ async function train(
   const yTrain = tf.tensor2d(ydata.subarray(0, nTrain), [nTrain, 1]);
   const xVal = tf.tensor3d(Xdata.subarray(nTrain * L * F), [nVal, L, F]);
   const yVal = tf.tensor2d(ydata.subarray(nTrain), [nVal, 1]);
-  const model = buildModel(config, L, F);
+  const model = buildModel(config, L, F, request.seed);
   let lr = config.learningRate;
   const optimizer = tf.train.adam(lr);
   model.compile({ optimizer, loss: 'binaryCrossentropy', metrics: ['accuracy'] });

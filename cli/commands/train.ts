@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { createLogger } from '../../adapters/log.ts';
 import { TrainingRequest, type TrainingResult } from '../../shared/messages.ts';
 import { InputError, parseJson, parseWith } from '../../shared/validate.ts';
 import { type EpochProgress, runTraining } from '../../trainer/train.ts';
@@ -57,8 +58,13 @@ export function registerTrain(program: Command): void {
       if (!['json', 'text'].includes(options.progress))
         throw new InputError(`--progress: "${options.progress}" is not json or text`);
       const request = await readRequest(options.request);
-      const result = await runTraining(request, { onEpoch: progressReporter(request, options.progress) });
-      if (process.stderr.isTTY && options.progress === 'text') process.stderr.write('\n');
+      // Structured logs (backend, dataset, outcome) go to stderr, except under the terminal's progress bar.
+      const bar = process.stderr.isTTY && options.progress === 'text';
+      const result = await runTraining(request, {
+        onEpoch: progressReporter(request, options.progress),
+        log: bar ? undefined : createLogger(),
+      });
+      if (bar) process.stderr.write('\n');
       await publishResult(result);
       if (options.progress === 'json')
         process.stdout.write(`${JSON.stringify({ event: 'result', result })}\n`);
