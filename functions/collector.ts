@@ -5,12 +5,13 @@ import {
   type RunDoc,
   type TrialDoc,
 } from '../shared/documents.ts';
+import { InputError } from '../shared/errors.ts';
+import type { CloudEventLike, MessagePublishedData } from '../shared/events.ts';
 import { TrainingResult } from '../shared/messages.ts';
 import { DOCS, PATHS } from '../shared/names.ts';
+import type { Deps } from '../shared/ports.ts';
 import { promoteBestTrial } from '../shared/promotion.ts';
-import { InputError } from '../shared/validate.ts';
 import { decodeMessage, nowIso } from './decode.ts';
-import type { CloudEventLike, Deps, MessagePublishedData } from './deps.ts';
 
 const OPEN_RUN_STATUSES: ReadonlySet<string> = new Set(['ingesting', 'training']);
 

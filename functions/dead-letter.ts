@@ -1,8 +1,9 @@
 import type { TrialDoc } from '../shared/documents.ts';
+import type { CloudEventLike, MessagePublishedData } from '../shared/events.ts';
 import { TrainingRequest, TrainingResult } from '../shared/messages.ts';
 import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../shared/names.ts';
+import type { Deps } from '../shared/ports.ts';
 import { decodeMessage, nowIso } from './decode.ts';
-import type { CloudEventLike, Deps, MessagePublishedData } from './deps.ts';
 
 /**
  * A message that kept failing: its trial must say so, and its run must still end.

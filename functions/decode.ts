@@ -1,6 +1,6 @@
 import type { z } from 'zod';
+import type { CloudEventLike, MessagePublishedData } from '../shared/events.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
-import type { CloudEventLike, MessagePublishedData } from './deps.ts';
 
 /** Decodes and validates the JSON body of a Pub/Sub CloudEvent; throws InputError for a malformed message. */
 export function decodeMessage<S extends z.ZodType>(

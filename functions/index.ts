@@ -5,10 +5,11 @@ import type { CloudEvent } from '@google-cloud/functions-framework';
 import * as functions from '@google-cloud/functions-framework';
 import { gcpDeps } from '../adapters/gcp/deps.ts';
 import { createLogger } from '../adapters/log.ts';
+import type { MessagePublishedData, StorageObjectData } from '../shared/events.ts';
+import type { Deps } from '../shared/ports.ts';
 import { readSettings } from '../shared/settings.ts';
 import { collector } from './collector.ts';
 import { deadLetter } from './dead-letter.ts';
-import type { Deps, MessagePublishedData, StorageObjectData } from './deps.ts';
 import { ingest } from './ingest.ts';
 import { launcher } from './launcher.ts';
 import { sweeper } from './sweeper.ts';
@@ -33,6 +34,6 @@ export function registerFunctions(deps: () => Deps): void {
 // Built on the first event, so a misconfigured environment fails that event (and is logged), not the module load.
 let cloud: Deps | undefined;
 registerFunctions(() => {
-  cloud ??= gcpDeps(readSettings(process.env), createLogger({}, { json: true }));
+  cloud ??= gcpDeps(readSettings(), createLogger({}, { json: true }));
   return cloud;
 });

@@ -2,24 +2,24 @@ import { posix } from 'node:path';
 import { DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset } from '../shared/dataset.ts';
 import type { RunDoc, TrialDoc } from '../shared/documents.ts';
+import { InputError } from '../shared/errors.ts';
+import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
 import type { TrainingRequest } from '../shared/messages.ts';
-import { DATASET_FILES, DOCS, PATHS, TOPICS } from '../shared/names.ts';
-import type { ObjectStore } from '../shared/ports.ts';
+import {
+  DATASET_FILES,
+  DOCS,
+  GRID_DEFAULT_KEY,
+  gridKeyFor,
+  isIncomingCsv,
+  PATHS,
+  TOPICS,
+} from '../shared/names.ts';
+import type { Deps, ObjectStore } from '../shared/ports.ts';
 import { deriveRunId } from '../shared/run-id.ts';
-import { InputError, parseJson, parseWith } from '../shared/validate.ts';
+import { parseJson, parseWith } from '../shared/validate.ts';
 import { nowIso } from './decode.ts';
-import type { CloudEventLike, Deps, StorageObjectData } from './deps.ts';
 
 /** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
-export const GRID_DEFAULT_KEY = 'config/grid.json';
-export const gridKeyFor = (csvKey: string) => csvKey.replace(/\.csv$/i, '.grid.json');
-
-/** A CSV under `incoming/`; names with `.` or `..` segments are never taken for one (they could alias other folders). */
-export const isIncomingCsv = (name: string) =>
-  name.startsWith(PATHS.incomingPrefix) &&
-  /\.csv$/i.test(name) &&
-  !name.split('/').some((s) => s === '..' || s === '.');
-
 async function loadGrid(store: ObjectStore, csvKey: string): Promise<Grid> {
   for (const key of [gridKeyFor(csvKey), GRID_DEFAULT_KEY]) {
     if (await store.exists(key)) {

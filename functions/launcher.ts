@@ -1,10 +1,10 @@
 import type { TrialDoc } from '../shared/documents.ts';
+import { InputError, JobRefusedError } from '../shared/errors.ts';
+import type { CloudEventLike, MessagePublishedData } from '../shared/events.ts';
 import { TrainingRequest, type TrainingResult } from '../shared/messages.ts';
 import { DOCS, TOPICS } from '../shared/names.ts';
-import { JobRefusedError } from '../shared/ports.ts';
-import { InputError } from '../shared/validate.ts';
+import type { Deps } from '../shared/ports.ts';
 import { decodeMessage, nowIso } from './decode.ts';
-import type { CloudEventLike, Deps, MessagePublishedData } from './deps.ts';
 
 /**
  * A TrainingRequest from `training-requests`: start its training job and mark the trial `training`.

@@ -1,8 +1,8 @@
 import { FINAL_TRIAL_STATUSES, type RunDoc, type TrialDoc } from '../shared/documents.ts';
 import type { TrainingResult } from '../shared/messages.ts';
 import { DOCS, TOPICS } from '../shared/names.ts';
+import type { Deps } from '../shared/ports.ts';
 import { nowIso } from './decode.ts';
-import type { Deps } from './deps.ts';
 
 /**
  * Ends runs that passed their deadline (run on a schedule: Cloud Scheduler in the cloud, a timer locally).

@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { InputError } from './validate.ts';
+import { InputError } from './errors.ts';
 
 /** One price bar. `timestamp` is ISO 8601: a date for daily and slower bars, a date-time with its offset otherwise. */
 export type Bar = {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { type Bar, parsePriceCsv } from './csv.ts';
+import { InputError } from './errors.ts';
 import { computeFeatures, FEATURE_NAMES } from './features.ts';
 import { DatasetManifest } from './manifest.ts';
 import { encodeNpy } from './npy.ts';
-import { InputError, parseWith } from './validate.ts';
+import { parseWith } from './validate.ts';
 
 export const DEFAULT_SEQUENCE_LENGTH = 60;
 /** The last 20% of windows, in time order, validate. */

@@ -25,6 +25,17 @@ export const PATHS = {
     `models/${symbol}/${timeframe}/versions/v${String(version).padStart(4, '0')}/`,
 } as const;
 
+/** The grid every upload trains with unless a grid lies beside its CSV. */
+export const GRID_DEFAULT_KEY = 'config/grid.json';
+/** The grid beside a CSV: `incoming/<name>.grid.json` for `incoming/<name>.csv`. */
+export const gridKeyFor = (csvKey: string) => csvKey.replace(/\.csv$/i, '.grid.json');
+
+/** A CSV under `incoming/`; names with `.` or `..` segments are never taken for one (they could alias other folders). */
+export const isIncomingCsv = (name: string) =>
+  name.startsWith(PATHS.incomingPrefix) &&
+  /\.csv$/i.test(name) &&
+  !name.split('/').some((s) => s === '..' || s === '.');
+
 /** Files of a dataset folder, as written by `trendcast features` and read by the trainer. */
 export const DATASET_FILES = {
   features: 'features.csv',

@@ -1,6 +1,6 @@
 // The .npy format (version 1.0), written by hand: it is a 10-line header plus raw little-endian data,
 // and the maintained npm readers are either abandoned or pull in a numeric stack we do not need.
-import { InputError } from './validate.ts';
+import { InputError } from './errors.ts';
 
 export type NpyDtype = 'float32' | 'float64' | 'int32' | 'uint8';
 export type NpyArray = {

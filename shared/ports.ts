@@ -1,6 +1,7 @@
-// The four narrow ports through which the handlers and the trainer reach the outside world.
+// The narrow ports through which the handlers and the trainer reach the outside world.
 // One adapter per backend: adapters/local (embedded default) and adapters/gcp (emulators and Google Cloud).
 import type { TrainingRequest } from './messages.ts';
+import type { Settings } from './settings.ts';
 
 /** A bucket: keys are object paths such as `datasets/abc/X.npy`. */
 export interface ObjectStore {
@@ -51,7 +52,24 @@ export interface JobLauncher {
   launch(request: TrainingRequest): Promise<{ jobId: string; started: boolean }>;
 }
 
-/** The platform refused a job for good (e.g. a quota of 0 after every retry): the trial fails, nothing is redelivered. */
-export class JobRefusedError extends Error {
-  override name = 'JobRefusedError';
+export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+export type LogFields = { runId?: string; trial?: string; [key: string]: unknown };
+
+/** Structured logs: Cloud Logging reads one JSON object per line; a terminal gets short readable lines. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+/** What a handler needs from the outside world: the four ports, the settings and a logger. */
+export interface Deps {
+  store: ObjectStore;
+  bus: MessageBus;
+  docs: DocumentStore;
+  launcher: JobLauncher;
+  settings: Settings;
+  log: Logger;
 }

@@ -1,9 +1,5 @@
 import type { z } from 'zod';
-
-/** A bad input, with a message that says what and where. The CLI prints it as one `error:` line (exit 2). */
-export class InputError extends Error {
-  override name = 'InputError';
-}
+import { InputError } from './errors.ts';
 
 /** Parses `value` with `schema`, or throws an InputError naming `where` and each bad field in plain words. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { InputError } from '../shared/validate.ts';
+import { InputError } from '../shared/errors.ts';
+import { readSettings } from '../shared/settings.ts';
 
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -30,7 +31,9 @@ const LOADERS: Record<BackendName, () => Promise<void>> = {
  * Uses the first backend that loads of tfjs-node-gpu, tfjs-node, wasm and the plain CPU backend, or the one
  * `TRENDCAST_TFJS_BACKEND` names (failing when it cannot load). Returns its name, as recorded in the metrics.
  */
-export async function selectBackend(forced = process.env.TRENDCAST_TFJS_BACKEND): Promise<BackendName> {
+export async function selectBackend(
+  forced: string | undefined = readSettings().TRENDCAST_TFJS_BACKEND,
+): Promise<BackendName> {
   // Production mode: no debug checks, and no "install tfjs-node" banner on stderr; the metrics record the backend.
   tf.enableProdMode();
   if (forced) {

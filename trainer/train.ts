@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Logger } from '../adapters/log.ts';
 import { openFolderUri } from '../adapters/object-stores.ts';
 import { DEFAULT_PATIENCE } from '../shared/config.ts';
+import { InputError } from '../shared/errors.ts';
 import { DatasetManifest } from '../shared/manifest.ts';
 import type { TrainingRequest, TrainingResult, TrialMetrics } from '../shared/messages.ts';
 import { evaluateBinary } from '../shared/metrics.ts';
 import { DATASET_FILES, TRIAL_FILES } from '../shared/names.ts';
 import { decodeNpy } from '../shared/npy.ts';
-import { InputError, parseJson, parseWith } from '../shared/validate.ts';
+import type { Logger } from '../shared/ports.ts';
+import { parseJson, parseWith } from '../shared/validate.ts';
 import { type EpochRecord, learningCurvesSvg, saveModel } from './artifacts.ts';
 import { selectBackend } from './backend.ts';
 import { EarlyStopping, ReduceLrOnPlateau } from './callbacks.ts';

@@ -1,6 +1,5 @@
-import type { Deps } from '../../functions/deps.ts';
+import type { Deps, Logger } from '../../shared/ports.ts';
 import type { Settings } from '../../shared/settings.ts';
-import type { Logger } from '../log.ts';
 import { FirestoreDocumentStore } from './document-store.ts';
 import { VertexJobLauncher } from './job-launcher.ts';
 import { PubSubMessageBus } from './message-bus.ts';

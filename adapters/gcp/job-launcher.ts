@@ -1,9 +1,9 @@
 import { JobServiceClient, type protos } from '@google-cloud/aiplatform';
+import { JobRefusedError } from '../../shared/errors.ts';
 import type { TrainingRequest } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
-import { type JobLauncher, JobRefusedError } from '../../shared/ports.ts';
+import type { JobLauncher, Logger } from '../../shared/ports.ts';
 import type { Settings } from '../../shared/settings.ts';
-import type { Logger } from '../log.ts';
 
 type CustomJob = protos.google.cloud.aiplatform.v1.ICustomJob;
 

@@ -1,6 +1,6 @@
 import { Storage } from '@google-cloud/storage';
+import { InputError } from '../../shared/errors.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
-import { InputError } from '../../shared/validate.ts';
 
 /**
  * The Storage client, pointed at `STORAGE_EMULATOR_HOST` when it is set. The Node client takes that variable verbatim as

@@ -4,8 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type TrainingRequest, TrainingResult } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
-import type { JobLauncher, MessageBus } from '../../shared/ports.ts';
-import type { Logger } from '../log.ts';
+import type { JobLauncher, Logger, MessageBus } from '../../shared/ports.ts';
 
 /** One line of `trendcast train --progress json` output. */
 export type EpochProgress = {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { CloudEventLike, MessagePublishedData } from '../../functions/deps.ts';
-import type { MessageBus } from '../../shared/ports.ts';
-import type { Logger } from '../log.ts';
+import type { CloudEventLike, MessagePublishedData } from '../../shared/events.ts';
+import type { Logger, MessageBus } from '../../shared/ports.ts';
 
 export type EventHandler<T> = (event: CloudEventLike<T>) => Promise<void>;
 

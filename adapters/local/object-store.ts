@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { InputError } from '../../shared/errors.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
-import { InputError } from '../../shared/validate.ts';
 
 /** A folder laid out like the bucket. Writes go to a temporary file first and are renamed into place. */
 export class LocalObjectStore implements ObjectStore {

@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { buildDataset } from '../../shared/dataset.ts';
-import { InputError } from '../../shared/validate.ts';
+import { InputError } from '../../shared/errors.ts';
 
 /** Builds the dataset folder for a CSV; everything is validated before anything is written under `out`. */
 export async function writeFeatures(csvPath: string, out: string, sequenceLength?: number): Promise<string> {

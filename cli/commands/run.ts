@@ -3,12 +3,12 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { EpochProgress } from '../../adapters/local/job-launcher.ts';
 import { createLogger } from '../../adapters/log.ts';
-import { gridKeyFor } from '../../functions/ingest.ts';
 import { DEFAULT_GRID, Grid } from '../../shared/config.ts';
 import { FINAL_RUN_STATUSES, type RunDoc, type TrialDoc } from '../../shared/documents.ts';
-import { DOCS, PATHS } from '../../shared/names.ts';
+import { InputError } from '../../shared/errors.ts';
+import { DOCS, gridKeyFor, PATHS } from '../../shared/names.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
-import { InputError, parseJson, parseWith } from '../../shared/validate.ts';
+import { parseJson, parseWith } from '../../shared/validate.ts';
 import { createEmbedded, type Embedded, LOCAL_BUCKET } from '../embedded.ts';
 import { runSummary } from '../format.ts';
 

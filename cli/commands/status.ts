@@ -2,9 +2,9 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
+import { InputError } from '../../shared/errors.ts';
 import { DOCS } from '../../shared/names.ts';
 import type { DocumentStore } from '../../shared/ports.ts';
-import { InputError } from '../../shared/validate.ts';
 import { runSummary, table } from '../format.ts';
 
 /** Runs (newest first), their trials, and the current models: what `status --json` prints. */

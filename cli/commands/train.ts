@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log.ts';
+import { InputError } from '../../shared/errors.ts';
 import { TrainingRequest, type TrainingResult } from '../../shared/messages.ts';
-import { InputError, parseJson, parseWith } from '../../shared/validate.ts';
+import { readSettings } from '../../shared/settings.ts';
+import { parseJson, parseWith } from '../../shared/validate.ts';
 import { type EpochProgress, runTraining } from '../../trainer/train.ts';
 
 /** `--request` is a file path or inline JSON (what Vertex AI passes as the container's arguments). */
@@ -36,10 +38,11 @@ function progressReporter(request: TrainingRequest, mode: string): (p: EpochProg
 
 /** In the cloud the trainer publishes its own result; locally the job launcher publishes what it prints. */
 async function publishResult(result: TrainingResult): Promise<void> {
-  const topic = process.env.TRENDCAST_RESULTS_TOPIC;
+  const settings = readSettings();
+  const topic = settings.TRENDCAST_RESULTS_TOPIC;
   if (!topic) return;
   const { PubSubMessageBus } = await import('../../adapters/gcp/message-bus.ts');
-  await new PubSubMessageBus(process.env.GOOGLE_CLOUD_PROJECT).publish(topic, result, {
+  await new PubSubMessageBus(settings.GOOGLE_CLOUD_PROJECT).publish(topic, result, {
     runId: result.runId,
     config: result.config,
   });

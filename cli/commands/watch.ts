@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log.ts';
-import { isIncomingCsv } from '../../functions/ingest.ts';
-import { PATHS } from '../../shared/names.ts';
+import { isIncomingCsv, PATHS } from '../../shared/names.ts';
 import { createEmbedded } from '../embedded.ts';
 
 const POLL_MS = 2000;

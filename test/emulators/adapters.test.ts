@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreDocumentStore } from '../../adapters/gcp/document-store.ts';
 import { PubSubMessageBus } from '../../adapters/gcp/message-bus.ts';
 import { GcsObjectStore, storageClient } from '../../adapters/gcp/object-store.ts';
-import { Emulators, emulatorSkipReason, sessionPids } from '../../scripts/emulator-harness.ts';
-import { InputError } from '../../shared/validate.ts';
+import { Emulators, emulatorSkipReason, sessionPids } from '../../emulators/harness.ts';
+import { InputError } from '../../shared/errors.ts';
 
 const skip = emulatorSkipReason();
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/emulator-harness.ts';
+import { freePort } from '../../emulators/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

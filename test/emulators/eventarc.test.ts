@@ -6,14 +6,14 @@ import * as functions from '@google-cloud/functions-framework';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PubSubMessageBus } from '../../adapters/gcp/message-bus.ts';
 import { GcsObjectStore } from '../../adapters/gcp/object-store.ts';
-import type { MessagePublishedData, StorageObjectData } from '../../functions/deps.ts';
+import { type Eventarc, startEventarc } from '../../emulators/eventarc.ts';
 import {
   Emulators,
   emulatorSkipReason,
   STORAGE_NOTIFICATIONS_TOPIC,
   sessionPids,
-} from '../../scripts/emulator-harness.ts';
-import { type Eventarc, startEventarc } from '../../scripts/eventarc.ts';
+} from '../../emulators/harness.ts';
+import type { MessagePublishedData, StorageObjectData } from '../../shared/events.ts';
 import { DEAD_LETTER_TOPICS, TOPICS } from '../../shared/names.ts';
 
 const skip = emulatorSkipReason();

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { emulatorSkipReason, sessionPids } from '../../scripts/emulator-harness.ts';
+import { emulatorSkipReason, sessionPids } from '../../emulators/harness.ts';
 
 const skip = emulatorSkipReason();
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,7 +43,7 @@ async function allGone(sessions: number[], timeoutMs: number): Promise<number[]>
 
 describe.skipIf(skip)('emulator processes never outlive the harness', () => {
   it('Ctrl-C (SIGINT) on `npm run emulators` stops every emulator', async () => {
-    const harness = await startHarness(['scripts/emulators.ts', '--no-functions']);
+    const harness = await startHarness(['emulators/main.ts', '--no-functions']);
     expect(harness.sessions).toHaveLength(3);
     expect(harness.sessions.every((sid) => sessionPids(sid).length > 0)).toBe(true);
     harness.child.kill('SIGINT');
@@ -53,7 +53,7 @@ describe.skipIf(skip)('emulator processes never outlive the harness', () => {
 
   it('an uncaught error in the harness process stops every emulator', async () => {
     const script = [
-      "import { Emulators } from './scripts/emulator-harness.ts';",
+      "import { Emulators } from './emulators/harness.ts';",
       'const e = await Emulators.start();',
       "console.log('emulators ready (sessions ' + e.sessions.join(',') + ')');",
       "setTimeout(() => { throw new Error('a test failed hard'); }, 200);",
@@ -64,7 +64,7 @@ describe.skipIf(skip)('emulator processes never outlive the harness', () => {
   });
 
   it('SIGKILL of the harness: the guards end the emulators within seconds', async () => {
-    const harness = await startHarness(['scripts/emulators.ts', '--no-functions']);
+    const harness = await startHarness(['emulators/main.ts', '--no-functions']);
     harness.child.kill('SIGKILL');
     await harness.exited;
     expect(await allGone(harness.sessions, 15_000)).toEqual([]);

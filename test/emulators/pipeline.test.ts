@@ -9,18 +9,18 @@ import { gcpDeps } from '../../adapters/gcp/deps.ts';
 import { storageClient } from '../../adapters/gcp/object-store.ts';
 import { ChildProcessJobLauncher, type EpochProgress } from '../../adapters/local/job-launcher.ts';
 import { createLogger } from '../../adapters/log.ts';
-import type { Deps } from '../../functions/deps.ts';
-import { sweeper } from '../../functions/sweeper.ts';
+import { type Eventarc, startPipeline } from '../../emulators/eventarc.ts';
 import {
   Emulators,
   emulatorSkipReason,
   STORAGE_NOTIFICATIONS_TOPIC,
   sessionPids,
-} from '../../scripts/emulator-harness.ts';
-import { type Eventarc, startPipeline } from '../../scripts/eventarc.ts';
+} from '../../emulators/harness.ts';
+import { sweeper } from '../../functions/sweeper.ts';
 import { DEFAULT_GRID, type Grid } from '../../shared/config.ts';
 import { FINAL_RUN_STATUSES, ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DATASET_FILES, DOCS, PATHS, TOPICS } from '../../shared/names.ts';
+import type { Deps } from '../../shared/ports.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';

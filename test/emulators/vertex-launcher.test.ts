@@ -17,13 +17,14 @@ import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
-import type { CloudEventLike, Deps, MessagePublishedData } from '../../functions/deps.ts';
 import { launcher } from '../../functions/launcher.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
 import type { TrialDoc } from '../../shared/documents.ts';
+import { JobRefusedError } from '../../shared/errors.ts';
+import type { CloudEventLike, MessagePublishedData } from '../../shared/events.ts';
 import { TrainingRequest, TrainingResult } from '../../shared/messages.ts';
 import { DOCS, TOPICS } from '../../shared/names.ts';
-import { JobRefusedError } from '../../shared/ports.ts';
+import type { Deps } from '../../shared/ports.ts';
 import { readSettings, type Settings } from '../../shared/settings.ts';
 import { runDoc, trialDoc } from '../helpers/docs.ts';
 

@@ -7,10 +7,10 @@ import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { collector } from '../../functions/collector.ts';
-import type { Deps } from '../../functions/deps.ts';
 import { sweeper } from '../../functions/sweeper.ts';
 import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DOCS, PATHS, TOPICS } from '../../shared/names.ts';
+import type { Deps } from '../../shared/ports.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { runDoc, succeeded, trialDoc } from '../helpers/docs.ts';
 

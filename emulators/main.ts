@@ -14,8 +14,8 @@ import { FINAL_RUN_STATUSES, type RunDoc } from '../shared/documents.ts';
 import { DOCS, PATHS } from '../shared/names.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { readSettings } from '../shared/settings.ts';
-import { Emulators } from './emulator-harness.ts';
 import { startPipeline } from './eventarc.ts';
+import { Emulators } from './harness.ts';
 
 const program = new Command('emulators')
   .description('run the Google Cloud pipeline against local emulators')
@@ -28,7 +28,7 @@ const options = program.opts<{ upload?: string; epochs?: number; once?: boolean;
 
 const log = createLogger();
 const emulators = await Emulators.start({ setProcessEnv: true });
-const settings = readSettings(process.env);
+const settings = readSettings();
 const deps = gcpDeps(settings, log);
 const jobs = new ChildProcessJobLauncher(deps.bus, {
   maxJobs: settings.TRENDCAST_MAX_JOBS,

@@ -6,10 +6,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { PubSub } from '@google-cloud/pubsub';
-import type { Deps, MessagePublishedData, StorageObjectData } from '../functions/deps.ts';
+import type { MessagePublishedData, StorageObjectData } from '../shared/events.ts';
 import { DEAD_LETTER_TOPICS, TOPICS } from '../shared/names.ts';
-import type { Emulators } from './emulator-harness.ts';
-import { STORAGE_NOTIFICATIONS_TOPIC } from './emulator-harness.ts';
+import type { Deps } from '../shared/ports.ts';
+import type { Emulators } from './harness.ts';
+import { STORAGE_NOTIFICATIONS_TOPIC } from './harness.ts';
 
 /** What triggers each function, as the CDKTF stack wires it in the cloud. */
 export interface Trigger {

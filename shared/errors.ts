@@ -1,0 +1,29 @@
+// One error model for every handler, the trainer and the CLI: a failure is either permanent (retrying cannot help:
+// bad input, a job the platform refused for good, an object that is not there) or transient (anything else: a
+// network error, a 5xx, a timeout), and only transient failures are worth a redelivery.
+
+/** A failure that retrying cannot fix. Subclasses say what kind; `cause` keeps the underlying error. */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}
+
+/** A bad input, with a message that says what and where. The CLI prints it as one `error:` line (exit 2). */
+export class InputError extends PermanentError {
+  override name = 'InputError';
+}
+
+/** The platform refused a job for good (e.g. an invalid job spec): the trial fails, nothing is redelivered. */
+export class JobRefusedError extends PermanentError {
+  override name = 'JobRefusedError';
+}
+
+/** An object or document that does not exist (a 404, ENOENT): reading it again will not make it appear. */
+export class NotFoundError extends PermanentError {
+  override name = 'NotFoundError';
+}
+
+/** True when retrying cannot help; everything that is not a PermanentError is treated as transient. */
+export const isPermanent = (error: unknown): error is PermanentError => error instanceof PermanentError;
+
+/** The message of anything thrown, for logs and documents. */
+export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
