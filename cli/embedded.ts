@@ -12,8 +12,9 @@ import { launcher } from '../functions/launcher.ts';
 import { sweeper } from '../functions/sweeper.ts';
 import { FINAL_RUN_STATUSES, type RunDoc } from '../shared/documents.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
-import { DEAD_LETTER_TOPICS, DOCS, gridKeyFor, TOPICS } from '../shared/names.ts';
+import { DEAD_LETTER_TOPICS, gridKeyFor, TOPICS } from '../shared/names.ts';
 import type { Deps, Logger } from '../shared/ports.ts';
+import { readRun } from '../shared/records.ts';
 import { readSettings } from '../shared/settings.ts';
 
 export const LOCAL_BUCKET = 'local';
@@ -93,7 +94,7 @@ export function createEmbedded(options: EmbeddedOptions) {
     const stopSweeper = startSweeper();
     try {
       while (true) {
-        const run = await docs.get<RunDoc>(DOCS.run(runId));
+        const run = await readRun(docs, runId);
         if (run && FINAL_RUN_STATUSES.has(run.status)) {
           await bus.idle();
           return run;

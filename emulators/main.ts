@@ -10,8 +10,9 @@ import { storageClient } from '../adapters/gcp/object-store.ts';
 import { ChildProcessJobLauncher } from '../adapters/local/job-launcher.ts';
 import { createLogger } from '../adapters/log.ts';
 import { DEFAULT_GRID } from '../shared/config.ts';
-import { FINAL_RUN_STATUSES, type RunDoc } from '../shared/documents.ts';
-import { DOCS, PATHS } from '../shared/names.ts';
+import { FINAL_RUN_STATUSES } from '../shared/documents.ts';
+import { PATHS } from '../shared/names.ts';
+import { readRun } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { readSettings } from '../shared/settings.ts';
 import { startPipeline } from './eventarc.ts';
@@ -67,7 +68,7 @@ if (options.upload) {
   console.log(`uploaded gs://${emulators.env.TRENDCAST_BUCKET}/${name}: run ${runId}`);
   let last = '';
   while (true) {
-    const run = await deps.docs.get<RunDoc>(DOCS.run(runId));
+    const run = await readRun(deps.docs, runId);
     if (run && run.status !== last) {
       last = run.status;
       console.log(

@@ -1,17 +1,10 @@
-import {
-  FINAL_TRIAL_STATUSES,
-  type ModelDoc,
-  type ModelVersion,
-  type RunDoc,
-  type TrialDoc,
-} from '../shared/documents.ts';
-import { InputError } from '../shared/errors.ts';
-import type { CloudEventLike, MessagePublishedData } from '../shared/events.ts';
+import { FINAL_TRIAL_STATUSES, type ModelDoc, type ModelVersion, type RunDoc } from '../shared/documents.ts';
 import { TrainingResult } from '../shared/messages.ts';
 import { DOCS, PATHS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { promoteBestTrial } from '../shared/promotion.ts';
-import { decodeMessage, nowIso } from './decode.ts';
+import { readModel, readRun, readTrial, readTrials } from '../shared/records.ts';
+import { nowIso, onMessage } from './pubsub.ts';
 
 const OPEN_RUN_STATUSES: ReadonlySet<string> = new Set(['ingesting', 'training']);
 
@@ -19,16 +12,7 @@ const OPEN_RUN_STATUSES: ReadonlySet<string> = new Set(['ingesting', 'training']
  * A TrainingResult from `training-results`: record the trial; when the run's last trial is in, decide the run in one
  * transaction (exactly one decision however often and however simultaneously results arrive), then promote the winner.
  */
-export async function collector(event: CloudEventLike<MessagePublishedData>, deps: Deps): Promise<void> {
-  let result: TrainingResult;
-  try {
-    result = decodeMessage(event, TrainingResult, 'training result');
-  } catch (error) {
-    if (!(error instanceof InputError)) throw error;
-    deps.log.error(`dropping a malformed message: ${error.message}`);
-    return;
-  }
-  const log = deps.log.child({ runId: result.runId, trial: result.config });
+export const collector = onMessage(TrainingResult, 'training result', async (result, deps, { log }) => {
   const run = await recordResult(result, deps);
   if (!run) {
     log.error('no run or trial document for this result; dropping it');
@@ -36,19 +20,16 @@ export async function collector(event: CloudEventLike<MessagePublishedData>, dep
   }
   if (run.status === 'rejected' && !run.promotion) log.info(`run rejected: ${run.reason}`);
   if (run.promotion && run.status !== 'promoted') await finishPromotion(run, deps);
-}
+});
 
 /** Records the result and, if it completes the run, decides it. Returns the run as it stands after the transaction. */
 async function recordResult(result: TrainingResult, deps: Deps): Promise<RunDoc | undefined> {
   const runPath = DOCS.run(result.runId);
   return deps.docs.runTransaction(async (tx) => {
-    const run = await tx.get<RunDoc>(runPath);
-    const trials = await tx.list<TrialDoc>(DOCS.trials(result.runId));
-    const model =
-      run?.symbol && run.timeframe
-        ? await tx.get<ModelDoc>(DOCS.model(run.symbol, run.timeframe))
-        : undefined;
-    const trial = trials.find((t) => t.id === result.config)?.data;
+    const run = await readRun(tx, result.runId);
+    const trials = await readTrials(tx, result.runId);
+    const model = run?.symbol && run.timeframe ? await readModel(tx, run.symbol, run.timeframe) : undefined;
+    const trial = trials.find((t) => t.config === result.config);
     if (!run || !trial) return undefined;
     const t = nowIso();
 
@@ -66,7 +47,7 @@ async function recordResult(result: TrainingResult, deps: Deps): Promise<RunDoc 
       tx.set(DOCS.trial(result.runId, result.config), recorded);
     }
 
-    const all = trials.map((x) => (x.id === recorded.config ? recorded : x.data));
+    const all = trials.map((x) => (x.config === recorded.config ? recorded : x));
     const complete = all.length >= run.configs.length && all.every((x) => FINAL_TRIAL_STATUSES.has(x.status));
     if (!complete || run.promotion || !OPEN_RUN_STATUSES.has(run.status) || !run.symbol || !run.timeframe)
       return run;
@@ -127,15 +108,15 @@ async function finishPromotion(run: RunDoc, deps: Deps): Promise<void> {
   );
   for (const key of keys) await deps.store.copy(key, versionPrefix + key.slice(from.length));
 
-  const model = await deps.docs.get<ModelDoc>(DOCS.model(symbol, timeframe));
+  const model = await readModel(deps.docs, symbol, timeframe);
   if (!model?.current || model.current.version <= promotion.version) {
     for (const key of keys) await deps.store.copy(key, currentPrefix + key.slice(from.length));
   }
 
   await deps.docs.runTransaction(async (tx) => {
-    const current = await tx.get<RunDoc>(DOCS.run(run.runId));
-    const doc = await tx.get<ModelDoc>(DOCS.model(symbol, timeframe));
-    const trial = await tx.get<TrialDoc>(DOCS.trial(run.runId, promotion.config));
+    const current = await readRun(tx, run.runId);
+    const doc = await readModel(tx, symbol, timeframe);
+    const trial = await readTrial(tx, run.runId, promotion.config);
     if (!current || current.status === 'promoted' || !doc || !trial?.metrics) return;
     const t = nowIso();
     const entry: ModelVersion = {

@@ -1,9 +1,9 @@
-import type { TrialDoc } from '../shared/documents.ts';
 import type { CloudEventLike, MessagePublishedData } from '../shared/events.ts';
 import { TrainingRequest, TrainingResult } from '../shared/messages.ts';
 import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
-import { decodeMessage, nowIso } from './decode.ts';
+import { readTrial } from '../shared/records.ts';
+import { decodeMessage, nowIso } from './pubsub.ts';
 
 /**
  * A message that kept failing: its trial must say so, and its run must still end.
@@ -35,7 +35,7 @@ export async function deadLetter(event: CloudEventLike<MessagePublishedData>, de
     const result = decodeMessage(event, TrainingResult, 'dead-lettered training result');
     const path = DOCS.trial(result.runId, result.config);
     await deps.docs.runTransaction(async (tx) => {
-      const trial = await tx.get<TrialDoc>(path);
+      const trial = await readTrial(tx, result.runId, result.config);
       if (!trial || trial.status === 'succeeded' || trial.status === 'failed') return;
       const t = nowIso();
       tx.set(path, {

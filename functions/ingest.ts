@@ -15,9 +15,10 @@ import {
   TOPICS,
 } from '../shared/names.ts';
 import type { Deps, ObjectStore } from '../shared/ports.ts';
+import { readRun, readTrials } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
-import { nowIso } from './decode.ts';
+import { nowIso } from './pubsub.ts';
 
 /** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
 async function loadGrid(store: ObjectStore, csvKey: string): Promise<Grid> {
@@ -64,7 +65,7 @@ export async function failIngest(
   const object = event.data!;
   const runId = deriveRunId(object.bucket, object.name, String(object.generation));
   await deps.docs.runTransaction(async (tx) => {
-    const run = (await tx.get<RunDoc>(DOCS.run(runId))) ?? newRun(runId, object, deps);
+    const run = (await readRun(tx, runId)) ?? newRun(runId, object, deps);
     if (run.status !== 'ingesting') return;
     const t = nowIso();
     tx.set(DOCS.run(runId), {
@@ -96,7 +97,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   const runId = deriveRunId(object.bucket, object.name, String(object.generation));
   const log = deps.log.child({ runId });
   if (!(await deps.docs.create(DOCS.run(runId), newRun(runId, object, deps)))) {
-    const existing = await deps.docs.get<RunDoc>(DOCS.run(runId));
+    const existing = await readRun(deps.docs, runId);
     if (existing?.status !== 'ingesting') {
       log.info(`${object.name} was already ingested (run ${existing?.status}); nothing to do`);
       return;
@@ -133,8 +134,8 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   }));
 
   await deps.docs.runTransaction(async (tx) => {
-    const run = await tx.get<RunDoc>(DOCS.run(runId));
-    const existing = await tx.list<TrialDoc>(DOCS.trials(runId));
+    const run = await readRun(tx, runId);
+    const existing = await readTrials(tx, runId);
     if (run?.status !== 'ingesting') return;
     const t = nowIso();
     tx.set(
@@ -156,7 +157,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
       { merge: true },
     );
     for (const config of grid.configs) {
-      if (existing.some((e) => e.id === config.name)) continue;
+      if (existing.some((e) => e.config === config.name)) continue;
       const trial: TrialDoc = {
         runId,
         config: config.name,
@@ -180,7 +181,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   }
   // Only now is the run `training`: a crash before this point is redelivered and publishes again (the launcher dedupes).
   await deps.docs.runTransaction(async (tx) => {
-    const run = await tx.get<RunDoc>(DOCS.run(runId));
+    const run = await readRun(tx, runId);
     if (run?.status === 'ingesting')
       tx.set(DOCS.run(runId), { status: 'training', updatedAt: nowIso() }, { merge: true });
   });

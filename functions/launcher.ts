@@ -1,29 +1,17 @@
-import type { TrialDoc } from '../shared/documents.ts';
-import { InputError, JobRefusedError } from '../shared/errors.ts';
-import type { CloudEventLike, MessagePublishedData } from '../shared/events.ts';
+import { JobRefusedError } from '../shared/errors.ts';
 import { TrainingRequest, type TrainingResult } from '../shared/messages.ts';
 import { DOCS, TOPICS } from '../shared/names.ts';
-import type { Deps } from '../shared/ports.ts';
-import { decodeMessage, nowIso } from './decode.ts';
+import { readTrial } from '../shared/records.ts';
+import { nowIso, onMessage } from './pubsub.ts';
 
 /**
  * A TrainingRequest from `training-requests`: start its training job and mark the trial `training`.
  * A redelivered request starts nothing new: the trial has left `queued`, and the job launcher dedupes by job id.
  */
-export async function launcher(event: CloudEventLike<MessagePublishedData>, deps: Deps): Promise<void> {
-  let request: TrainingRequest;
-  try {
-    request = decodeMessage(event, TrainingRequest, 'training request');
-  } catch (error) {
-    if (!(error instanceof InputError)) throw error;
-    deps.log.error(`dropping a malformed message: ${error.message}`); // redelivery cannot fix it
-    return;
-  }
+export const launcher = onMessage(TrainingRequest, 'training request', async (request, deps, { log }) => {
   const { runId } = request;
   const config = request.config.name;
-  const log = deps.log.child({ runId, trial: config });
-  const trialPath = DOCS.trial(runId, config);
-  const trial = await deps.docs.get<TrialDoc>(trialPath);
+  const trial = await readTrial(deps.docs, runId, config);
   if (!trial) {
     log.error('no trial document for this request; dropping it');
     return;
@@ -50,10 +38,14 @@ export async function launcher(event: CloudEventLike<MessagePublishedData>, deps
     return;
   }
   await deps.docs.runTransaction(async (tx) => {
-    const current = await tx.get<TrialDoc>(trialPath);
+    const current = await readTrial(tx, runId, config);
     if (current?.status !== 'queued') return; // the result may already be in
     const t = nowIso();
-    tx.set(trialPath, { status: 'training', jobId, startedAt: t, updatedAt: t }, { merge: true });
+    tx.set(
+      DOCS.trial(runId, config),
+      { status: 'training', jobId, startedAt: t, updatedAt: t },
+      { merge: true },
+    );
   });
   log.info(`started training job ${jobId}`);
-}
+});

@@ -1,8 +1,9 @@
-import { FINAL_TRIAL_STATUSES, type RunDoc, type TrialDoc } from '../shared/documents.ts';
+import { FINAL_TRIAL_STATUSES } from '../shared/documents.ts';
 import type { TrainingResult } from '../shared/messages.ts';
 import { DOCS, TOPICS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
-import { nowIso } from './decode.ts';
+import { readRun, readRuns, readTrials } from '../shared/records.ts';
+import { nowIso } from './pubsub.ts';
 
 /**
  * Ends runs that passed their deadline (run on a schedule: Cloud Scheduler in the cloud, a timer locally).
@@ -12,14 +13,14 @@ import { nowIso } from './decode.ts';
  */
 export async function sweeper(deps: Deps, now = new Date()): Promise<{ timedOut: number }> {
   let timedOut = 0;
-  for (const { data: run } of await deps.docs.list<RunDoc>(DOCS.runs)) {
+  for (const run of await readRuns(deps.docs)) {
     if (run.status !== 'ingesting' && run.status !== 'training') continue;
     if (new Date(run.deadline) > now) continue;
     const log = deps.log.child({ runId: run.runId });
-    const trials = (await deps.docs.list<TrialDoc>(DOCS.trials(run.runId))).map((t) => t.data);
+    const trials = await readTrials(deps.docs, run.runId);
     if (run.status === 'ingesting' && trials.length === 0) {
       await deps.docs.runTransaction(async (tx) => {
-        const current = await tx.get<RunDoc>(DOCS.run(run.runId));
+        const current = await readRun(tx, run.runId);
         if (current?.status !== 'ingesting') return;
         const error = `timed out: ingest did not finish by the run deadline ${run.deadline}`;
         tx.set(DOCS.run(run.runId), {

@@ -25,23 +25,26 @@ export interface MessageBus {
   publish(topic: string, message: unknown, attributes?: Record<string, string>): Promise<string>;
 }
 
+/** A stored document as it comes back: parse it with its schema (shared/records.ts) before using it. */
+export type DocumentData = Record<string, unknown>;
+
 /** A Firestore-shaped document store: paths such as `runs/abc/trials/config_1`. */
 export interface DocumentStore {
-  get<T = Record<string, unknown>>(path: string): Promise<T | undefined>;
+  get(path: string): Promise<DocumentData | undefined>;
   /** Creates the document if absent; resolves to false (and writes nothing) when it already exists. */
   create(path: string, data: Record<string, unknown>): Promise<boolean>;
   /** Replaces the document, or merges top-level fields into it with `merge`. */
   set(path: string, data: Record<string, unknown>, options?: { merge?: boolean }): Promise<void>;
   /** Documents directly under a collection path, with their ids. */
-  list<T = Record<string, unknown>>(collection: string): Promise<Array<{ id: string; data: T }>>;
+  list(collection: string): Promise<Array<{ id: string; data: DocumentData }>>;
   /** Runs `fn` atomically: every read sees one state, and its writes commit together or not at all. */
   runTransaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R>;
 }
 
 /** Inside a transaction all reads come before all writes, as in Firestore. */
 export interface Transaction {
-  get<T = Record<string, unknown>>(path: string): Promise<T | undefined>;
-  list<T = Record<string, unknown>>(collection: string): Promise<Array<{ id: string; data: T }>>;
+  get(path: string): Promise<DocumentData | undefined>;
+  list(collection: string): Promise<Array<{ id: string; data: DocumentData }>>;
   set(path: string, data: Record<string, unknown>, options?: { merge?: boolean }): void;
   create(path: string, data: Record<string, unknown>): void;
 }

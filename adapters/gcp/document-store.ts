@@ -44,9 +44,9 @@ export class FirestoreDocumentStore implements DocumentStore {
     return this.firestore.doc(path);
   }
 
-  async get<T = Doc>(path: string): Promise<T | undefined> {
+  async get(path: string): Promise<Doc | undefined> {
     const snapshot = await this.doc(path).get();
-    return snapshot.exists ? (snapshot.data() as T) : undefined;
+    return snapshot.exists ? snapshot.data() : undefined;
   }
 
   async create(path: string, data: Doc): Promise<boolean> {
@@ -63,9 +63,9 @@ export class FirestoreDocumentStore implements DocumentStore {
     await this.doc(path).set(data, setOptions(data, options));
   }
 
-  async list<T = Doc>(collection: string): Promise<Array<{ id: string; data: T }>> {
+  async list(collection: string): Promise<Array<{ id: string; data: Doc }>> {
     const snapshot = await this.firestore.collection(collection).get();
-    return snapshot.docs.map((d) => ({ id: d.id, data: d.data() as T })).sort((a, b) => cmp(a.id, b.id));
+    return snapshot.docs.map((d) => ({ id: d.id, data: d.data() })).sort((a, b) => cmp(a.id, b.id));
   }
 
   runTransaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R> {
@@ -74,13 +74,13 @@ export class FirestoreDocumentStore implements DocumentStore {
 
   private wrap(t: FirestoreTransaction): Transaction {
     return {
-      get: async <T>(path: string) => {
+      get: async (path: string) => {
         const snapshot = await t.get(this.doc(path));
-        return snapshot.exists ? (snapshot.data() as T) : undefined;
+        return snapshot.exists ? snapshot.data() : undefined;
       },
-      list: async <T>(collection: string) => {
+      list: async (collection: string) => {
         const snapshot = await t.get(this.firestore.collection(collection));
-        return snapshot.docs.map((d) => ({ id: d.id, data: d.data() as T })).sort((a, b) => cmp(a.id, b.id));
+        return snapshot.docs.map((d) => ({ id: d.id, data: d.data() })).sort((a, b) => cmp(a.id, b.id));
       },
       set: (path, data, options) => {
         t.set(this.doc(path), data, setOptions(data, options));

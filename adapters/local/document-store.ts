@@ -34,16 +34,16 @@ export class LocalDocumentStore implements DocumentStore {
     return `${join(this.root, ...segments)}.json`;
   }
 
-  private async readDoc<T>(path: string): Promise<T | undefined> {
+  private async readDoc(path: string): Promise<Doc | undefined> {
     try {
-      return JSON.parse(await readFile(this.file(path), 'utf8')) as T;
+      return JSON.parse(await readFile(this.file(path), 'utf8')) as Doc;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
   }
 
-  private async listDocs<T>(collection: string): Promise<Array<{ id: string; data: T }>> {
+  private async listDocs(collection: string): Promise<Array<{ id: string; data: Doc }>> {
     const segments = collection.split('/');
     if (segments.length % 2 !== 1) throw new Error(`not a collection path: ${collection}`);
     let names: string[];
@@ -56,9 +56,9 @@ export class LocalDocumentStore implements DocumentStore {
       .filter((n) => n.endsWith('.json'))
       .map((n) => n.slice(0, -5))
       .sort();
-    const docs: Array<{ id: string; data: T }> = [];
+    const docs: Array<{ id: string; data: Doc }> = [];
     for (const id of ids) {
-      const data = await this.readDoc<T>(`${collection}/${id}`);
+      const data = await this.readDoc(`${collection}/${id}`);
       if (data !== undefined) docs.push({ id, data });
     }
     return docs;
@@ -73,7 +73,7 @@ export class LocalDocumentStore implements DocumentStore {
 
   private async apply(writes: Write[]): Promise<void> {
     for (const w of writes) {
-      const data = w.mode === 'merge' ? { ...((await this.readDoc<Doc>(w.path)) ?? {}), ...w.data } : w.data;
+      const data = w.mode === 'merge' ? { ...((await this.readDoc(w.path)) ?? {}), ...w.data } : w.data;
       await this.writeFileAtomic(this.file(w.path), JSON.stringify(data, null, 2));
     }
   }
@@ -120,12 +120,12 @@ export class LocalDocumentStore implements DocumentStore {
     await rm(journal, { force: true });
   }
 
-  get<T = Doc>(path: string): Promise<T | undefined> {
-    return this.readDoc<T>(path);
+  get(path: string): Promise<Doc | undefined> {
+    return this.readDoc(path);
   }
 
-  list<T = Doc>(collection: string): Promise<Array<{ id: string; data: T }>> {
-    return this.listDocs<T>(collection);
+  list(collection: string): Promise<Array<{ id: string; data: Doc }>> {
+    return this.listDocs(collection);
   }
 
   create(path: string, data: Doc): Promise<boolean> {

@@ -6,7 +6,8 @@ import { createLogger } from '../../adapters/log.ts';
 import { DEFAULT_GRID, Grid } from '../../shared/config.ts';
 import { FINAL_RUN_STATUSES, type RunDoc, type TrialDoc } from '../../shared/documents.ts';
 import { InputError } from '../../shared/errors.ts';
-import { DOCS, gridKeyFor, PATHS } from '../../shared/names.ts';
+import { gridKeyFor, PATHS } from '../../shared/names.ts';
+import { readRun, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { parseJson, parseWith } from '../../shared/validate.ts';
 import { createEmbedded, type Embedded, LOCAL_BUCKET } from '../embedded.ts';
@@ -83,17 +84,16 @@ export async function runCsv(
     const event = await embedded.finalize(key);
     const runId = deriveRunId(LOCAL_BUCKET, key, String(event.data!.generation));
     await embedded.waitForRun(runId);
-    return await readRun(embedded, runId);
+    return await readRunWithTrials(embedded, runId);
   } finally {
     process.off('SIGINT', stop);
   }
 }
 
-export async function readRun(embedded: Pick<Embedded, 'docs'>, runId: string) {
-  const run = await embedded.docs.get<RunDoc>(DOCS.run(runId));
+export async function readRunWithTrials(embedded: Pick<Embedded, 'docs'>, runId: string) {
+  const run = await readRun(embedded.docs, runId);
   if (!run) throw new Error(`run ${runId} has no document`);
-  const trials = (await embedded.docs.list<TrialDoc>(DOCS.trials(runId))).map((t) => t.data);
-  return { run, trials };
+  return { run, trials: await readTrials(embedded.docs, runId) };
 }
 
 export function registerRun(program: Command): void {

@@ -1,26 +1,24 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
-import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { InputError } from '../../shared/errors.ts';
-import { DOCS } from '../../shared/names.ts';
 import type { DocumentStore } from '../../shared/ports.ts';
+import { readModels, readRuns, readTrials } from '../../shared/records.ts';
 import { runSummary, table } from '../format.ts';
 
 /** Runs (newest first), their trials, and the current models: what `status --json` prints. */
 export async function collectStatus(docs: DocumentStore, runId?: string) {
-  const runDocs = (await docs.list<RunDoc>(DOCS.runs))
-    .map((r) => r.data)
+  const runDocs = (await readRuns(docs))
     .filter((r) => !runId || r.runId === runId)
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   if (runId && runDocs.length === 0) throw new InputError(`no run ${runId}`);
   const runs = await Promise.all(
     runDocs.map(async (run) => {
-      const trials = (await docs.list<TrialDoc>(DOCS.trials(run.runId))).map((t) => t.data);
+      const trials = await readTrials(docs, run.runId);
       return { run, trials };
     }),
   );
-  const models = (await docs.list<ModelDoc>(DOCS.models)).map((m) => m.data);
+  const models = await readModels(docs);
   return {
     runs: runs.map(({ run, trials }) => ({
       runId: run.runId,

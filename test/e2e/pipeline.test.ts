@@ -8,6 +8,7 @@ import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
 import { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DOCS } from '../../shared/names.ts';
+import { readModel, readRuns } from '../../shared/records.ts';
 import { CLI, REFERENCE_CSV, trendcast } from '../helpers/cli.ts';
 
 // The whole flow on the embedded default, through the real CLI and real trainer processes, epochs capped.
@@ -72,7 +73,7 @@ describe('trendcast run on the reference CSV (embedded default)', () => {
     const again = await trendcast(['run', REFERENCE_CSV, '--epochs', '2', '--home', home]);
     expect(again.code).toBe(0);
     expect(await docs.list(DOCS.runs)).toHaveLength(1);
-    const model = await docs.get<ModelDoc>(DOCS.model('RELIANCE', '1d'));
+    const model = await readModel(docs, 'RELIANCE', '1d');
     expect(model?.history.length ?? 0).toBeLessThanOrEqual(1);
   });
 
@@ -99,9 +100,7 @@ describe('trendcast run on the reference CSV (embedded default)', () => {
         .filter((l) => l.startsWith('error:')),
     ).toHaveLength(1);
     expect(result.stderr).toMatch(/broken\.csv/);
-    const failed = (await docs.list<RunDoc>(DOCS.runs))
-      .map((r) => r.data)
-      .filter((r) => r.status === 'failed');
+    const failed = (await readRuns(docs)).filter((r) => r.status === 'failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]!.error).toMatch(/broken\.csv/);
     expect(await docs.list(DOCS.trials(failed[0]!.runId))).toEqual([]);
@@ -128,7 +127,7 @@ describe('trendcast watch', () => {
       const deadline = Date.now() + 120_000;
       let status: string | undefined;
       while (Date.now() < deadline) {
-        status = (await docs.list<RunDoc>(DOCS.runs))[0]?.data.status;
+        status = (await readRuns(docs))[0]?.status;
         if (status === 'promoted' || status === 'rejected' || status === 'failed') break;
         await new Promise((r) => setTimeout(r, 500));
       }

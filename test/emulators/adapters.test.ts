@@ -159,8 +159,8 @@ describe.skipIf(skip).sequential('Google Cloud adapters on the emulators', () =>
       await Promise.all(
         Array.from({ length: 12 }, (_, i) =>
           clients[i % clients.length]!.runTransaction(async (tx) => {
-            const current = await tx.get<{ n: number }>('counters/t1');
-            tx.set('counters/t1', { n: (current?.n ?? 0) + 1 });
+            const current = await tx.get('counters/t1');
+            tx.set('counters/t1', { n: Number(current?.n ?? 0) + 1 });
           }),
         ),
       );
@@ -173,7 +173,7 @@ describe.skipIf(skip).sequential('Google Cloud adapters on the emulators', () =>
       const decided = await Promise.all(
         Array.from({ length: 6 }, (_, i) =>
           docs.runTransaction(async (tx) => {
-            const run = await tx.get<{ status: string }>('runs/d1');
+            const run = await tx.get('runs/d1');
             const trials = await tx.list('runs/d1/trials');
             if (run?.status !== 'training') return false;
             tx.set('runs/d1', { status: 'promoted', decidedBy: i, trials: trials.length }, { merge: true });

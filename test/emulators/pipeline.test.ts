@@ -21,6 +21,7 @@ import { DEFAULT_GRID, type Grid } from '../../shared/config.ts';
 import { FINAL_RUN_STATUSES, ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DATASET_FILES, DOCS, PATHS, TOPICS } from '../../shared/names.ts';
 import type { Deps } from '../../shared/ports.ts';
+import { readRun, readTrial } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
@@ -68,7 +69,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
     return until(
       `run ${runId} to end`,
       async () => {
-        const run = await deps.docs.get<RunDoc>(DOCS.run(runId));
+        const run = await readRun(deps.docs, runId);
         return run && FINAL_RUN_STATUSES.has(run.status) ? RunDoc.parse(run) : undefined;
       },
       timeoutMs,
@@ -258,7 +259,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
     await until(
       'tiny_a to finish',
       async () => {
-        const a = await deps.docs.get<TrialDoc>(DOCS.trial(faultRunId, 'tiny_a'));
+        const a = await readTrial(deps.docs, faultRunId, 'tiny_a');
         return a?.status === 'succeeded' ? true : undefined;
       },
       240_000,

@@ -19,12 +19,12 @@ import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { launcher } from '../../functions/launcher.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
-import type { TrialDoc } from '../../shared/documents.ts';
 import { JobRefusedError } from '../../shared/errors.ts';
 import type { CloudEventLike, MessagePublishedData } from '../../shared/events.ts';
 import { TrainingRequest, TrainingResult } from '../../shared/messages.ts';
 import { DOCS, TOPICS } from '../../shared/names.ts';
 import type { Deps } from '../../shared/ports.ts';
+import { readTrial } from '../../shared/records.ts';
 import { readSettings, type Settings } from '../../shared/settings.ts';
 import { runDoc, trialDoc } from '../helpers/docs.ts';
 
@@ -265,6 +265,6 @@ describe('VertexJobLauncher against a FAKE job service', () => {
     expect(results[0]!.status === 'failed' && results[0]!.error).toMatch(
       /custom_model_training_nvidia_t4_gpus/,
     );
-    expect((await deps.docs.get<TrialDoc>(DOCS.trial(request.runId, config)))?.status).toBe('queued');
+    expect((await readTrial(deps.docs, request.runId, config))?.status).toBe('queued');
   });
 });

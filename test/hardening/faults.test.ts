@@ -6,9 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../adapters/log.ts';
 import { createEmbedded, type Embedded } from '../../cli/embedded.ts';
 import type { Grid } from '../../shared/config.ts';
-import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DOCS, gridKeyFor, TOPICS } from '../../shared/names.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
+import { readModel, readRun, readRuns, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { CLI, REFERENCE_CSV } from '../helpers/cli.ts';
 
@@ -39,9 +39,9 @@ async function drop(embedded: Embedded, g: Grid, name = 'Quote-Equity-RELIANCE-E
 }
 
 async function endState(embedded: Embedded, runId: string) {
-  const run = (await embedded.docs.get<RunDoc>(DOCS.run(runId)))!;
-  const trials = (await embedded.docs.list<TrialDoc>(DOCS.trials(runId))).map((t) => t.data);
-  const model = await embedded.docs.get<ModelDoc>(DOCS.model('RELIANCE', '1d'));
+  const run = (await readRun(embedded.docs, runId))!;
+  const trials = await readTrials(embedded.docs, runId);
+  const model = await readModel(embedded.docs, 'RELIANCE', '1d');
   return { run, trials, model, runs: await embedded.docs.list(DOCS.runs) };
 }
 
@@ -159,9 +159,9 @@ describe('faults on the embedded default', () => {
     const codes = await Promise.all([run(), run()]);
     expect(codes).toEqual([0, 0]);
     const embedded = createEmbedded({ home, log: quietLog });
-    const runs = await embedded.docs.list<RunDoc>(DOCS.runs);
+    const runs = await readRuns(embedded.docs);
     expect(runs).toHaveLength(1);
-    expectEndedCleanly(await endState(embedded, runs[0]!.id));
+    expectEndedCleanly(await endState(embedded, runs[0]!.runId));
     figures.survived++;
   });
 });

@@ -2,33 +2,19 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
-import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
-import { LocalObjectStore } from '../../adapters/local/object-store.ts';
-import { createLogger } from '../../adapters/log.ts';
 import { ingest } from '../../functions/ingest.ts';
-import type { RunDoc } from '../../shared/documents.ts';
 import { DOCS, TOPICS } from '../../shared/names.ts';
-import type { Deps } from '../../shared/ports.ts';
+import { readRun } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
-import { readSettings } from '../../shared/settings.ts';
 import { trendcast } from '../helpers/cli.ts';
+import { localDeps } from '../helpers/deps.ts';
 import { type CorpusCase, HOSTILE, VALID } from '../helpers/hostile-corpus.ts';
 
 const figures = { tried: 0, refusedCleanly: 0, acceptedCleanly: 0 };
 
 function pipeline(settings: Record<string, string> = {}) {
-  const home = mkdtempSync(join(tmpdir(), 'hostile-'));
-  const bus = new LocalMessageBus({ backoffMs: 1, maxAttempts: 1 });
-  const deps: Deps = {
-    store: new LocalObjectStore(join(home, 'bucket')),
-    docs: new LocalDocumentStore(join(home, 'firestore')),
-    bus,
-    launcher: { launch: async () => ({ jobId: 'none', started: false }) },
-    settings: readSettings(settings),
-    log: createLogger({}, { write: () => {} }),
-  };
-  return { home, deps, bus };
+  const deps = localDeps({ prefix: 'hostile-', settings, delivery: { backoffMs: 1, maxAttempts: 1 } });
+  return { home: deps.home, deps, bus: deps.bus };
 }
 
 /** Drops one file into the local bucket and runs the ingest function on its object-finalized event. */
@@ -48,7 +34,7 @@ async function dropAndIngest(
     },
     p.deps,
   );
-  const run = await p.deps.docs.get<RunDoc>(DOCS.run(deriveRunId('local', objectName, '1')));
+  const run = await readRun(p.deps.docs, deriveRunId('local', objectName, '1'));
   return { ...p, run };
 }
 

@@ -5,7 +5,7 @@ const [root, times] = process.argv.slice(2);
 const docs = new LocalDocumentStore(root!);
 for (let i = 0; i < Number(times); i++) {
   await docs.runTransaction(async (tx) => {
-    const doc = await tx.get<{ n: number }>('counters/c');
-    tx.set('counters/c', { n: (doc?.n ?? 0) + 1 });
+    const doc = await tx.get('counters/c');
+    tx.set('counters/c', { n: Number(doc?.n ?? 0) + 1 });
   });
 }

@@ -1,32 +1,15 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
-import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
-import { LocalObjectStore } from '../../adapters/local/object-store.ts';
-import { createLogger } from '../../adapters/log.ts';
 import { collector } from '../../functions/collector.ts';
 import { sweeper } from '../../functions/sweeper.ts';
-import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
+import type { ModelDoc } from '../../shared/documents.ts';
 import { DOCS, PATHS, TOPICS } from '../../shared/names.ts';
-import type { Deps } from '../../shared/ports.ts';
-import { readSettings } from '../../shared/settings.ts';
+import { readModel, readRun, readTrial, readTrials } from '../../shared/records.ts';
+import { localDeps } from '../helpers/deps.ts';
 import { runDoc, succeeded, trialDoc } from '../helpers/docs.ts';
 
 async function setup(configs: string[], runId = 'run-collector') {
-  const home = mkdtempSync(join(tmpdir(), 'collector-'));
-  const store = new LocalObjectStore(join(home, 'bucket'));
-  const docs = new LocalDocumentStore(join(home, 'firestore'));
-  const bus = new LocalMessageBus({ backoffMs: 5 });
-  const deps: Deps = {
-    store,
-    docs,
-    bus,
-    launcher: { launch: async () => ({ jobId: 'x', started: false }) },
-    settings: readSettings({}),
-    log: createLogger({}, { write: () => {} }),
-  };
+  const deps = localDeps({ prefix: 'collector-' });
+  const { store, docs, bus } = deps;
   bus.subscribe(TOPICS.trainingResults, (e) => collector(e, deps));
   await docs.create(DOCS.run(runId), runDoc(runId, configs));
   for (const c of configs) {
@@ -50,17 +33,17 @@ describe('collector', () => {
     );
     await bus.idle();
 
-    const run = (await docs.get<RunDoc>(DOCS.run(runId)))!;
+    const run = (await readRun(docs, runId))!;
     expect(run.status).toBe('promoted');
     expect(run.promotion).toMatchObject({ config: 'b', version: 1 });
-    const model = (await docs.get<ModelDoc>(DOCS.model('TEST', '1d')))!;
+    const model = (await readModel(docs, 'TEST', '1d'))!;
     expect(model.latestVersion).toBe(1);
     expect(model.history).toHaveLength(1);
     expect(model.current).toMatchObject({ config: 'b', version: 1, runId });
     expect((await store.read('models/TEST/1d/current/model.json')).toString()).toBe('b model.json');
     expect(await store.list('models/TEST/1d/versions/v0001/')).toHaveLength(3);
-    const trials = await docs.list<TrialDoc>(DOCS.trials(runId));
-    expect(trials.map((t) => t.data.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const trials = await readTrials(docs, runId);
+    expect(trials.map((t) => t.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
   });
 
   it('keeps the first result of a trial when a different one is redelivered', async () => {
@@ -69,9 +52,9 @@ describe('collector', () => {
     await bus.idle();
     await bus.publish(TOPICS.trainingResults, succeeded(runId, 'a', { f1: 0.9 }, store.baseUri));
     await bus.idle();
-    const a = (await docs.get<TrialDoc>(DOCS.trial(runId, 'a')))!;
+    const a = (await readTrial(docs, runId, 'a'))!;
     expect(a.metrics?.f1).toBe(0.5);
-    expect((await docs.get<RunDoc>(DOCS.run(runId)))!.status).toBe('training');
+    expect((await readRun(docs, runId))!.status).toBe('training');
   });
 
   it('rejects with the reason and leaves the current model alone when nothing qualifies', async () => {
@@ -106,7 +89,7 @@ describe('collector', () => {
       finishedAt: new Date().toISOString(),
     });
     await bus.idle();
-    const run = (await docs.get<RunDoc>(DOCS.run(runId)))!;
+    const run = (await readRun(docs, runId))!;
     expect(run.status).toBe('rejected');
     expect(run.reason).toMatch(/a: degenerate.*b: failed: trainer was killed/);
     expect(await docs.get(DOCS.model('TEST', '1d'))).toEqual(previous);
@@ -117,7 +100,7 @@ describe('collector', () => {
     const { docs, bus, runId } = await setup(['a']);
     await bus.publish(TOPICS.trainingResults, { status: 'succeeded', runId, config: 'a' });
     await bus.idle();
-    expect((await docs.get<TrialDoc>(DOCS.trial(runId, 'a')))!.status).toBe('training');
+    expect((await readTrial(docs, runId, 'a'))!.status).toBe('training');
     expect(bus.published.get(`${TOPICS.trainingResults}-dead-letter`)).toBeUndefined();
   });
 });
@@ -132,10 +115,10 @@ describe('sweeper', () => {
     const later = new Date(Date.now() + 2 * 3600_000);
     expect((await sweeper(deps, later)).timedOut).toBe(2);
     await bus.idle();
-    const run = (await docs.get<RunDoc>(DOCS.run(runId)))!;
+    const run = (await readRun(docs, runId))!;
     expect(run.status).toBe('promoted');
     expect(run.promotion?.config).toBe('a');
-    const b = (await docs.get<TrialDoc>(DOCS.trial(runId, 'b')))!;
+    const b = (await readTrial(docs, runId, 'b'))!;
     expect(b.status).toBe('failed');
     expect(b.error).toMatch(/^timed out: no result by the run deadline/);
     expect((await sweeper(deps, later)).timedOut).toBe(0); // the run has ended: nothing more to sweep
@@ -148,7 +131,7 @@ describe('sweeper', () => {
       runDoc('run-stuck', [], { status: 'ingesting', symbol: null, timeframe: null }),
     );
     await sweeper(deps, new Date(Date.now() + 2 * 3600_000));
-    const run = (await docs.get<RunDoc>(DOCS.run('run-stuck')))!;
+    const run = (await readRun(docs, 'run-stuck'))!;
     expect(run.status).toBe('failed');
     expect(run.error).toMatch(/ingest did not finish/);
   });

@@ -1,25 +1,16 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
-import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
-import { LocalObjectStore } from '../../adapters/local/object-store.ts';
-import { createLogger } from '../../adapters/log.ts';
 import { collector } from '../../functions/collector.ts';
 import { deadLetter } from '../../functions/dead-letter.ts';
 import { launcher } from '../../functions/launcher.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
-import type { RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../../shared/names.ts';
-import type { Deps, JobLauncher } from '../../shared/ports.ts';
-import { readSettings } from '../../shared/settings.ts';
+import type { JobLauncher } from '../../shared/ports.ts';
+import { readRun, readTrial } from '../../shared/records.ts';
+import { localDeps } from '../helpers/deps.ts';
 import { runDoc, trialDoc } from '../helpers/docs.ts';
 
 describe('dead letters', () => {
   it('a request whose job never starts reaches the dead-letter topic, and its trial and run say so', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'dlq-'));
-    const bus = new LocalMessageBus({ backoffMs: 1, maxAttempts: 3 });
     let attempts = 0;
     // A job launcher (our own port) whose platform is down: every attempt fails with a transient error.
     const down: JobLauncher = {
@@ -28,14 +19,8 @@ describe('dead letters', () => {
         throw new Error('service unavailable');
       },
     };
-    const deps: Deps = {
-      store: new LocalObjectStore(join(home, 'bucket')),
-      docs: new LocalDocumentStore(join(home, 'firestore')),
-      bus,
-      launcher: down,
-      settings: readSettings({}),
-      log: createLogger({}, { write: () => {} }),
-    };
+    const deps = localDeps({ prefix: 'dlq-', launcher: down, delivery: { backoffMs: 1, maxAttempts: 3 } });
+    const { bus } = deps;
     bus.subscribe(TOPICS.trainingRequests, (e) => launcher(e, deps));
     bus.subscribe(TOPICS.trainingResults, (e) => collector(e, deps));
     for (const topic of Object.values(DEAD_LETTER_TOPICS)) bus.subscribe(topic, (e) => deadLetter(e, deps));
@@ -57,12 +42,12 @@ describe('dead letters', () => {
 
     expect(attempts).toBe(3);
     expect(bus.published.get(DEAD_LETTER_TOPICS.trainingRequests)).toHaveLength(1);
-    const trial = (await deps.docs.get<TrialDoc>(DOCS.trial(runId, config.name)))!;
+    const trial = (await readTrial(deps.docs, runId, config.name))!;
     expect(trial.status).toBe('failed');
     expect(trial.error).toBe(
       'training job could not be started: gave up after 3 delivery attempts (last error: service unavailable)',
     );
-    const run = (await deps.docs.get<RunDoc>(DOCS.run(runId)))!;
+    const run = (await readRun(deps.docs, runId))!;
     expect(run.status).toBe('rejected');
     expect(run.reason).toMatch(/could not be started/);
   });

@@ -38,8 +38,8 @@ describe('LocalDocumentStore', () => {
     await Promise.all(
       Array.from({ length: 40 }, () =>
         docs.runTransaction(async (tx) => {
-          const doc = await tx.get<{ n: number }>('counters/c');
-          tx.set('counters/c', { n: (doc?.n ?? 0) + 1 });
+          const doc = await tx.get('counters/c');
+          tx.set('counters/c', { n: Number(doc?.n ?? 0) + 1 });
         }),
       ),
     );

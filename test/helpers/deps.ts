@@ -1,0 +1,37 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
+import { type DeliveryOptions, LocalMessageBus } from '../../adapters/local/message-bus.ts';
+import { LocalObjectStore } from '../../adapters/local/object-store.ts';
+import { createLogger } from '../../adapters/log.ts';
+import type { Deps, JobLauncher } from '../../shared/ports.ts';
+import { readSettings } from '../../shared/settings.ts';
+
+/** A launcher that starts nothing: for tests of handlers that never reach a training job. */
+export const idleLauncher: JobLauncher = { launch: async () => ({ jobId: 'none', started: false }) };
+
+/**
+ * The handlers' deps on the local adapters in a fresh temporary home: the one way tests build `Deps` by hand.
+ * Logs are dropped unless `log` is given; settings come from `settings` alone, never from the test's environment.
+ */
+export function localDeps(
+  options: {
+    launcher?: JobLauncher;
+    settings?: Record<string, string>;
+    delivery?: Partial<DeliveryOptions>;
+    log?: Deps['log'];
+    prefix?: string;
+  } = {},
+): Deps & { bus: LocalMessageBus; store: LocalObjectStore; docs: LocalDocumentStore; home: string } {
+  const home = mkdtempSync(join(tmpdir(), options.prefix ?? 'trendcast-test-'));
+  return {
+    home,
+    store: new LocalObjectStore(join(home, 'bucket')),
+    docs: new LocalDocumentStore(join(home, 'firestore')),
+    bus: new LocalMessageBus({ backoffMs: 5, ...options.delivery }),
+    launcher: options.launcher ?? idleLauncher,
+    settings: readSettings(options.settings ?? {}),
+    log: options.log ?? createLogger({}, { write: () => {} }),
+  };
+}
