@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset } from '../shared/dataset.ts';
 import type { RunDoc, TrialDoc } from '../shared/documents.ts';
-import { InputError } from '../shared/errors.ts';
+import { isPermanent } from '../shared/errors.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
 import type { TrainingRequest } from '../shared/messages.ts';
 import {
@@ -113,7 +113,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     grid = await loadGrid(deps.store, object.name);
     dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
   } catch (error) {
-    if (!(error instanceof InputError)) throw error; // transient: ask for redelivery
+    if (!isPermanent(error)) throw error; // transient: ask for redelivery
     await failIngest(event, deps, error.message);
     return;
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { openFolderUri } from '../adapters/object-stores.ts';
 import { DEFAULT_PATIENCE } from '../shared/config.ts';
-import { InputError } from '../shared/errors.ts';
+import { InputError, messageOf, NotFoundError } from '../shared/errors.ts';
 import { DatasetManifest } from '../shared/manifest.ts';
 import type { TrainingRequest, TrainingResult, TrialMetrics } from '../shared/messages.ts';
 import { evaluateBinary } from '../shared/metrics.ts';
@@ -53,11 +53,14 @@ async function withSeed<T>(seed: number | undefined, fn: () => Promise<T>): Prom
 /** Reads and checks a dataset folder written by `trendcast features` (or the ingest function). */
 export async function loadDataset(datasetUri: string) {
   const { store, prefix } = await openFolderUri(datasetUri);
+  // A missing file is bad input (exit 2, the trial fails); any other read failure is transient and stays what it is.
   const read = async (name: string) => {
     try {
       return await store.read(prefix + name);
-    } catch {
-      throw new InputError(`dataset ${datasetUri}: cannot read ${name}`);
+    } catch (error) {
+      if (error instanceof NotFoundError)
+        throw new InputError(`dataset ${datasetUri}: ${name} does not exist`, { cause: error });
+      throw error;
     }
   };
   const manifest = parseWith(
@@ -94,7 +97,12 @@ function snapshot(model: tf.LayersModel): tf.Tensor[] {
  * Trains one config on one dataset and writes its artifacts. Never throws for a training failure: the result says
  * `failed` with the reason in plain words, so the run can still be decided.
  */
-export type TrainingHooks = { onEpoch?: (p: EpochProgress) => void; log?: Logger };
+export type TrainingHooks = {
+  onEpoch?: (p: EpochProgress) => void;
+  log?: Logger;
+  /** Called with what made the training fail (the result only carries its message). */
+  onFailure?: (error: unknown) => void;
+};
 
 export async function runTraining(
   request: TrainingRequest,
@@ -122,9 +130,9 @@ export async function runTraining(
     });
     return result;
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    log?.error(`training failed: ${reason}`);
-    return failed(reason);
+    // Reported once, by whoever reads the result (the CLI's `error:` line, the trial document): not logged here too.
+    hooks.onFailure?.(error);
+    return failed(messageOf(error));
   }
 }
 

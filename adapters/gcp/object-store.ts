@@ -1,5 +1,5 @@
 import { Storage } from '@google-cloud/storage';
-import { InputError } from '../../shared/errors.ts';
+import { InputError, NotFoundError } from '../../shared/errors.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 
 /**
@@ -41,8 +41,13 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   async read(key: string): Promise<Buffer> {
-    const [data] = await this.file(key).download();
-    return data;
+    try {
+      const [data] = await this.file(key).download();
+      return data;
+    } catch (error) {
+      if (isNotFound(error)) throw new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: error });
+      throw error;
+    }
   }
 
   async readLimited(key: string, maxBytes: number): Promise<Buffer> {
@@ -51,7 +56,7 @@ export class GcsObjectStore implements ObjectStore {
       const [metadata] = await this.file(key).getMetadata();
       size = Number(metadata.size);
     } catch (error) {
-      if (isNotFound(error)) throw new InputError(`${this.baseUri}${key}: no such object`);
+      if (isNotFound(error)) throw new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: error });
       throw error;
     }
     if (size > maxBytes)

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InputError } from '../../shared/errors.ts';
+import { InputError, NotFoundError } from '../../shared/errors.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 
 /** A folder laid out like the bucket. Writes go to a temporary file first and are renamed into place. */
@@ -23,12 +23,14 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   read(key: string): Promise<Buffer> {
-    return readFile(this.file(key));
+    return readFile(this.file(key)).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'ENOENT' ? new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: e }) : e;
+    });
   }
 
   async readLimited(key: string, maxBytes: number): Promise<Buffer> {
     const handle = await open(this.file(key), 'r').catch((e: NodeJS.ErrnoException) => {
-      throw e.code === 'ENOENT' ? new InputError(`${this.baseUri}${key}: no such object`) : e;
+      throw e.code === 'ENOENT' ? new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: e }) : e;
     });
     try {
       const { size } = await handle.stat();

@@ -63,9 +63,13 @@ export function registerTrain(program: Command): void {
       const request = await readRequest(options.request);
       // Structured logs (backend, dataset, outcome) go to stderr, except under the terminal's progress bar.
       const bar = process.stderr.isTTY && options.progress === 'text';
+      let failure: unknown;
       const result = await runTraining(request, {
         onEpoch: progressReporter(request, options.progress),
         log: bar ? undefined : createLogger(),
+        onFailure: (error) => {
+          failure = error;
+        },
       });
       if (bar) process.stderr.write('\n');
       await publishResult(result);
@@ -74,7 +78,7 @@ export function registerTrain(program: Command): void {
       else process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       if (result.status === 'failed') {
         process.stderr.write(`error: ${result.error}\n`);
-        process.exitCode = 1;
+        process.exitCode = failure instanceof InputError ? 2 : 1;
       }
     });
 }
