@@ -1,53 +1,75 @@
-import type { CloudEventLike, MessagePublishedData } from '../shared/events.ts';
+import { z } from 'zod';
+import type { TrialDoc } from '../shared/documents.ts';
 import { TrainingRequest, TrainingResult } from '../shared/messages.ts';
-import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../shared/names.ts';
+import { DOCS, TOPICS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { readTrial } from '../shared/records.ts';
-import { decodeMessage, nowIso } from './pubsub.ts';
+import { decideRun } from './decide.ts';
+import { nowIso, onMessage, type PubSubEvent } from './pubsub.ts';
+
+/** What lands on a dead-letter topic: the original message, unchanged. */
+const DeadLetter = z.union([TrainingRequest, TrainingResult]);
 
 /**
- * A message that kept failing: its trial must say so, and its run must still end.
- * A dead request becomes a failed result (the collector then decides the run on the other trials);
- * a dead result is written to its trial directly, since the collector is what kept failing on it.
+ * Why Pub/Sub gave up, from what a real dead-lettered message carries: the delivery attempts and the subscription it
+ * came from (Pub/Sub adds no error), and the last error the trial's own handler recorded, if it recorded one.
  */
-export async function deadLetter(event: CloudEventLike<MessagePublishedData>, deps: Deps): Promise<void> {
-  const topic = event.source.split('/topics/')[1] ?? '';
-  const attempts = event.data?.message?.attributes?.CloudPubSubDeadLetterSourceDeliveryCount ?? 'every';
-  const error = event.data?.message?.attributes?.error;
-  const why = `gave up after ${attempts} delivery attempts${error ? ` (last error: ${error})` : ''}`;
-  if (topic === DEAD_LETTER_TOPICS.trainingRequests) {
-    const request = decodeMessage(event, TrainingRequest, 'dead-lettered training request');
+function whyGivenUp(event: PubSubEvent, trial: TrialDoc | undefined): string {
+  const attributes = event.data?.message?.attributes ?? {};
+  const attempts = attributes.CloudPubSubDeadLetterSourceDeliveryCount;
+  const subscription = attributes.CloudPubSubDeadLetterSourceSubscription;
+  return [
+    `gave up after ${attempts ? `${attempts} delivery attempts` : 'every delivery attempt'}`,
+    subscription ? ` on subscription ${subscription}` : '',
+    trial?.lastError ? ` (last error recorded: ${trial.lastError})` : '',
+  ].join('');
+}
+
+/**
+ * A message that kept failing, from either dead-letter topic: its trial must say so, and its run must still end.
+ * A dead request fails its trial through the collector (a failed result), which then decides the run on the others;
+ * a dead result is written to its trial directly, since the collector is what kept failing on it, and the run is
+ * decided here. Told apart by their content, which Pub/Sub delivers unchanged.
+ */
+export const deadLetter = onMessage(
+  DeadLetter,
+  'dead-lettered message',
+  async (message, deps, { event, log }) => {
+    if ('status' in message) {
+      await failTrialDirectly(
+        deps,
+        message,
+        whyGivenUp(event, await readTrial(deps.docs, message.runId, message.config)),
+      );
+      await decideRun(message.runId, deps);
+      return;
+    }
+    const config = message.config.name;
+    const why = whyGivenUp(event, await readTrial(deps.docs, message.runId, config));
     const failed: TrainingResult = {
       status: 'failed',
-      runId: request.runId,
-      config: request.config.name,
+      runId: message.runId,
+      config,
       error: `training job could not be started: ${why}`,
       finishedAt: nowIso(),
     };
-    deps.log.error(failed.error, { runId: request.runId, trial: request.config.name });
-    await deps.bus.publish(TOPICS.trainingResults, failed, {
-      runId: request.runId,
-      config: request.config.name,
-    });
-    return;
-  }
-  if (topic === DEAD_LETTER_TOPICS.trainingResults) {
-    const result = decodeMessage(event, TrainingResult, 'dead-lettered training result');
-    const path = DOCS.trial(result.runId, result.config);
-    await deps.docs.runTransaction(async (tx) => {
-      const trial = await readTrial(tx, result.runId, result.config);
-      if (!trial || trial.status === 'succeeded' || trial.status === 'failed') return;
-      const t = nowIso();
-      tx.set(path, {
-        ...trial,
-        status: 'failed',
-        error: `its result could not be recorded: ${why}`,
-        finishedAt: t,
-        updatedAt: t,
-      });
-    });
-    deps.log.error(`result could not be recorded: ${why}`, { runId: result.runId, trial: result.config });
-    return;
-  }
-  deps.log.warn(`dead letter from an unknown topic ${topic}; dropped`);
+    log.error(failed.error);
+    await deps.bus.publish(TOPICS.trainingResults, failed, { runId: message.runId, config });
+  },
+);
+
+async function failTrialDirectly(deps: Deps, result: TrainingResult, why: string): Promise<void> {
+  await deps.docs.runTransaction(async (tx) => {
+    const trial = await readTrial(tx, result.runId, result.config);
+    if (!trial || trial.status === 'succeeded' || trial.status === 'failed') return;
+    const t = nowIso();
+    tx.set(DOCS.trial(result.runId, result.config), {
+      ...trial,
+      status: 'failed',
+      error: `its result could not be recorded: ${why}`,
+      finishedAt: t,
+      updatedAt: t,
+    } satisfies TrialDoc);
+  });
+  deps.log.error(`result could not be recorded: ${why}`, { runId: result.runId, trial: result.config });
 }

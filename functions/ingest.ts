@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset } from '../shared/dataset.ts';
-import type { RunDoc, TrialDoc } from '../shared/documents.ts';
+import { type QueueDoc, queueKey, type RunDoc, TrialDoc } from '../shared/documents.ts';
 import { isPermanent } from '../shared/errors.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
 import type { TrainingRequest } from '../shared/messages.ts';
@@ -15,7 +15,7 @@ import {
   TOPICS,
 } from '../shared/names.ts';
 import type { Deps, ObjectStore } from '../shared/ports.ts';
-import { readRun, readTrials } from '../shared/records.ts';
+import { readQueue, readRun, readTrials } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 import { nowIso } from './pubsub.ts';
@@ -50,6 +50,7 @@ function newRun(runId: string, object: StorageObjectData, deps: Deps): RunDoc {
     reason: null,
     ranking: [],
     promotion: null,
+    waiting: null,
   };
 }
 
@@ -133,9 +134,11 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     ...(grid.seed !== undefined ? { seed: grid.seed } : {}),
   }));
 
+  // The run, its trials and their places in the training queue, in one transaction.
   await deps.docs.runTransaction(async (tx) => {
     const run = await readRun(tx, runId);
     const existing = await readTrials(tx, runId);
+    const queue = await readQueue(tx);
     if (run?.status !== 'ingesting') return;
     const t = nowIso();
     tx.set(
@@ -156,9 +159,11 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
       },
       { merge: true },
     );
-    for (const config of grid.configs) {
+    const added: string[] = [];
+    for (const request of requests) {
+      const config = request.config;
       if (existing.some((e) => e.config === config.name)) continue;
-      const trial: TrialDoc = {
+      const trial = TrialDoc.parse({
         runId,
         config: config.name,
         status: 'queued',
@@ -171,9 +176,17 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
         metrics: null,
         artifacts: null,
         error: null,
-      };
+        request,
+      });
       tx.create(DOCS.trial(runId, config.name), trial);
+      added.push(queueKey(runId, config.name));
     }
+    if (added.length)
+      tx.set(DOCS.trainingQueue, {
+        ...queue,
+        waiting: [...queue.waiting, ...added],
+        updatedAt: t,
+      } satisfies QueueDoc);
   });
 
   for (const request of requests) {

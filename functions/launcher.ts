@@ -1,51 +1,22 @@
-import { JobRefusedError } from '../shared/errors.ts';
-import { TrainingRequest, type TrainingResult } from '../shared/messages.ts';
-import { DOCS, TOPICS } from '../shared/names.ts';
+import { TrainingRequest } from '../shared/messages.ts';
 import { readTrial } from '../shared/records.ts';
-import { nowIso, onMessage } from './pubsub.ts';
+import { onMessage } from './pubsub.ts';
+import { dispatch, enqueue } from './queue.ts';
 
 /**
- * A TrainingRequest from `training-requests`: start its training job and mark the trial `training`.
- * A redelivered request starts nothing new: the trial has left `queued`, and the job launcher dedupes by job id.
+ * A TrainingRequest from `training-requests`: make sure its trial waits in the training queue, then start queued
+ * trials while slots are free. A request that cannot start yet is acknowledged: it starts when a result frees a slot
+ * or at a sweep, not by Pub/Sub redelivery. A redelivered request starts nothing new.
  */
 export const launcher = onMessage(TrainingRequest, 'training request', async (request, deps, { log }) => {
-  const { runId } = request;
-  const config = request.config.name;
-  const trial = await readTrial(deps.docs, runId, config);
+  const trial = await readTrial(deps.docs, request.runId, request.config.name);
   if (!trial) {
     log.error('no trial document for this request; dropping it');
     return;
   }
-  if (trial.status !== 'queued') {
-    log.info(`trial is already ${trial.status}; nothing to start`);
-    return;
-  }
-
-  let jobId: string;
-  try {
-    ({ jobId } = await deps.launcher.launch(request));
-  } catch (error) {
-    if (!(error instanceof JobRefusedError)) throw error; // transient: Pub/Sub redelivers with backoff
-    log.error(`training job refused: ${error.message}`);
-    const failed: TrainingResult = {
-      status: 'failed',
-      runId,
-      config,
-      error: error.message,
-      finishedAt: nowIso(),
-    };
-    await deps.bus.publish(TOPICS.trainingResults, failed, { runId, config });
-    return;
-  }
-  await deps.docs.runTransaction(async (tx) => {
-    const current = await readTrial(tx, runId, config);
-    if (current?.status !== 'queued') return; // the result may already be in
-    const t = nowIso();
-    tx.set(
-      DOCS.trial(runId, config),
-      { status: 'training', jobId, startedAt: t, updatedAt: t },
-      { merge: true },
-    );
-  });
-  log.info(`started training job ${jobId}`);
+  if (trial.status === 'queued') await enqueue(deps, request.runId, request.config.name);
+  else log.info(`trial is already ${trial.status}`);
+  const started = await dispatch(deps);
+  if (trial.status === 'queued' && started === 0)
+    log.info('no free training slot: the trial waits in the queue');
 });

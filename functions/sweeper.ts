@@ -1,51 +1,159 @@
-import { FINAL_TRIAL_STATUSES } from '../shared/documents.ts';
+import { FINAL_TRIAL_STATUSES, type RunDoc, type TrialDoc } from '../shared/documents.ts';
+import { messageOf } from '../shared/errors.ts';
 import type { TrainingResult } from '../shared/messages.ts';
 import { DOCS, TOPICS } from '../shared/names.ts';
-import type { Deps } from '../shared/ports.ts';
-import { readRun, readRuns, readTrials } from '../shared/records.ts';
+import type { Deps, JobStatus } from '../shared/ports.ts';
+import { readOpenRuns, readRun, readTrials } from '../shared/records.ts';
+import { decideRun } from './decide.ts';
 import { nowIso } from './pubsub.ts';
+import { dispatch, enqueue } from './queue.ts';
+
+export interface SweepOptions {
+  now?: Date;
+  /** How long a job that SUCCEEDED may take to deliver its result before its trial fails. */
+  resultGraceMs?: number;
+  /** How long a trial may stay `starting` (its launcher died mid-launch) before it goes back to the queue. */
+  staleStartMs?: number;
+}
+
+export interface SweepReport {
+  timedOut: number;
+  jobsFailed: number;
+  decided: number;
+  started: number;
+}
 
 /**
- * Ends runs that passed their deadline (run on a schedule: Cloud Scheduler in the cloud, a timer locally).
- * A trial that never reported gets a failed result "timed out", published like any other result, so the collector
- * decides the run on the trials that finished. A run still ingesting at its deadline fails.
- * Idempotent: a second sweep publishes results the collector ignores (the trial is already final).
+ * Looks after every open run (run on a schedule: Cloud Scheduler in the cloud, a timer locally), whatever path its
+ * trials took: a job that Vertex AI reports FAILED, CANCELLED or EXPIRED fails its trial with Vertex's own message; a
+ * job that SUCCEEDED but never reported fails after a grace period; past the run's deadline, trials without a result
+ * fail "timed out" and their jobs are cancelled; a run whose trials are all final but that nobody decided is decided
+ * (a reserved promotion is finished); queued trials are started where slots are free. Results go through the
+ * collector like any other, so every sweep is idempotent.
  */
-export async function sweeper(deps: Deps, now = new Date()): Promise<{ timedOut: number }> {
-  let timedOut = 0;
-  for (const run of await readRuns(deps.docs)) {
-    if (run.status !== 'ingesting' && run.status !== 'training') continue;
-    if (new Date(run.deadline) > now) continue;
+export async function sweeper(deps: Deps, options: SweepOptions = {}): Promise<SweepReport> {
+  const now = options.now ?? new Date();
+  const report: SweepReport = { timedOut: 0, jobsFailed: 0, decided: 0, started: 0 };
+  for (const run of await readOpenRuns(deps.docs)) {
     const log = deps.log.child({ runId: run.runId });
     const trials = await readTrials(deps.docs, run.runId);
-    if (run.status === 'ingesting' && trials.length === 0) {
-      await deps.docs.runTransaction(async (tx) => {
-        const current = await readRun(tx, run.runId);
-        if (current?.status !== 'ingesting') return;
-        const error = `timed out: ingest did not finish by the run deadline ${run.deadline}`;
-        tx.set(DOCS.run(run.runId), {
-          ...current,
-          status: 'failed',
-          error,
-          finishedAt: nowIso(),
-          updatedAt: nowIso(),
-        });
-      });
-      log.warn('run failed: ingest did not finish by its deadline');
+    const pastDeadline = new Date(run.deadline) <= now;
+    if (run.status === 'ingesting') {
+      if (pastDeadline && trials.length === 0) await failIngestAtDeadline(deps, run);
       continue;
     }
     for (const trial of trials.filter((t) => !FINAL_TRIAL_STATUSES.has(t.status))) {
-      const result: TrainingResult = {
-        status: 'failed',
-        runId: run.runId,
-        config: trial.config,
-        error: `timed out: no result by the run deadline ${run.deadline} (trial was ${trial.status})`,
-        finishedAt: nowIso(),
-      };
-      await deps.bus.publish(TOPICS.trainingResults, result, { runId: run.runId, config: trial.config });
-      log.warn(`trial ${trial.config} timed out`);
-      timedOut++;
+      if (pastDeadline) {
+        await timeOut(deps, run, trial);
+        report.timedOut++;
+      } else if (trial.status === 'training' && trial.jobId) {
+        if (await checkJob(deps, trial, now, options.resultGraceMs ?? 10 * 60_000)) report.jobsFailed++;
+      } else if (
+        trial.status === 'starting' &&
+        now.getTime() - Date.parse(trial.updatedAt) > (options.staleStartMs ?? 5 * 60_000)
+      ) {
+        log.warn(`trial ${trial.config} was left starting; back to the queue`);
+        await deps.docs.set(
+          DOCS.trial(run.runId, trial.config),
+          { status: 'queued', updatedAt: nowIso() },
+          { merge: true },
+        );
+        await enqueue(deps, run.runId, trial.config);
+      }
+    }
+    if (trials.length && trials.every((t) => FINAL_TRIAL_STATUSES.has(t.status))) {
+      const decided = await decideRun(run.runId, deps);
+      if (decided && decided.status !== run.status) {
+        log.info(`decided a run nobody had decided: ${decided.status}`);
+        report.decided++;
+      }
     }
   }
-  return { timedOut };
+  report.started = await dispatch(deps);
+  return report;
+}
+
+async function publishFailure(deps: Deps, trial: TrialDoc, error: string): Promise<void> {
+  const result: TrainingResult = {
+    status: 'failed',
+    runId: trial.runId,
+    config: trial.config,
+    error,
+    finishedAt: nowIso(),
+  };
+  await deps.bus.publish(TOPICS.trainingResults, result, { runId: trial.runId, config: trial.config });
+}
+
+async function timeOut(deps: Deps, run: RunDoc, trial: TrialDoc): Promise<void> {
+  if (trial.jobId) {
+    // The job would otherwise go on billing its machine and holding a slot.
+    await deps.launcher.cancel(trial.jobId).catch((error) => {
+      deps.log.warn(`could not cancel job ${trial.jobId}: ${messageOf(error)}`, {
+        runId: run.runId,
+        trial: trial.config,
+      });
+    });
+  }
+  await publishFailure(
+    deps,
+    trial,
+    `timed out: no result by the run deadline ${run.deadline} (trial was ${trial.status})`,
+  );
+  deps.log.warn(`trial ${trial.config} timed out`, { runId: run.runId });
+}
+
+/** Asks the platform how the trial's job is doing; fails the trial when the job ended without it. True if it did. */
+async function checkJob(deps: Deps, trial: TrialDoc, now: Date, graceMs: number): Promise<boolean> {
+  let status: JobStatus;
+  try {
+    status = await deps.launcher.status(trial.jobId!);
+  } catch (error) {
+    deps.log.warn(`could not read job ${trial.jobId}: ${messageOf(error)}`, {
+      runId: trial.runId,
+      trial: trial.config,
+    });
+    return false;
+  }
+  const endedAt =
+    status.endedAt ?? trial.jobEndedAt ?? (status.state === 'succeeded' ? now.toISOString() : null);
+  if (status.platformState !== trial.jobState || endedAt !== trial.jobEndedAt) {
+    await deps.docs.set(
+      DOCS.trial(trial.runId, trial.config),
+      { jobState: status.platformState, jobEndedAt: endedAt, updatedAt: nowIso() },
+      { merge: true },
+    );
+  }
+  if (status.state === 'failed' || status.state === 'cancelled') {
+    await publishFailure(
+      deps,
+      trial,
+      `training job ${status.state === 'failed' ? 'failed' : 'was cancelled'} (${status.platformState})${status.error ? `: ${status.error}` : ''}`,
+    );
+    return true;
+  }
+  if (status.state === 'succeeded' && endedAt && now.getTime() - Date.parse(endedAt) > graceMs) {
+    await publishFailure(
+      deps,
+      trial,
+      `training job finished (${status.platformState}) without reporting a result`,
+    );
+    return true;
+  }
+  return false;
+}
+
+async function failIngestAtDeadline(deps: Deps, run: RunDoc): Promise<void> {
+  await deps.docs.runTransaction(async (tx) => {
+    const current = await readRun(tx, run.runId);
+    if (current?.status !== 'ingesting') return;
+    const t = nowIso();
+    tx.set(DOCS.run(run.runId), {
+      ...current,
+      status: 'failed',
+      error: `timed out: ingest did not finish by the run deadline ${run.deadline}`,
+      finishedAt: t,
+      updatedAt: t,
+    } satisfies RunDoc);
+  });
+  deps.log.warn('run failed: ingest did not finish by its deadline', { runId: run.runId });
 }

@@ -1,14 +1,22 @@
 import { z } from 'zod';
 import { TrainingConfig } from './config.ts';
 import { DatasetManifest } from './manifest.ts';
-import { TrialArtifacts, TrialMetrics } from './messages.ts';
+import { TrainingRequest, TrialArtifacts, TrialMetrics } from './messages.ts';
 
 // The Firestore documents, as a user reads them in the console: plain field names, ISO timestamps, status words.
 
 export const RUN_STATUSES = ['ingesting', 'training', 'promoted', 'rejected', 'failed'] as const;
 export const FINAL_RUN_STATUSES: ReadonlySet<string> = new Set(['promoted', 'rejected', 'failed']);
-export const TRIAL_STATUSES = ['queued', 'training', 'succeeded', 'failed'] as const;
+/**
+ * `queued`: waiting in the training queue for a slot (or for GPU quota); `starting`: holds a slot while its job is
+ * being created; `training`: its job runs; then `succeeded` or `failed`.
+ */
+export const TRIAL_STATUSES = ['queued', 'starting', 'training', 'succeeded', 'failed'] as const;
+export type TrialStatus = (typeof TRIAL_STATUSES)[number];
 export const FINAL_TRIAL_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed']);
+/** Trials that hold one of the training slots. */
+export const SLOT_TRIAL_STATUSES: ReadonlySet<string> = new Set(['starting', 'training']);
+export const OPEN_RUN_STATUSES = ['ingesting', 'training'] as const;
 
 /** One trial's line in a run's decision: why it could or could not win. */
 export const RankedTrial = z.object({
@@ -57,6 +65,8 @@ export const RunDoc = z.object({
   promotion: z
     .object({ config: z.string(), version: z.number().int().positive(), uri: z.string(), f1: z.number() })
     .nullable(),
+  /** Why trials of this run are waiting (e.g. for GPU quota), while they wait. */
+  waiting: z.string().nullable().default(null),
 });
 export type RunDoc = z.infer<typeof RunDoc>;
 
@@ -74,6 +84,19 @@ export const TrialDoc = z.object({
   metrics: TrialMetrics.nullable(),
   artifacts: TrialArtifacts.nullable(),
   error: z.string().nullable(),
+  /** What the training job is started with: the trial starts itself from the queue with it. */
+  request: TrainingRequest.nullable().default(null),
+  /** Why the trial is still queued (no free slot, GPU quota), in plain words. */
+  waiting: z.string().nullable().default(null),
+  /** The last transient failure the launcher met starting this trial, and how many it met. */
+  lastError: z.string().nullable().default(null),
+  launchFailures: z.number().int().nonnegative().default(0),
+  /** What the job trains on: the accelerator type, or `NONE` (CPU), with a note when it is not the configured one. */
+  accelerator: z.string().nullable().default(null),
+  note: z.string().nullable().default(null),
+  /** The job's state as the sweeper last saw it (Vertex AI's words), and when it ended. */
+  jobState: z.string().nullable().default(null),
+  jobEndedAt: z.string().nullable().default(null),
 });
 export type TrialDoc = z.infer<typeof TrialDoc>;
 
@@ -101,3 +124,13 @@ export const ModelDoc = z.object({
   updatedAt: z.string(),
 });
 export type ModelDoc = z.infer<typeof ModelDoc>;
+
+/** `queue/training`: the durable training queue. Keys are `runId/config`; trials start oldest first. */
+export const QueueDoc = z.object({
+  waiting: z.array(z.string()),
+  /** Trials holding a slot; entries whose trial has ended are dropped at the next dispatch. */
+  active: z.array(z.string()),
+  updatedAt: z.string(),
+});
+export type QueueDoc = z.infer<typeof QueueDoc>;
+export const queueKey = (runId: string, config: string) => `${runId}/${config}`;

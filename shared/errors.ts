@@ -22,6 +22,22 @@ export class NotFoundError extends PermanentError {
   override name = 'NotFoundError';
 }
 
+/**
+ * The platform has no quota for the job now (Vertex AI's 429 RESOURCE_EXHAUSTED). Not permanent: the trial waits in
+ * the queue and is tried again at later sweeps, until its run's deadline.
+ */
+export class QuotaExceededError extends Error {
+  override name = 'QuotaExceededError';
+  constructor(
+    /** e.g. `custom_model_training_nvidia_t4_gpus` */
+    readonly quota: string,
+    readonly region: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`waiting for ${quota.endsWith('_gpus') ? 'GPU' : 'CPU'} quota ${quota} in ${region}`, options);
+  }
+}
+
 /** True when retrying cannot help; everything that is not a PermanentError is treated as transient. */
 export const isPermanent = (error: unknown): error is PermanentError => error instanceof PermanentError;
 

@@ -62,4 +62,5 @@ export const DOCS = {
   trial: (runId: string, config: string) => `runs/${runId}/trials/${config}`,
   models: 'models',
   model: (symbol: string, timeframe: string) => `models/${symbol}_${timeframe}`,
+  trainingQueue: 'queue/training',
 } as const;

@@ -37,6 +37,8 @@ export interface DocumentStore {
   set(path: string, data: Record<string, unknown>, options?: { merge?: boolean }): Promise<void>;
   /** Documents directly under a collection path, with their ids. */
   list(collection: string): Promise<Array<{ id: string; data: DocumentData }>>;
+  /** Documents of a collection whose `field` is one of `in`, ordered by `orderBy` (a composite index in Firestore). */
+  query(collection: string, where: { field: string; in: unknown[]; orderBy: string }): Promise<Array<{ id: string; data: DocumentData }>>;
   /** Runs `fn` atomically: every read sees one state, and its writes commit together or not at all. */
   runTransaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R>;
 }
@@ -49,10 +51,29 @@ export interface Transaction {
   create(path: string, data: Record<string, unknown>): void;
 }
 
-/** Starts training jobs. A job ends by publishing a TrainingResult to `training-results`. */
+/** A training job's state, in the platform-neutral words the sweeper acts on. */
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'unknown';
+export interface JobStatus {
+  state: JobState;
+  /** The platform's own words for it (Vertex AI's `JOB_STATE_FAILED`...). */
+  platformState: string;
+  /** The platform's error message for a failed or cancelled job ("image not found", ...). */
+  error?: string;
+  endedAt?: string;
+}
+
+/**
+ * Starts, watches and cancels training jobs. A job ends by publishing a TrainingResult to `training-results`.
+ * `launch` throws QuotaExceededError when the platform has no quota for it now, JobRefusedError when it never will.
+ */
 export interface JobLauncher {
+  /** Jobs this platform runs at once: the training queue never holds more slots. */
+  readonly capacity: number;
   /** Starts the job for this request unless one with the same id already exists; the id is derived from run and config. */
-  launch(request: TrainingRequest): Promise<{ jobId: string; started: boolean }>;
+  launch(request: TrainingRequest, options?: { cpu?: boolean }): Promise<{ jobId: string; started: boolean }>;
+  status(jobId: string): Promise<JobStatus>;
+  /** Asks the job to stop; a job that already ended is left alone. */
+  cancel(jobId: string): Promise<void>;
 }
 
 export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ModelDoc, RunDoc, TrialDoc } from './documents.ts';
+import { ModelDoc, OPEN_RUN_STATUSES, QueueDoc, RunDoc, TrialDoc } from './documents.ts';
 import { DOCS } from './names.ts';
 import type { DocumentStore, Transaction } from './ports.ts';
 
@@ -47,3 +47,11 @@ export const readModel = (
   timeframe: string,
 ): Promise<ModelDoc | undefined> => readOne(r, ModelDoc, DOCS.model(symbol, timeframe));
 export const readModels = (r: DocumentReader): Promise<ModelDoc[]> => readAll(r, ModelDoc, DOCS.models);
+export const readQueue = async (r: DocumentReader): Promise<QueueDoc> =>
+  (await readOne(r, QueueDoc, DOCS.trainingQueue)) ?? { waiting: [], active: [], updatedAt: '' };
+
+/** Runs still ingesting or training, soonest deadline first: what the sweeper looks at (never every run ever made). */
+export const readOpenRuns = async (store: Pick<DocumentStore, 'query'>): Promise<RunDoc[]> => {
+  const docs = await store.query(DOCS.runs, { field: 'status', in: [...OPEN_RUN_STATUSES], orderBy: 'deadline' });
+  return docs.map(({ id, data }) => parseDocument(RunDoc, data, `${DOCS.runs}/${id}`));
+};

@@ -48,12 +48,17 @@ export const Settings = z.object({
     .min(0)
     .default(0)
     .describe('training jobs at once; 0 means one per CPU core locally, 1 on Vertex AI (a quota of one GPU)'),
-  TRENDCAST_QUOTA_ATTEMPTS: z.coerce
+  TRENDCAST_ON_NO_GPU_QUOTA: z
+    .enum(['wait', 'cpu'])
+    .default('wait')
+    .describe(
+      'when Vertex AI has no GPU quota for a job: `wait` in the queue (tried again at every sweep, until the run deadline) or train on `cpu` at once',
+    ),
+  TRENDCAST_JOB_TIMEOUT_MINUTES: z.coerce
     .number()
-    .int()
-    .min(1)
-    .default(5)
-    .describe('attempts at creating a Vertex AI job refused with 429 RESOURCE_EXHAUSTED before giving up'),
+    .min(0)
+    .default(0)
+    .describe('a training job running longer is stopped by Vertex AI; 0: the run deadline'),
   TRENDCAST_MAX_UPLOAD_BYTES: z.coerce
     .number()
     .int()

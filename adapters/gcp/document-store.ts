@@ -68,6 +68,18 @@ export class FirestoreDocumentStore implements DocumentStore {
     return snapshot.docs.map((d) => ({ id: d.id, data: d.data() })).sort((a, b) => cmp(a.id, b.id));
   }
 
+  async query(
+    collection: string,
+    where: { field: string; in: unknown[]; orderBy: string },
+  ): Promise<Array<{ id: string; data: Doc }>> {
+    const snapshot = await this.firestore
+      .collection(collection)
+      .where(where.field, 'in', where.in)
+      .orderBy(where.orderBy)
+      .get();
+    return snapshot.docs.map((d) => ({ id: d.id, data: d.data() }));
+  }
+
   runTransaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R> {
     return this.firestore.runTransaction((t) => fn(this.wrap(t)));
   }

@@ -45,7 +45,8 @@ export class GcsObjectStore implements ObjectStore {
       const [data] = await this.file(key).download();
       return data;
     } catch (error) {
-      if (isNotFound(error)) throw new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: error });
+      if (isNotFound(error))
+        throw new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: error });
       throw error;
     }
   }
@@ -56,7 +57,8 @@ export class GcsObjectStore implements ObjectStore {
       const [metadata] = await this.file(key).getMetadata();
       size = Number(metadata.size);
     } catch (error) {
-      if (isNotFound(error)) throw new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: error });
+      if (isNotFound(error))
+        throw new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: error });
       throw error;
     }
     if (size > maxBytes)

@@ -128,6 +128,17 @@ export class LocalDocumentStore implements DocumentStore {
     return this.listDocs(collection);
   }
 
+  /** A scan of the collection: the local store has no indexes (Firestore answers the same query from one). */
+  async query(
+    collection: string,
+    where: { field: string; in: unknown[]; orderBy: string },
+  ): Promise<Array<{ id: string; data: Doc }>> {
+    const key = (d: { data: Doc }) => String(d.data[where.orderBy] ?? '');
+    return (await this.listDocs(collection))
+      .filter((d) => where.in.includes(d.data[where.field]))
+      .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  }
+
   create(path: string, data: Doc): Promise<boolean> {
     return this.withLock(async () => {
       if ((await this.readDoc(path)) !== undefined) return false;

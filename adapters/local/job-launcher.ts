@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type TrainingRequest, TrainingResult } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
-import type { JobLauncher, Logger, MessageBus } from '../../shared/ports.ts';
+import type { JobLauncher, JobStatus, Logger, MessageBus } from '../../shared/ports.ts';
 
 /** One line of `trendcast train --progress json` output. */
 export type EpochProgress = {
@@ -33,61 +33,92 @@ const CLI = fileURLToPath(new URL('../../bin/trendcast.js', import.meta.url));
 export const jobIdFor = (request: TrainingRequest) => `${request.runId}-${request.config.name}`;
 
 /**
- * Runs `trendcast train` as child processes, at most N at once, and publishes each job's TrainingResult
- * to `training-results`, as a Vertex AI job's trainer does; a job that dies without reporting is published
- * as a failed result, so no trial stays in `training`.
+ * Runs `trendcast train` as child processes and publishes each job's TrainingResult to `training-results`, as a
+ * Vertex AI job's trainer does; a job that dies without reporting is published as a failed result, so no trial stays
+ * in `training`. How many run at once is the training queue's business (`capacity`), as on Vertex AI.
  */
 export class ChildProcessJobLauncher implements JobLauncher {
-  private readonly jobs = new Map<string, Promise<void>>();
-  private readonly waiting: Array<() => void> = [];
-  private readonly children = new Set<ChildProcess>();
-  private readonly jobIds = new WeakMap<ChildProcess, string>();
-  private active = 0;
-  private readonly maxJobs: number;
+  readonly capacity: number;
+  private readonly jobs = new Map<string, { child?: ChildProcess; status: JobStatus; done: Promise<void> }>();
 
   constructor(
     private readonly bus: MessageBus,
     private readonly options: ChildProcessJobLauncherOptions = {},
   ) {
-    this.maxJobs = options.maxJobs || cpus().length;
+    this.capacity = options.maxJobs || cpus().length;
   }
 
   async launch(request: TrainingRequest): Promise<{ jobId: string; started: boolean }> {
     const jobId = jobIdFor(request);
     if (this.jobs.has(jobId)) return { jobId, started: false };
-    this.jobs.set(jobId, this.runWhenFree(request));
+    const job = {
+      status: { state: 'running', platformState: 'RUNNING' } as JobStatus,
+      done: Promise.resolve(),
+    };
+    this.jobs.set(jobId, job);
+    job.done = this.run(jobId, request);
     return { jobId, started: true };
   }
 
+  async status(jobId: string): Promise<JobStatus> {
+    // A job of another process (a second `trendcast run` on this home) is not ours to judge.
+    return this.jobs.get(jobId)?.status ?? { state: 'unknown', platformState: 'UNKNOWN' };
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job?.child || job.status.state !== 'running') return;
+    job.status = { state: 'cancelled', platformState: 'CANCELLING' };
+    job.child.kill('SIGTERM');
+    await job.done;
+  }
+
   get busy(): boolean {
-    return this.active > 0 || this.waiting.length > 0;
+    return [...this.jobs.values()].some((j) => j.status.state === 'running');
   }
 
   /** The trainer processes running now. */
   running(): Array<{ jobId: string; pid: number }> {
-    return [...this.children].map((c) => ({ jobId: this.jobIds.get(c)!, pid: c.pid! }));
+    return [...this.jobs.entries()]
+      .filter(([, j]) => j.child && j.status.state === 'running')
+      .map(([jobId, j]) => ({ jobId, pid: j.child!.pid! }));
   }
 
   /** Kills every running trainer (SIGTERM on Ctrl-C, SIGKILL for abandoned jobs); resolves once they have exited. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const exited = [...this.children].map((child) => new Promise((r) => child.once('close', r)));
-    for (const child of this.children) child.kill(signal);
-    await Promise.all(exited);
+    const running = [...this.jobs.values()].filter((j) => j.child && j.child.exitCode === null);
+    for (const job of running) job.child!.kill(signal);
+    await Promise.all(running.map((j) => j.done));
   }
 
-  private async runWhenFree(request: TrainingRequest): Promise<void> {
-    if (this.active >= this.maxJobs) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
-    try {
-      const result = await this.runTrainer(request);
-      await this.bus.publish(TOPICS.trainingResults, result);
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
+  private async run(jobId: string, request: TrainingRequest): Promise<void> {
+    const job = this.jobs.get(jobId)!;
+    const { result, exit } = await this.runTrainer(request, (child) => {
+      job.child = child;
+    });
+    const ended = new Date().toISOString();
+    if (job.status.state === 'cancelled')
+      job.status = { state: 'cancelled', platformState: 'CANCELLED', endedAt: ended };
+    else if (result?.status === 'succeeded')
+      job.status = { state: 'succeeded', platformState: 'SUCCEEDED', endedAt: ended };
+    else job.status = { state: 'failed', platformState: 'FAILED', error: exit, endedAt: ended };
+    await this.bus.publish(
+      TOPICS.trainingResults,
+      result ?? {
+        status: 'failed',
+        runId: request.runId,
+        config: request.config.name,
+        error: exit,
+        finishedAt: ended,
+      },
+    );
   }
 
-  private runTrainer(request: TrainingRequest): Promise<TrainingResult> {
+  /** Resolves with the result the trainer printed, if any, and how it exited in plain words. */
+  private runTrainer(
+    request: TrainingRequest,
+    started: (child: ChildProcess) => void,
+  ): Promise<{ result: TrainingResult | undefined; exit: string }> {
     const log = this.options.log?.child({ runId: request.runId, trial: request.config.name });
     return new Promise((resolve) => {
       const child = spawn(
@@ -95,8 +126,7 @@ export class ChildProcessJobLauncher implements JobLauncher {
         [CLI, 'train', '--request', JSON.stringify(request), '--progress', 'json'],
         { env: { ...process.env, ...this.options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      this.children.add(child);
-      this.jobIds.set(child, jobIdFor(request));
+      started(child);
       let result: TrainingResult | undefined;
       let lastError = '';
       createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -118,16 +148,11 @@ export class ChildProcessJobLauncher implements JobLauncher {
         log?.debug(line);
       });
       child.on('close', (code, signal) => {
-        this.children.delete(child);
-        resolve(
-          result ?? {
-            status: 'failed',
-            runId: request.runId,
-            config: request.config.name,
-            error: `trainer ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before reporting a result${lastError ? `: ${lastError}` : ''}`,
-            finishedAt: new Date().toISOString(),
-          },
-        );
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        resolve({
+          result,
+          exit: `trainer ${how} before reporting a result${lastError ? `: ${lastError}` : ''}`,
+        });
       });
     });
   }

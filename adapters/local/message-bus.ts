@@ -59,11 +59,14 @@ export class LocalMessageBus implements MessageBus {
     const handlers = this.handlers.get(topic) ?? [];
     for (const handler of Array.from({ length: this.options.deliveries }, () => handlers).flat()) {
       this.track(
-        deliverWithRetry(handler, event, this.options, this.log, async (error) => {
+        deliverWithRetry(handler, event, this.options, this.log, async () => {
+          // What Pub/Sub adds to a dead-lettered message, and nothing else: no error, only where and how often.
           await this.publish(`${topic}-dead-letter`, message, {
             ...attributes,
-            error,
             CloudPubSubDeadLetterSourceDeliveryCount: String(this.options.maxAttempts),
+            CloudPubSubDeadLetterSourceSubscription: `${topic}-push`,
+            CloudPubSubDeadLetterSourceSubscriptionProject: 'local',
+            CloudPubSubDeadLetterSourceTopicPublishTime: event.time!,
           });
         }),
       );

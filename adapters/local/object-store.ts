@@ -24,13 +24,17 @@ export class LocalObjectStore implements ObjectStore {
 
   read(key: string): Promise<Buffer> {
     return readFile(this.file(key)).catch((e: NodeJS.ErrnoException) => {
-      throw e.code === 'ENOENT' ? new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: e }) : e;
+      throw e.code === 'ENOENT'
+        ? new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: e })
+        : e;
     });
   }
 
   async readLimited(key: string, maxBytes: number): Promise<Buffer> {
     const handle = await open(this.file(key), 'r').catch((e: NodeJS.ErrnoException) => {
-      throw e.code === 'ENOENT' ? new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: e }) : e;
+      throw e.code === 'ENOENT'
+        ? new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: e })
+        : e;
     });
     try {
       const { size } = await handle.stat();

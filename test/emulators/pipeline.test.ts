@@ -266,7 +266,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
     );
     onProgress = undefined;
     // What the scheduled sweeper function does once the run's deadline has passed.
-    const swept = await sweeper(deps, new Date(Date.now() + 48 * 3600_000));
+    const swept = await sweeper(deps, { now: new Date(Date.now() + 48 * 3600_000) });
     expect(swept.timedOut).toBe(1);
     const run = await finishedRun(faultRunId, 60_000);
     expect(['promoted', 'rejected']).toContain(run.status);

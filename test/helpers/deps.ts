@@ -9,7 +9,12 @@ import type { Deps, JobLauncher } from '../../shared/ports.ts';
 import { readSettings } from '../../shared/settings.ts';
 
 /** A launcher that starts nothing: for tests of handlers that never reach a training job. */
-export const idleLauncher: JobLauncher = { launch: async () => ({ jobId: 'none', started: false }) };
+export const idleLauncher: JobLauncher = {
+  capacity: 1,
+  launch: async () => ({ jobId: 'none', started: false }),
+  status: async () => ({ state: 'unknown', platformState: 'UNKNOWN' }),
+  cancel: async () => {},
+};
 
 /**
  * The handlers' deps on the local adapters in a fresh temporary home: the one way tests build `Deps` by hand.

@@ -113,7 +113,7 @@ describe('sweeper', () => {
     expect((await sweeper(deps)).timedOut).toBe(0); // not yet past the deadline
 
     const later = new Date(Date.now() + 2 * 3600_000);
-    expect((await sweeper(deps, later)).timedOut).toBe(2);
+    expect((await sweeper(deps, { now: later })).timedOut).toBe(2);
     await bus.idle();
     const run = (await readRun(docs, runId))!;
     expect(run.status).toBe('promoted');
@@ -121,7 +121,7 @@ describe('sweeper', () => {
     const b = (await readTrial(docs, runId, 'b'))!;
     expect(b.status).toBe('failed');
     expect(b.error).toMatch(/^timed out: no result by the run deadline/);
-    expect((await sweeper(deps, later)).timedOut).toBe(0); // the run has ended: nothing more to sweep
+    expect((await sweeper(deps, { now: later })).timedOut).toBe(0); // the run has ended: nothing more to sweep
   });
 
   it('fails a run stuck in ingesting past its deadline', async () => {
@@ -130,7 +130,7 @@ describe('sweeper', () => {
       DOCS.run('run-stuck'),
       runDoc('run-stuck', [], { status: 'ingesting', symbol: null, timeframe: null }),
     );
-    await sweeper(deps, new Date(Date.now() + 2 * 3600_000));
+    await sweeper(deps, { now: new Date(Date.now() + 2 * 3600_000) });
     const run = (await readRun(docs, 'run-stuck'))!;
     expect(run.status).toBe('failed');
     expect(run.error).toMatch(/ingest did not finish/);

@@ -3,52 +3,102 @@ import { collector } from '../../functions/collector.ts';
 import { deadLetter } from '../../functions/dead-letter.ts';
 import { launcher } from '../../functions/launcher.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
+import type { TrainingRequest } from '../../shared/messages.ts';
 import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../../shared/names.ts';
-import type { JobLauncher } from '../../shared/ports.ts';
 import { readRun, readTrial } from '../../shared/records.ts';
 import { localDeps } from '../helpers/deps.ts';
 import { runDoc, trialDoc } from '../helpers/docs.ts';
+import { TestPlatform } from '../helpers/platform.ts';
+
+/** What Pub/Sub adds to a message it dead-letters: where it came from and how often it was tried, never an error. */
+const REAL_DEAD_LETTER_ATTRIBUTES = {
+  CloudPubSubDeadLetterSourceDeliveryCount: '5',
+  CloudPubSubDeadLetterSourceSubscription: 'projects/p/subscriptions/training-requests-push',
+  CloudPubSubDeadLetterSourceSubscriptionProject: 'p',
+  CloudPubSubDeadLetterSourceTopicPublishTime: '2026-11-25T10:00:00.000Z',
+};
+
+async function setup() {
+  const deps = localDeps({
+    prefix: 'dlq-',
+    launcher: new TestPlatform(1),
+    delivery: { backoffMs: 1, maxAttempts: 3 },
+  });
+  const { bus } = deps;
+  bus.subscribe(TOPICS.trainingResults, (e) => collector(e, deps));
+  for (const topic of Object.values(DEAD_LETTER_TOPICS)) bus.subscribe(topic, (e) => deadLetter(e, deps));
+  const runId = 'run-dead-letter';
+  const config = DEFAULT_GRID.configs[0]!;
+  const request: TrainingRequest = {
+    runId,
+    config,
+    datasetUri: 'file:///nowhere/',
+    outputUri: 'file:///nowhere/out/',
+  };
+  await deps.docs.create(DOCS.run(runId), runDoc(runId, [config.name]));
+  return { deps, bus, runId, config, request };
+}
 
 describe('dead letters', () => {
-  it('a request whose job never starts reaches the dead-letter topic, and its trial and run say so', async () => {
-    let attempts = 0;
-    // A job launcher (our own port) whose platform is down: every attempt fails with a transient error.
-    const down: JobLauncher = {
-      launch: async () => {
-        attempts++;
-        throw new Error('service unavailable');
-      },
-    };
-    const deps = localDeps({ prefix: 'dlq-', launcher: down, delivery: { backoffMs: 1, maxAttempts: 3 } });
-    const { bus } = deps;
-    bus.subscribe(TOPICS.trainingRequests, (e) => launcher(e, deps));
-    bus.subscribe(TOPICS.trainingResults, (e) => collector(e, deps));
-    for (const topic of Object.values(DEAD_LETTER_TOPICS)) bus.subscribe(topic, (e) => deadLetter(e, deps));
-
-    const runId = 'run-dead-letter';
-    const config = DEFAULT_GRID.configs[0]!;
-    await deps.docs.create(DOCS.run(runId), runDoc(runId, [config.name]));
+  it('a dead-lettered request fails its trial with what a real dead letter carries, and the run is decided', async () => {
+    const { deps, bus, runId, config, request } = await setup();
     await deps.docs.create(
       DOCS.trial(runId, config.name),
-      trialDoc(runId, config.name, { status: 'queued' }),
+      trialDoc(runId, config.name, { status: 'queued', lastError: '503 Service Unavailable from Vertex AI' }),
     );
-    await bus.publish(TOPICS.trainingRequests, {
-      runId,
-      config,
-      datasetUri: 'file:///nowhere/',
-      outputUri: 'file:///nowhere/out/',
-    });
+    await bus.publish(DEAD_LETTER_TOPICS.trainingRequests, request, REAL_DEAD_LETTER_ATTRIBUTES);
     await bus.idle();
-
-    expect(attempts).toBe(3);
-    expect(bus.published.get(DEAD_LETTER_TOPICS.trainingRequests)).toHaveLength(1);
     const trial = (await readTrial(deps.docs, runId, config.name))!;
     expect(trial.status).toBe('failed');
     expect(trial.error).toBe(
-      'training job could not be started: gave up after 3 delivery attempts (last error: service unavailable)',
+      'training job could not be started: gave up after 5 delivery attempts on subscription ' +
+        'projects/p/subscriptions/training-requests-push (last error recorded: 503 Service Unavailable from Vertex AI)',
     );
     const run = (await readRun(deps.docs, runId))!;
     expect(run.status).toBe('rejected');
     expect(run.reason).toMatch(/could not be started/);
+  });
+
+  it('says what it knows when the handler recorded no error', async () => {
+    const { deps, bus, runId, config, request } = await setup();
+    await deps.docs.create(
+      DOCS.trial(runId, config.name),
+      trialDoc(runId, config.name, { status: 'queued' }),
+    );
+    await bus.publish(DEAD_LETTER_TOPICS.trainingRequests, request, REAL_DEAD_LETTER_ATTRIBUTES);
+    await bus.idle();
+    expect((await readTrial(deps.docs, runId, config.name))!.error).toBe(
+      'training job could not be started: gave up after 5 delivery attempts on subscription projects/p/subscriptions/training-requests-push',
+    );
+  });
+
+  it('the local bus dead-letters a message that fails every attempt with the attributes Pub/Sub adds, and no error', async () => {
+    const { deps, bus, runId, config, request } = await setup();
+    await deps.docs.create(
+      DOCS.trial(runId, config.name),
+      trialDoc(runId, config.name, { status: 'queued' }),
+    );
+    const seen: Array<Record<string, string>> = [];
+    bus.subscribe(TOPICS.trainingRequests, async (e) => {
+      await launcher(e, {
+        ...deps,
+        docs: { ...deps.docs, get: () => Promise.reject(new Error('firestore unavailable')) },
+      });
+    });
+    bus.subscribe(DEAD_LETTER_TOPICS.trainingRequests, async (e) => {
+      seen.push(e.data!.message.attributes!);
+    });
+    await bus.publish(TOPICS.trainingRequests, request, { runId });
+    await bus.idle();
+    expect(seen).toHaveLength(1);
+    expect(Object.keys(seen[0]!).sort()).toEqual([
+      'CloudPubSubDeadLetterSourceDeliveryCount',
+      'CloudPubSubDeadLetterSourceSubscription',
+      'CloudPubSubDeadLetterSourceSubscriptionProject',
+      'CloudPubSubDeadLetterSourceTopicPublishTime',
+      'runId',
+    ]);
+    expect(seen[0]!.CloudPubSubDeadLetterSourceDeliveryCount).toBe('3');
+    expect((await readTrial(deps.docs, runId, config.name))!.status).toBe('failed');
   });
 });

@@ -1,0 +1,135 @@
+import {
+  FINAL_TRIAL_STATUSES,
+  type ModelDoc,
+  type ModelVersion,
+  OPEN_RUN_STATUSES,
+  type RunDoc,
+} from '../shared/documents.ts';
+import { DOCS, PATHS } from '../shared/names.ts';
+import type { Deps } from '../shared/ports.ts';
+import { promoteBestTrial } from '../shared/promotion.ts';
+import { readModel, readRun, readTrial, readTrials } from '../shared/records.ts';
+import { nowIso } from './pubsub.ts';
+
+const isOpen = (run: RunDoc) => (OPEN_RUN_STATUSES as readonly string[]).includes(run.status);
+
+/**
+ * Decides a run whose trials are all final, whoever gets there first (the collector on the last result, the sweeper
+ * for a run nobody decided), in one transaction: exactly one decision per run. A promotion reserves its model version
+ * in that transaction and copies the files after it; a reserved promotion that did not finish is finished here.
+ * Resolves to the run as it stands afterwards.
+ */
+export async function decideRun(runId: string, deps: Deps): Promise<RunDoc | undefined> {
+  const run = await deps.docs.runTransaction(async (tx) => {
+    const run = await readRun(tx, runId);
+    if (!run || run.promotion || !isOpen(run) || !run.symbol || !run.timeframe) return run;
+    const trials = await readTrials(tx, runId);
+    const model = await readModel(tx, run.symbol, run.timeframe);
+    const complete =
+      trials.length >= run.configs.length && trials.every((x) => FINAL_TRIAL_STATUSES.has(x.status));
+    if (!complete) return run;
+    const t = nowIso();
+    const decision = promoteBestTrial(trials, run.gate);
+    if (decision.outcome === 'reject') {
+      const rejected: RunDoc = {
+        ...run,
+        status: 'rejected',
+        reason: decision.reason,
+        ranking: decision.ranking,
+        waiting: null,
+        finishedAt: t,
+        updatedAt: t,
+      };
+      tx.set(DOCS.run(runId), rejected);
+      return rejected;
+    }
+    // Reserve the next model version now, inside the transaction; the files are copied after it commits.
+    const version = (model?.latestVersion ?? 0) + 1;
+    const winner = trials.find((x) => x.config === decision.winner)!;
+    const promotion = {
+      config: decision.winner,
+      version,
+      uri: deps.store.baseUri + PATHS.modelVersion(run.symbol, run.timeframe, version),
+      f1: winner.metrics!.f1,
+    };
+    tx.set(DOCS.model(run.symbol, run.timeframe), {
+      symbol: run.symbol,
+      timeframe: run.timeframe,
+      current: model?.current ?? null,
+      history: model?.history ?? [],
+      latestVersion: version,
+      updatedAt: t,
+    } satisfies ModelDoc);
+    const deciding: RunDoc = {
+      ...run,
+      reason: decision.reason,
+      ranking: decision.ranking,
+      promotion,
+      updatedAt: t,
+    };
+    tx.set(DOCS.run(runId), deciding);
+    return deciding;
+  });
+  if (run?.status === 'rejected' && !run.promotion) deps.log.info(`run rejected: ${run.reason}`, { runId });
+  if (run?.promotion && run.status !== 'promoted') {
+    await finishPromotion(run, deps);
+    return readRun(deps.docs, runId);
+  }
+  return run;
+}
+
+/** Copies the winner's artifacts to its version folder and to `current/`, then marks the model and the run. Idempotent. */
+async function finishPromotion(run: RunDoc, deps: Deps): Promise<void> {
+  const promotion = run.promotion!;
+  const symbol = run.symbol!;
+  const timeframe = run.timeframe!;
+  const from = PATHS.trial(run.runId, promotion.config);
+  const versionPrefix = PATHS.modelVersion(symbol, timeframe, promotion.version);
+  const currentPrefix = PATHS.modelCurrent(symbol, timeframe);
+  // model.json last: its weights are in place before the file that names them.
+  const keys = (await deps.store.list(from)).sort(
+    (a, b) => Number(a.endsWith('model.json')) - Number(b.endsWith('model.json')),
+  );
+  for (const key of keys) await deps.store.copy(key, versionPrefix + key.slice(from.length));
+
+  const model = await readModel(deps.docs, symbol, timeframe);
+  if (!model?.current || model.current.version <= promotion.version) {
+    for (const key of keys) await deps.store.copy(key, currentPrefix + key.slice(from.length));
+  }
+
+  await deps.docs.runTransaction(async (tx) => {
+    const current = await readRun(tx, run.runId);
+    const doc = await readModel(tx, symbol, timeframe);
+    const trial = await readTrial(tx, run.runId, promotion.config);
+    if (!current || current.status === 'promoted' || !doc || !trial?.metrics) return;
+    const t = nowIso();
+    const entry: ModelVersion = {
+      version: promotion.version,
+      runId: run.runId,
+      config: promotion.config,
+      f1: trial.metrics.f1,
+      auc: trial.metrics.auc,
+      accuracy: trial.metrics.accuracy,
+      uri: promotion.uri,
+      promotedAt: t,
+    };
+    const newer = doc.current && doc.current.version > entry.version;
+    tx.set(DOCS.model(symbol, timeframe), {
+      ...doc,
+      current: newer ? doc.current : entry,
+      history: [...doc.history.filter((h) => h.version !== entry.version), entry].sort(
+        (a, b) => a.version - b.version,
+      ),
+      updatedAt: t,
+    } satisfies ModelDoc);
+    tx.set(DOCS.run(run.runId), {
+      ...current,
+      status: 'promoted',
+      finishedAt: t,
+      updatedAt: t,
+    } satisfies RunDoc);
+  });
+  deps.log.info(`promoted ${promotion.config} as ${symbol} ${timeframe} v${promotion.version}`, {
+    runId: run.runId,
+  });
+}
