@@ -24,6 +24,15 @@ export const Settings = z.object({
   TRENDCAST_ACCELERATOR_COUNT: z.coerce.number().int().min(0).default(1),
   /** Training jobs at once; 0 means one per CPU core (local) or 1 (Vertex AI, a quota of one GPU). */
   TRENDCAST_MAX_JOBS: z.coerce.number().int().min(0).default(0),
+  /**
+   * `http://host:port` of a local Vertex AI service (emulators/vertex-ai/, emulator mode): the launcher talks REST to
+   * it without credentials. Empty: the regional Vertex AI endpoint of TRENDCAST_REGION.
+   */
+  TRENDCAST_VERTEX_ENDPOINT: z
+    .string()
+    .regex(/^http:\/\/[^/\s]+:\d+\/?$/, 'an http://host:port URL')
+    .or(z.literal(''))
+    .default(''),
   /** Attempts at creating a Vertex AI job that fails with 429 RESOURCE_EXHAUSTED before the trial fails. */
   TRENDCAST_QUOTA_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   /** Largest CSV ingest reads, checked before reading the object. */

@@ -1,4 +1,5 @@
 import { JobServiceClient, type protos } from '@google-cloud/aiplatform';
+import { PassThroughClient } from 'google-auth-library';
 import type { TrainingRequest } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
 import { type JobLauncher, JobRefusedError } from '../../shared/ports.ts';
@@ -83,6 +84,28 @@ export function buildCustomJob(request: TrainingRequest, settings: Settings): Cu
   };
 }
 
+/**
+ * Where the JobServiceClient connects: the regional endpoint (gRPC, Application Default Credentials), or with
+ * TRENDCAST_VERTEX_ENDPOINT the local Vertex AI service, over the client's REST transport in plain http with no
+ * credentials (PassThroughClient sends none and needs no metadata server).
+ */
+export function jobServiceOptions(settings: Settings): ConstructorParameters<typeof JobServiceClient>[0] {
+  if (!settings.TRENDCAST_VERTEX_ENDPOINT)
+    return { apiEndpoint: `${settings.TRENDCAST_REGION}-aiplatform.googleapis.com` };
+  const url = new URL(settings.TRENDCAST_VERTEX_ENDPOINT);
+  return {
+    fallback: true,
+    protocol: 'http',
+    apiEndpoint: url.hostname,
+    port: Number(url.port),
+    // google-gax pins its own copy of google-auth-library, whose AuthClient class TypeScript will not equate with
+    // ours; at run time gax only needs the client's fetch and getRequestHeaders.
+    authClient: new PassThroughClient() as unknown as NonNullable<
+      ConstructorParameters<typeof JobServiceClient>[0]
+    >['authClient'],
+  };
+}
+
 /** gRPC RESOURCE_EXHAUSTED (8), or HTTP 429 when the client falls back to REST. */
 const isQuotaError = (error: unknown) => {
   const { code, message } = error as { code?: number; message?: string };
@@ -110,9 +133,7 @@ export class VertexJobLauncher implements JobLauncher {
 
   /** Created on first use, so functions that never launch never open a channel to Vertex AI. */
   private jobs(): CustomJobClient {
-    this.client ??= new JobServiceClient({
-      apiEndpoint: `${this.settings.TRENDCAST_REGION}-aiplatform.googleapis.com`,
-    });
+    this.client ??= new JobServiceClient(jobServiceOptions(this.settings));
     return this.client;
   }
 
