@@ -21,8 +21,30 @@ const ListResponseType = root.lookupType('google.cloud.aiplatform.v1.ListCustomJ
 /** Plain objects with enum names and int64 as strings, the form jobs are kept in. */
 const PLAIN: protobuf.IConversionOptions = { enums: String, longs: String };
 
-/** A CustomJob from a request body; throws (with the library's message) on fields or values the proto lacks. */
+/** The first field of `json` that `type` does not have, as the real API names it ("Unknown name ... at ..."). */
+function unknownField(type: protobuf.Type, json: unknown, at: string): string | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  for (const [key, value] of Object.entries(json)) {
+    // The library's definitions name fields in lowerCamelCase; JSON may use either that or the proto's snake_case.
+    const field = type.fields[key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())];
+    if (!field) return `Unknown name "${key}" at '${at}': Cannot find field.`;
+    const fieldType = field.resolve().resolvedType;
+    // Well-known types (Timestamp, Duration, Struct, ...) have their own JSON forms.
+    if (!(fieldType instanceof protobuf.Type) || fieldType.fullName.startsWith('.google.protobuf.')) continue;
+    const path = `${at}.${field.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+    const items = field.map ? Object.values(value ?? {}) : field.repeated ? (value as unknown[]) : [value];
+    for (const [i, item] of (items ?? []).entries()) {
+      const found = unknownField(fieldType, item, field.repeated ? `${path}[${i}]` : path);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** A CustomJob from a request body; throws, saying which, on a field or value the proto lacks. */
 export function readCustomJob(json: unknown): CustomJob {
+  const unknown = unknownField(CustomJobType, json, 'custom_job');
+  if (unknown) throw new Error(unknown);
   const message = fromProto3JSON(CustomJobType, json as JSONValue);
   if (!message) throw new Error('the body is not a CustomJob');
   return CustomJobType.toObject(message, PLAIN) as CustomJob;

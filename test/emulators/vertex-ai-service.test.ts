@@ -138,11 +138,29 @@ async function admin(service: VertexAiService, path: string, body?: unknown): Pr
   return response.json();
 }
 
+/** Drops proto3 default values ("", false, 0, null, empty lists and objects), leaving the fields that were set. */
+function pruneDefaults(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(pruneDefaults);
+  if (value === null || typeof value !== 'object') return value;
+  const kept = Object.entries(value)
+    .map(([k, v]) => [k, pruneDefaults(v)] as const)
+    .filter(([, v]) => !(v === '' || v === false || v === 0 || v === null))
+    .filter(([, v]) => !(typeof v === 'object' && v !== null && Object.keys(v).length === 0));
+  return Object.fromEntries(kept);
+}
+
+/** The {code, message, status} of a REST error, from the client's error (whose message is the response body). */
+function restError(error: unknown): { code: number; message: string; status: string } {
+  return (
+    JSON.parse((error as Error).message) as { error: { code: number; message: string; status: string } }
+  ).error;
+}
+
 const tmpFile = (name: string) => join(mkdtempSync(join(tmpdir(), 'vertex-ai-')), name);
 
 describe('local Vertex AI service: create, get, and the states of a job', () => {
   it('create answers a CustomJob the library’s own types accept: QUEUED, a Vertex resource name, times', async () => {
-    const service = await serve();
+    const service = await serve({ stepMs: 600_000 }); // stays QUEUED for this test
     const client = clientFor(service);
     const sent = buildCustomJob(request(), settingsFor(service));
     const [created] = await client.createCustomJob({ parent: PARENT, customJob: sent });
@@ -153,13 +171,14 @@ describe('local Vertex AI service: create, get, and the states of a job', () => 
     expect(projectNumber(PROJECT)).toMatch(/^\d{12}$/);
     expect(created.state).toBe('JOB_STATE_QUEUED');
     expect(Number(created.createTime!.seconds)).toBeGreaterThan(1_700_000_000);
-    // Every field sent comes back, through the library's CustomJob message (enums decoded from numbers).
+    // Every field sent comes back, through the library's CustomJob message (enums decoded from numbers); the client
+    // fills in proto3 defaults ("", false, []), which are pruned before comparing.
     const message = CustomJob.fromObject(created as Record<string, unknown>);
     expect(CustomJob.verify(message)).toBeNull();
-    const back = CustomJob.toObject(message, { enums: String, longs: Number });
+    const back = pruneDefaults(CustomJob.toObject(message, { enums: String, longs: Number })) as Job;
     expect(back.displayName).toBe(sent.displayName);
     expect(back.labels).toEqual(sent.labels);
-    expect(back.jobSpec.workerPoolSpecs).toEqual(sent.jobSpec!.workerPoolSpecs);
+    expect(back.jobSpec).toEqual(sent.jobSpec);
 
     // The wire format, as a plain REST caller sees it: enum names and RFC 3339 times unless ints are asked for.
     const raw = (await (await fetch(`${service.endpoint}/v1/${created.name}`)).json()) as Record<
@@ -251,13 +270,11 @@ describe('local Vertex AI service: create, get, and the states of a job', () => 
     const refused = async (mutate: (job: Job) => void) => {
       const job = cpuJob('invalid');
       mutate(job);
-      const error = await client.createCustomJob({ parent: PARENT, customJob: job }).then(
-        () => undefined,
-        (e: { code?: number; message?: string }) => e,
-      );
-      expect(error?.code).toBe(400);
-      expect(error?.message).toMatch(/INVALID_ARGUMENT/);
-      return error!.message!;
+      const error = await client.createCustomJob({ parent: PARENT, customJob: job }).then(() => {
+        throw new Error('accepted');
+      }, restError);
+      expect(error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
+      return error.message;
     };
     const pool = (job: Job) => job.jobSpec!.workerPoolSpecs![0]!;
     expect(
@@ -303,7 +320,20 @@ describe('local Vertex AI service: create, get, and the states of a job', () => 
       body: JSON.stringify({ ...cpuJob('x'), gpuCount: 2 }),
     });
     expect(unknown.status).toBe(400);
-    expect(((await unknown.json()) as { error: { status: string } }).error.status).toBe('INVALID_ARGUMENT');
+    expect(((await unknown.json()) as { error: unknown }).error).toEqual({
+      code: 400,
+      status: 'INVALID_ARGUMENT',
+      message: `Invalid JSON payload received. Unknown name "gpuCount" at 'custom_job': Cannot find field.`,
+    });
+    const nested = cpuJob('x') as Record<string, unknown>;
+    (nested.jobSpec as { workerPoolSpecs: Record<string, unknown>[] }).workerPoolSpecs[0]!.gpus = 1;
+    const deep = await fetch(`${service.endpoint}/v1/${PARENT}/customJobs`, {
+      method: 'POST',
+      body: JSON.stringify(nested),
+    });
+    expect(((await deep.json()) as { error: { message: string } }).error.message).toMatch(
+      /Unknown name "gpus" at 'custom_job\.job_spec\.worker_pool_specs\[0\]'/,
+    );
     expect(service.jobs.quotaUsage().NONE!.used).toBe(0);
     await client.close();
   });
@@ -367,18 +397,16 @@ describe('local Vertex AI service: list with a filter', () => {
     const service = await serve();
     const client = clientFor(service);
     const refusal = async (filter: string) => {
-      const error = await client.listCustomJobs({ parent: PARENT, filter }).then(
-        () => undefined,
-        (e: { code?: number; message?: string }) => e,
-      );
-      expect(error?.code, filter).toBe(400);
-      expect(error?.message).toMatch(/INVALID_ARGUMENT/);
-      return error!.message!;
+      const error = await client.listCustomJobs({ parent: PARENT, filter }).then(() => {
+        throw new Error('accepted');
+      }, restError);
+      expect(error, filter).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
+      return error.message;
     };
-    expect(await refusal('job_name="x"')).toMatch(/unsupported field \\"job_name\\" at position 0/);
+    expect(await refusal('job_name="x"')).toMatch(/unsupported field "job_name" at position 0/);
     expect(await refusal('state="RUNNING"')).toMatch(/is not a JobState/);
-    expect(await refusal('state<"JOB_STATE_RUNNING"')).toMatch(/operator \\"<\\" is not supported for state/);
-    expect(await refusal('display_name="x" AND (state="JOB_STATE_RUNNING"')).toMatch(/missing \\"\)\\"/);
+    expect(await refusal('state<"JOB_STATE_RUNNING"')).toMatch(/operator "<" is not supported for state/);
+    expect(await refusal('display_name="x" AND (state="JOB_STATE_RUNNING"')).toMatch(/missing "\)"/);
     expect(await refusal('display_name="x')).toMatch(/unterminated string/);
     expect(await refusal('labels.App="x"')).toMatch(/unsupported field/);
     expect(await refusal('create_time>"yesterday"')).toMatch(/RFC 3339/);
@@ -636,7 +664,7 @@ describe('the real `trendcast train` through the local Vertex AI service', () =>
     const client = clientFor(service);
     const trainRequest = TrainingRequest.parse({
       runId: 'run-vertex-emulated-0001',
-      config: { ...DEFAULT_GRID.configs[0]!, lstmUnits: [8], epochs: 1, patience: 1 },
+      config: { ...DEFAULT_GRID.configs[0]!, lstmUnits: [8, 8, 8], epochs: 1, patience: 1 },
       datasetUri: `${pathToFileURL(dataset).href}/`,
       outputUri: `${pathToFileURL(join(home, 'trial')).href}/`,
       seed: 1,
