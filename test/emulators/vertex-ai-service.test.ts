@@ -2,18 +2,20 @@
 // (its REST transport, as VertexJobLauncher builds it from TRENDCAST_VERTEX_ENDPOINT) and the REAL VertexJobLauncher.
 // Most jobs run a tiny stand-in trainer (FAKE_TRAINER below, a node one-liner given as the image's entrypoint) so the
 // states, cancel, timeout and faults are quick to reach; one describe runs the real `trendcast train` end to end.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { JobServiceClient, protos } from '@google-cloud/aiplatform';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Message, PubSub } from '@google-cloud/pubsub';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildCustomJob,
   displayNameFor,
   jobServiceOptions,
   VertexJobLauncher,
 } from '../../adapters/gcp/job-launcher.ts';
+import { GcsObjectStore } from '../../adapters/gcp/object-store.ts';
 import { type JobState, parseFilter } from '../../emulators/vertex-ai/filter.ts';
 import { FAULT_LABEL, projectNumber } from '../../emulators/vertex-ai/jobs.ts';
 import {
@@ -21,8 +23,10 @@ import {
   type VertexAiService,
   type VertexAiServiceOptions,
 } from '../../emulators/vertex-ai/server.ts';
+import { Emulators, emulatorSkipReason } from '../../scripts/emulator-harness.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
-import { TrainingRequest, TrialMetrics } from '../../shared/messages.ts';
+import { TrainingRequest, TrainingResult, TrialMetrics } from '../../shared/messages.ts';
+import { TOPICS } from '../../shared/names.ts';
 import { JobRefusedError } from '../../shared/ports.ts';
 import { readSettings, type Settings } from '../../shared/settings.ts';
 import { REFERENCE_CSV, trendcast } from '../helpers/cli.ts';
@@ -693,3 +697,68 @@ describe('the real `trendcast train` through the local Vertex AI service', () =>
     await client.close();
   }, 300_000);
 });
+
+const skipEmulators = emulatorSkipReason();
+
+// Emulator mode as the lead will wire it: the service started with the emulators' environment, the REAL launcher
+// creating the job, the REAL trainer reading its dataset from fake-gcs-server and publishing its result to the Pub/Sub
+// emulator, where this test receives it.
+describe.skipIf(skipEmulators)(
+  'emulator mode: VertexJobLauncher → local Vertex AI service → trendcast train',
+  () => {
+    let emulators: Emulators;
+    let pubsub: PubSub;
+
+    beforeAll(async () => {
+      emulators = await Emulators.start({ setProcessEnv: true });
+      pubsub = new PubSub({ projectId: emulators.env.GOOGLE_CLOUD_PROJECT });
+    }, 180_000);
+
+    afterAll(async () => {
+      await pubsub?.close();
+      await emulators?.stop();
+    });
+
+    it('trains from gs:// and the result arrives on training-results', async () => {
+      const runId = 'run-vertex-emulated-0002';
+      const local = mkdtempSync(join(tmpdir(), 'vertex-ai-gcs-'));
+      const features = await trendcast(['features', REFERENCE_CSV, '--out', local]);
+      expect(features.code, features.stderr).toBe(0);
+      const store = new GcsObjectStore(emulators.env.TRENDCAST_BUCKET);
+      for (const file of readdirSync(local))
+        await store.write(`datasets/${runId}/${file}`, readFileSync(join(local, file)));
+
+      const [topic] = await pubsub.createTopic(TOPICS.trainingResults);
+      const [subscription] = await topic.createSubscription('vertex-ai-service-test');
+      const received = new Promise<TrainingResult>((resolve) => {
+        subscription.once('message', (message: Message) => {
+          message.ack();
+          resolve(TrainingResult.parse(JSON.parse(message.data.toString())));
+        });
+      });
+
+      const service = await serve({ entrypoint: undefined, stepMs: 50, env: { ...emulators.env } });
+      const bucket = `gs://${emulators.env.TRENDCAST_BUCKET}`;
+      const trainRequest = TrainingRequest.parse({
+        runId,
+        config: { ...DEFAULT_GRID.configs[0]!, lstmUnits: [8, 8, 8], epochs: 1, patience: 1 },
+        datasetUri: `${bucket}/datasets/${runId}/`,
+        outputUri: `${bucket}/runs/${runId}/trials/config_1_baseline/`,
+        seed: 1,
+      });
+      const launched = await new VertexJobLauncher(settingsFor(service)).launch(trainRequest);
+      expect(launched.started).toBe(true);
+
+      const result = await received;
+      await subscription.close();
+      expect(result).toMatchObject({ status: 'succeeded', runId, config: 'config_1_baseline' });
+      expect(result.status === 'succeeded' && result.artifacts.metrics).toBe(
+        `${bucket}/runs/${runId}/trials/config_1_baseline/metrics.json`,
+      );
+      const client = clientFor(service);
+      expect((await waitForState(client, launched.jobId, FINAL)).state).toBe('JOB_STATE_SUCCEEDED');
+      expect(await store.exists(`runs/${runId}/trials/config_1_baseline/metrics.json`)).toBe(true);
+      await client.close();
+    }, 300_000);
+  },
+);
