@@ -48,6 +48,14 @@ export const Settings = z.object({
     .min(0)
     .default(0)
     .describe('training jobs at once; 0 means one per CPU core locally, 1 on Vertex AI (a quota of one GPU)'),
+  TRENDCAST_VERTEX_ENDPOINT: z
+    .string()
+    .regex(/^http:\/\/[^/\s]+:\d+\/?$/, 'an http://host:port URL')
+    .or(z.literal(''))
+    .default('')
+    .describe(
+      '`http://host:port` of the local Vertex AI service (emulator mode; REST, no credentials); empty: the regional endpoint',
+    ),
   TRENDCAST_ON_NO_GPU_QUOTA: z
     .enum(['wait', 'cpu'])
     .default('wait')

@@ -1,8 +1,9 @@
 import { JobServiceClient, type protos } from '@google-cloud/aiplatform';
-import { JobRefusedError } from '../../shared/errors.ts';
+import { PassThroughClient } from 'google-auth-library';
+import { JobRefusedError, QuotaExceededError } from '../../shared/errors.ts';
 import type { TrainingRequest } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
-import type { JobLauncher, Logger } from '../../shared/ports.ts';
+import type { JobLauncher, JobState, JobStatus, Logger } from '../../shared/ports.ts';
 import type { Settings } from '../../shared/settings.ts';
 
 type CustomJob = protos.google.cloud.aiplatform.v1.ICustomJob;
@@ -11,20 +12,29 @@ type CustomJob = protos.google.cloud.aiplatform.v1.ICustomJob;
 export interface CustomJobClient {
   createCustomJob(request: { parent: string; customJob: CustomJob }): Promise<[CustomJob, ...unknown[]]>;
   listCustomJobs(request: { parent: string; filter: string }): Promise<[CustomJob[], ...unknown[]]>;
+  getCustomJob(request: { name: string }): Promise<[CustomJob, ...unknown[]]>;
   cancelCustomJob(request: { name: string }): Promise<unknown>;
 }
 
 export interface VertexJobLauncherOptions {
   client?: CustomJobClient;
   log?: Logger;
-  /** First wait after a 429; doubles each attempt. */
-  backoffMs?: number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
-/** States in which a job holds (or is about to hold) its machine and GPU. */
-const ACTIVE_STATES = ['JOB_STATE_QUEUED', 'JOB_STATE_PENDING', 'JOB_STATE_RUNNING'];
-const FINAL_STATES = ['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED'];
+/** Vertex AI's job states in the words the sweeper acts on. */
+const STATES: Record<string, JobState> = {
+  JOB_STATE_QUEUED: 'queued',
+  JOB_STATE_PENDING: 'queued',
+  JOB_STATE_RUNNING: 'running',
+  JOB_STATE_UPDATING: 'running',
+  JOB_STATE_PAUSED: 'running',
+  JOB_STATE_SUCCEEDED: 'succeeded',
+  JOB_STATE_PARTIALLY_SUCCEEDED: 'failed',
+  JOB_STATE_FAILED: 'failed',
+  JOB_STATE_EXPIRED: 'failed',
+  JOB_STATE_CANCELLING: 'cancelled',
+  JOB_STATE_CANCELLED: 'cancelled',
+};
 const APP_LABEL = 'trendcast';
 
 /** A label value by Google's rules: lower-case letters, digits, `_` and `-`, at most 63 characters. */
@@ -44,10 +54,21 @@ export function quotaFor(acceleratorType: string): string {
   return `custom_model_training_${acceleratorType.toLowerCase().replace(/^nvidia_tesla_/, 'nvidia_')}_gpus`;
 }
 
-/** The CustomJob for one TrainingRequest: the trainer image, the request as arguments, one worker on the configured machine. */
-export function buildCustomJob(request: TrainingRequest, settings: Settings): CustomJob {
+/** How long a job may run before Vertex AI stops it: the setting, or else the run's deadline (a job never outlives its run). */
+export const jobTimeoutSeconds = (settings: Settings) =>
+  Math.round(60 * (settings.TRENDCAST_JOB_TIMEOUT_MINUTES || settings.TRENDCAST_RUN_DEADLINE_MINUTES));
+
+/**
+ * The CustomJob for one TrainingRequest: the trainer image, the request as arguments, one worker on the configured
+ * machine (without its GPU with `cpu`: the image's backend chain falls back to the CPU), a timeout.
+ */
+export function buildCustomJob(
+  request: TrainingRequest,
+  settings: Settings,
+  options: { cpu?: boolean } = {},
+): CustomJob {
   const accelerator = settings.TRENDCAST_ACCELERATOR_TYPE;
-  const onGpu = accelerator !== 'NONE' && settings.TRENDCAST_ACCELERATOR_COUNT > 0;
+  const onGpu = !options.cpu && accelerator !== 'NONE' && settings.TRENDCAST_ACCELERATOR_COUNT > 0;
   return {
     displayName: displayNameFor(request),
     labels: { app: APP_LABEL, run: labelValue(request.runId), config: labelValue(request.config.name) },
@@ -76,6 +97,7 @@ export function buildCustomJob(request: TrainingRequest, settings: Settings): Cu
           },
         },
       ],
+      scheduling: { timeout: { seconds: jobTimeoutSeconds(settings) } },
       ...(settings.TRENDCAST_TRAINER_SERVICE_ACCOUNT
         ? { serviceAccount: settings.TRENDCAST_TRAINER_SERVICE_ACCOUNT }
         : {}),
@@ -83,21 +105,56 @@ export function buildCustomJob(request: TrainingRequest, settings: Settings): Cu
   };
 }
 
+/**
+ * Where the JobServiceClient connects: the regional endpoint (gRPC, Application Default Credentials), or with
+ * TRENDCAST_VERTEX_ENDPOINT the local Vertex AI service, over the client's REST transport in plain http with no
+ * credentials (PassThroughClient sends none and needs no metadata server).
+ */
+export function jobServiceOptions(settings: Settings): ConstructorParameters<typeof JobServiceClient>[0] {
+  if (!settings.TRENDCAST_VERTEX_ENDPOINT)
+    return { apiEndpoint: `${settings.TRENDCAST_REGION}-aiplatform.googleapis.com` };
+  const url = new URL(settings.TRENDCAST_VERTEX_ENDPOINT);
+  return {
+    fallback: true,
+    protocol: 'http',
+    apiEndpoint: url.hostname,
+    port: Number(url.port),
+    // google-gax pins its own copy of google-auth-library, whose AuthClient class TypeScript will not equate with
+    // ours; at run time gax only needs the client's fetch and getRequestHeaders.
+    authClient: new PassThroughClient() as unknown as NonNullable<
+      ConstructorParameters<typeof JobServiceClient>[0]
+    >['authClient'],
+  };
+}
+
+/** gRPC INVALID_ARGUMENT (3), or HTTP 400 over REST: a job spec Vertex AI will never accept. */
+const isInvalidArgument = (error: unknown) => {
+  const { code, message } = error as { code?: number; message?: string };
+  return code === 3 || /INVALID_ARGUMENT/.test(message ?? '');
+};
+
 /** gRPC RESOURCE_EXHAUSTED (8), or HTTP 429 when the client falls back to REST. */
 const isQuotaError = (error: unknown) => {
   const { code, message } = error as { code?: number; message?: string };
   return code === 8 || code === 429 || /RESOURCE_EXHAUSTED/.test(message ?? '');
 };
 
+/** gRPC FAILED_PRECONDITION (9), or HTTP 400 over REST: cancelling a job that already ended. */
+const isAlreadyEnded = (error: unknown) => {
+  const { code, message } = error as { code?: number; message?: string };
+  return code === 9 || /FAILED_PRECONDITION|already (in a final|finished|completed)/i.test(message ?? '');
+};
+
 /**
- * Starts one Vertex AI CustomJob per TrainingRequest in the configured region. A redelivered request finds its job
- * by display name and starts nothing; at the job limit it throws so Pub/Sub redelivers later; a 429 is retried with
- * backoff and, after TRENDCAST_QUOTA_ATTEMPTS, refused for good (JobRefusedError) naming the quota to raise.
+ * Starts one Vertex AI CustomJob per TrainingRequest in the configured region, watches it and cancels it. A
+ * redelivered request finds its job by display name and starts nothing; a 429 RESOURCE_EXHAUSTED becomes a
+ * QuotaExceededError naming the quota (the trial waits in the queue); how many jobs run at once is the queue's
+ * business (`capacity`).
  */
 export class VertexJobLauncher implements JobLauncher {
+  readonly capacity: number;
   private client: CustomJobClient | undefined;
   private readonly parent: string;
-  private readonly maxJobs: number;
 
   constructor(
     private readonly settings: Settings,
@@ -105,14 +162,12 @@ export class VertexJobLauncher implements JobLauncher {
   ) {
     this.client = options.client;
     this.parent = `projects/${settings.GOOGLE_CLOUD_PROJECT}/locations/${settings.TRENDCAST_REGION}`;
-    this.maxJobs = settings.TRENDCAST_MAX_JOBS || 1;
+    this.capacity = settings.TRENDCAST_MAX_JOBS || 1;
   }
 
   /** Created on first use, so functions that never launch never open a channel to Vertex AI. */
   private jobs(): CustomJobClient {
-    this.client ??= new JobServiceClient({
-      apiEndpoint: `${this.settings.TRENDCAST_REGION}-aiplatform.googleapis.com`,
-    });
+    this.client ??= new JobServiceClient(jobServiceOptions(this.settings));
     return this.client;
   }
 
@@ -128,11 +183,14 @@ export class VertexJobLauncher implements JobLauncher {
       .sort((a, b) => created(a) - created(b) || String(a.name).localeCompare(String(b.name)))[0];
   }
 
-  async launch(request: TrainingRequest): Promise<{ jobId: string; started: boolean }> {
+  async launch(
+    request: TrainingRequest,
+    options: { cpu?: boolean } = {},
+  ): Promise<{ jobId: string; started: boolean }> {
     const log = this.options.log?.child({ runId: request.runId, trial: request.config.name });
     if (!this.settings.TRENDCAST_TRAINER_IMAGE)
       throw new JobRefusedError('TRENDCAST_TRAINER_IMAGE is not set: no trainer image to run on Vertex AI');
-    const customJob = buildCustomJob(request, this.settings);
+    const customJob = buildCustomJob(request, this.settings, options);
 
     const found = await this.oldestNamed(customJob.displayName!);
     if (found?.name) {
@@ -140,21 +198,24 @@ export class VertexJobLauncher implements JobLauncher {
       return { jobId: found.name, started: false };
     }
 
-    // Server-side filter on the app label and unfinished states; the client-side check keeps the count right
-    // should the filter be looser than asked.
-    const [open] = await this.jobs().listCustomJobs({
-      parent: this.parent,
-      filter: [`labels.app="${APP_LABEL}"`, ...FINAL_STATES.map((s) => `state!="${s}"`)].join(' AND '),
-    });
-    const active = open.filter((j) => ACTIVE_STATES.includes(String(j.state)));
-    if (active.length >= this.maxJobs) {
-      throw new Error(
-        `${active.length} training job(s) already running, the limit is ${this.maxJobs} (TRENDCAST_MAX_JOBS); ` +
-          'asking Pub/Sub to deliver this request again later',
-      );
+    let created: CustomJob;
+    try {
+      [created] = await this.jobs().createCustomJob({ parent: this.parent, customJob });
+    } catch (error) {
+      if (isQuotaError(error)) {
+        const onGpu = customJob.jobSpec?.workerPoolSpecs?.[0]?.machineSpec?.acceleratorType;
+        throw new QuotaExceededError(
+          quotaFor(onGpu ? this.settings.TRENDCAST_ACCELERATOR_TYPE : 'NONE'),
+          this.settings.TRENDCAST_REGION,
+          {
+            cause: error,
+          },
+        );
+      }
+      if (isInvalidArgument(error))
+        throw new JobRefusedError(`Vertex AI refused the job: ${(error as Error).message}`);
+      throw error;
     }
-
-    const created = await this.createWithQuotaRetries(customJob, log);
     // Two deliveries of one request at once can both find no job and both create one: the oldest stays,
     // and each later creator cancels its own.
     const oldest = await this.oldestNamed(customJob.displayName!);
@@ -169,31 +230,25 @@ export class VertexJobLauncher implements JobLauncher {
     return { jobId: created.name ?? customJob.displayName!, started: true };
   }
 
-  /** 429 RESOURCE_EXHAUSTED is retried with doubling backoff; after the last attempt the job is refused for good. */
-  private async createWithQuotaRetries(customJob: CustomJob, log: Logger | undefined): Promise<CustomJob> {
-    const attempts = this.settings.TRENDCAST_QUOTA_ATTEMPTS;
-    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    const backoffMs = this.options.backoffMs ?? 2000;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const [created] = await this.jobs().createCustomJob({ parent: this.parent, customJob });
-        return created;
-      } catch (error) {
-        if (!isQuotaError(error)) throw error;
-        const message = (error as Error).message;
-        if (attempt >= attempts) {
-          const quota = quotaFor(this.settings.TRENDCAST_ACCELERATOR_TYPE);
-          throw new JobRefusedError(
-            `Vertex AI refused the training job ${attempts} times with 429 RESOURCE_EXHAUSTED: raise the quota ` +
-              `${quota} in region ${this.settings.TRENDCAST_REGION} (IAM & Admin > Quotas)` +
-              (quota.endsWith('_gpus') ? ', or set TRENDCAST_ACCELERATOR_TYPE=NONE to train on CPU' : '') +
-              `. Last error: ${message}`,
-          );
-        }
-        const delay = backoffMs * 2 ** (attempt - 1);
-        log?.warn(`quota exhausted (attempt ${attempt} of ${attempts}), retrying in ${delay} ms: ${message}`);
-        await sleep(delay);
-      }
+  async status(jobId: string): Promise<JobStatus> {
+    const [job] = await this.jobs().getCustomJob({ name: jobId });
+    const platformState = String(job.state ?? 'JOB_STATE_UNSPECIFIED');
+    const end = job.endTime?.seconds;
+    return {
+      state: STATES[platformState] ?? 'unknown',
+      platformState,
+      ...(job.error?.message ? { error: job.error.message } : {}),
+      ...(end
+        ? { endedAt: new Date(Number(end) * 1000 + (job.endTime?.nanos ?? 0) / 1e6).toISOString() }
+        : {}),
+    };
+  }
+
+  async cancel(jobId: string): Promise<void> {
+    try {
+      await this.jobs().cancelCustomJob({ name: jobId });
+    } catch (error) {
+      if (!isAlreadyEnded(error)) throw error;
     }
   }
 }

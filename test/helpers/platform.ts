@@ -19,8 +19,9 @@ export class TestPlatform implements JobLauncher {
   constructor(readonly capacity = 1) {}
 
   private running(cpu: boolean) {
-    return [...this.jobs.values()].filter((j) => j.cpu === cpu && ['queued', 'running'].includes(j.status.state))
-      .length;
+    return [...this.jobs.values()].filter(
+      (j) => j.cpu === cpu && ['queued', 'running'].includes(j.status.state),
+    ).length;
   }
 
   async launch(request: TrainingRequest, options?: { cpu?: boolean }) {
@@ -44,7 +45,8 @@ export class TestPlatform implements JobLauncher {
   async cancel(jobId: string): Promise<void> {
     this.cancelled.push(jobId);
     const job = this.jobs.get(jobId);
-    if (job && job.status.state === 'running') job.status = { state: 'cancelled', platformState: 'JOB_STATE_CANCELLED' };
+    if (job && job.status.state === 'running')
+      job.status = { state: 'cancelled', platformState: 'JOB_STATE_CANCELLED' };
   }
 
   end(jobId: string, status: JobStatus): void {
