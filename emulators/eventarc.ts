@@ -1,12 +1,14 @@
-// Eventarc, emulated: topics and push subscriptions on the Pub/Sub emulator, and a relay that turns each push into the
-// CloudEvent Eventarc would deliver (binary mode, `ce-*` headers) to a function served by the Functions Framework.
-// Pub/Sub push posts `{message, subscription}`, not a CloudEvent; the relay answers with the function's status, so a
-// function that fails (non-2xx) makes Pub/Sub deliver again, as with Eventarc.
+// The cloud's wiring, emulated: topics and push subscriptions on the Pub/Sub emulator, and a relay in front of the
+// functions served by the Functions Framework. For launcher, collector and deadLetter the relay passes on exactly what
+// the push subscription sent (the JSON push body, to the path the stack's push endpoint names), as the stack's
+// explicit push subscriptions do; for ingest it turns the bucket notification into the CloudEvent Eventarc delivers
+// (binary mode, `ce-*` headers). It answers with the function's status, so a function that fails (non-2xx) makes
+// Pub/Sub deliver again.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { PubSub } from '@google-cloud/pubsub';
-import type { MessagePublishedData, StorageObjectData } from '../shared/events.ts';
+import type { StorageObjectData } from '../shared/events.ts';
 import { DEAD_LETTER_TOPICS, TOPICS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import type { Emulators } from './harness.ts';
@@ -27,6 +29,7 @@ export const TRIGGERS: readonly Trigger[] = [
   { target: 'collector', topic: TOPICS.trainingResults, kind: 'pubsub' },
   { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingRequests, kind: 'pubsub' },
   { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingResults, kind: 'pubsub' },
+  { target: 'sweeper', topic: TOPICS.runSweep, kind: 'pubsub' },
 ];
 
 /** Pub/Sub's push body. */
@@ -38,29 +41,6 @@ interface PushBody {
 export interface CloudEventRequest {
   headers: Record<string, string>;
   body: unknown;
-}
-
-/** The binary-mode CloudEvent Eventarc delivers for a message published to `topic`. */
-export function messagePublishedEvent(push: PushBody, projectId: string, topic: string): CloudEventRequest {
-  const { data, attributes, messageId, publishTime } = push.message;
-  const body: MessagePublishedData = {
-    message: {
-      ...(data ? { data } : {}),
-      attributes: attributes ?? {},
-      messageId: messageId ?? '',
-      publishTime,
-    },
-    subscription: push.subscription,
-  };
-  return {
-    headers: ceHeaders({
-      id: messageId ?? '',
-      type: 'google.cloud.pubsub.topic.v1.messagePublished',
-      source: `//pubsub.googleapis.com/projects/${projectId}/topics/${topic}`,
-      time: publishTime,
-    }),
-    body,
-  };
 }
 
 /**
@@ -148,25 +128,38 @@ export async function startEventarc(
   const relay = createServer(async (request, response) => {
     try {
       const [, kind, topic, target] = (request.url ?? '').split('/');
-      const push = JSON.parse(await readBody(request)) as PushBody;
-      const event =
-        kind === 'storage' ? objectFinalizedEvent(push) : messagePublishedEvent(push, projectId, topic ?? '');
-      if (!event) {
-        response.writeHead(204).end(); // not an event this trigger fires on: acknowledge it
-        return;
+      const raw = await readBody(request);
+      const push = JSON.parse(raw) as PushBody;
+      const functionUrl = functionUrls.get(target ?? '')!;
+      let reply: Response;
+      let delivered: { type: string; id: string };
+      if (kind === 'storage') {
+        const event = objectFinalizedEvent(push);
+        if (!event) {
+          response.writeHead(204).end(); // not an event this trigger fires on: acknowledge it
+          return;
+        }
+        reply = await fetch(functionUrl, {
+          method: 'POST',
+          headers: event.headers,
+          body: JSON.stringify(event.body),
+        });
+        delivered = { type: event.headers['ce-type']!, id: event.headers['ce-id']! };
+      } else {
+        // Exactly what the push subscription sent, to the path the stack's push endpoint names: the Functions
+        // Framework turns the push body into the messagePublished CloudEvent, as in production.
+        reply = await fetch(`${functionUrl}/projects/${projectId}/topics/${topic}`, {
+          method: 'POST',
+          headers: { 'content-type': request.headers['content-type'] ?? 'application/json' },
+          body: raw,
+        });
+        delivered = {
+          type: 'google.cloud.pubsub.topic.v1.messagePublished',
+          id: push.message.messageId ?? '',
+        };
       }
-      const reply = await fetch(functionUrls.get(target ?? '')!, {
-        method: 'POST',
-        headers: event.headers,
-        body: JSON.stringify(event.body),
-      });
       await reply.arrayBuffer();
-      deliveries.push({
-        target: target!,
-        type: event.headers['ce-type']!,
-        id: event.headers['ce-id']!,
-        status: reply.status,
-      });
+      deliveries.push({ target: target!, ...delivered, status: reply.status });
       response.writeHead(reply.status).end();
     } catch (error) {
       response.writeHead(502).end(String(error));

@@ -1,84 +1,108 @@
-// `npm run emulators [-- --upload <csv> [--epochs N] [--once]]`: the cloud pipeline on one machine. The Pub/Sub and
-// Firestore emulators and fake-gcs-server stand in for Google Cloud, the functions run under the Functions Framework
-// behind an emulated Eventarc, and trainers run as local child processes (there is no Vertex AI emulator).
-// Ctrl-C stops every process it started.
-import { readFileSync } from 'node:fs';
+// `npm run emulators`: the Google Cloud pipeline on one machine (emulators/cloud.ts), two ways.
+//   npm run emulators                  serve: everything up until Ctrl-C; drop CSVs into the emulated bucket yourself
+//   npm run emulators -- run <csv> [--epochs N] [--max-jobs N] [--gpu-quota N] [--fault image-pull|preempt|hang] [--json]
+//                                      drop one CSV, wait for its run to be decided, print it, stop everything;
+//                                      exit 0 promoted or rejected, 2 failed
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Command } from 'commander';
-import { gcpDeps } from '../adapters/gcp/deps.ts';
-import { storageClient } from '../adapters/gcp/object-store.ts';
-import { ChildProcessJobLauncher } from '../adapters/local/job-launcher.ts';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../adapters/log.ts';
-import { DEFAULT_GRID } from '../shared/config.ts';
-import { FINAL_RUN_STATUSES } from '../shared/documents.ts';
-import { PATHS } from '../shared/names.ts';
-import { readRun } from '../shared/records.ts';
-import { deriveRunId } from '../shared/run-id.ts';
-import { readSettings } from '../shared/settings.ts';
-import { startPipeline } from './eventarc.ts';
-import { Emulators } from './harness.ts';
+import { gridFromOptions } from '../cli/commands/run.ts';
+import { collectStatus } from '../cli/commands/status.ts';
+import { runSummary } from '../cli/format.ts';
+import { InputError } from '../shared/errors.ts';
+import { gridKeyFor, PATHS } from '../shared/names.ts';
+import { readTrials } from '../shared/records.ts';
+import { startEmulatedCloud } from './cloud.ts';
+import { FAULTS, type Fault } from './vertex-ai/jobs.ts';
 
-const program = new Command('emulators')
-  .description('run the Google Cloud pipeline against local emulators')
-  .option('--upload <csv>', 'upload this CSV to incoming/ once everything is up')
-  .option('--epochs <n>', 'cap every config of the default grid at N epochs (uploads a sidecar grid)', Number)
-  .option('--no-functions', 'start only the emulators and the bucket, no functions or subscriptions')
-  .option('--once', 'exit when the uploaded CSV’s run has ended: 0 promoted or rejected, 1 failed')
-  .parse();
-const options = program.opts<{ upload?: string; epochs?: number; once?: boolean; functions: boolean }>();
+const wholeNumber = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`${what}: "${value}" is not a whole number`);
+  return n;
+};
 
-const log = createLogger();
-const emulators = await Emulators.start({ setProcessEnv: true });
-const settings = readSettings();
-const deps = gcpDeps(settings, log);
-const jobs = new ChildProcessJobLauncher(deps.bus, {
-  maxJobs: settings.TRENDCAST_MAX_JOBS,
-  log,
-  onProgress: (p) =>
-    log.info(
-      `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val_loss ${p.valLoss.toFixed(4)} best ${p.bestValLoss.toFixed(4)}`,
-      { runId: p.runId, trial: p.config },
-    ),
-});
-deps.launcher = jobs;
-process.on('exit', () => jobs.stop());
-if (options.functions) await startPipeline(emulators, deps);
-
-const exports = Object.entries(emulators.env)
-  .map(([k, v]) => `${k}=${v}`)
-  .join(' ');
-console.log(`emulators ready (sessions ${emulators.sessions.join(',')})`);
-console.log(`  for your own clients: export ${exports}`);
-console.log(
-  `  drop a CSV into gs://${emulators.env.TRENDCAST_BUCKET}/${PATHS.incomingPrefix}; Ctrl-C stops everything`,
+const program = new Command('emulators').description(
+  'run the Google Cloud pipeline against the emulators and the local Vertex AI service',
 );
 
-if (options.upload) {
-  const name = `${PATHS.incomingPrefix}${basename(options.upload)}`;
-  if (options.epochs) {
-    const grid = {
-      ...DEFAULT_GRID,
-      configs: DEFAULT_GRID.configs.map((c) => ({ ...c, epochs: options.epochs! })),
-    };
-    await deps.store.write(name.replace(/\.csv$/i, '.grid.json'), JSON.stringify(grid), 'application/json');
-  }
-  await deps.store.write(name, readFileSync(options.upload), 'text/csv');
-  const [metadata] = await storageClient().bucket(emulators.env.TRENDCAST_BUCKET).file(name).getMetadata();
-  const runId = deriveRunId(emulators.env.TRENDCAST_BUCKET, name, String(metadata.generation));
-  console.log(`uploaded gs://${emulators.env.TRENDCAST_BUCKET}/${name}: run ${runId}`);
-  let last = '';
-  while (true) {
-    const run = await readRun(deps.docs, runId);
-    if (run && run.status !== last) {
-      last = run.status;
-      console.log(
-        `run ${runId}: ${run.status}${run.reason ? ` (${run.reason})` : ''}${run.error ? `: ${run.error}` : ''}`,
-      );
-    }
-    if (run && FINAL_RUN_STATUSES.has(run.status) && options.once) {
-      await emulators.stop();
-      process.exit(run.status === 'failed' ? 1 : 0);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+program
+  .command('serve', { isDefault: true })
+  .description('start everything and keep it up until Ctrl-C')
+  .option('--max-jobs <n>', 'training jobs at once (TRENDCAST_MAX_JOBS)', wholeNumber('--max-jobs'), 1)
+  .option('--gpu-quota <n>', 'T4 GPUs the local Vertex AI service grants', wholeNumber('--gpu-quota'), 1)
+  .action(async (options: { maxJobs: number; gpuQuota: number }) => {
+    const cloud = await startEmulatedCloud({ maxJobs: options.maxJobs, gpuQuota: options.gpuQuota });
+    const exports = Object.entries({
+      ...cloud.emulators.env,
+      TRENDCAST_VERTEX_ENDPOINT: cloud.vertex.endpoint,
+    })
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    console.log(`emulators ready (sessions ${cloud.emulators.sessions.join(',')})`);
+    console.log(`  for your own clients: export ${exports}`);
+    console.log(
+      `  drop a CSV into gs://${cloud.emulators.env.TRENDCAST_BUCKET}/${PATHS.incomingPrefix}; Ctrl-C stops everything`,
+    );
+    const stop = () => void cloud.stop().then(() => process.exit(130));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+
+program
+  .command('run <csv>')
+  .description('drop one CSV through the real wiring, wait for its run to be decided, print it and stop')
+  .option('--configs <grid.json>', 'your own grid')
+  .option('--epochs <n>', 'cap every config at N epochs')
+  .option('--max-jobs <n>', 'training jobs at once (TRENDCAST_MAX_JOBS)', wholeNumber('--max-jobs'), 1)
+  .option('--gpu-quota <n>', 'T4 GPUs the local Vertex AI service grants', wholeNumber('--gpu-quota'), 1)
+  .addOption(new Option('--fault <fault>', 'the first training job meets this fault').choices([...FAULTS]))
+  .option('--json', 'print the `trendcast status --json` document of the run')
+  .action(
+    async (
+      csv: string,
+      options: {
+        configs?: string;
+        epochs?: string;
+        maxJobs: number;
+        gpuQuota: number;
+        fault?: Fault;
+        json?: boolean;
+      },
+    ) => {
+      const bytes = await readFile(csv).catch(() => {
+        throw new InputError(`${csv}: cannot read the file`);
+      });
+      const grid = await gridFromOptions(options);
+      const log = createLogger();
+      const cloud = await startEmulatedCloud({
+        maxJobs: options.maxJobs,
+        gpuQuota: options.gpuQuota,
+        sweepEveryMs: 5_000,
+        log,
+        ...(options.fault === 'hang' ? { settings: { TRENDCAST_JOB_TIMEOUT_MINUTES: '1' } } : {}),
+      });
+      try {
+        if (options.fault) cloud.injectFault(options.fault);
+        const key = `${PATHS.incomingPrefix}${basename(csv).replace(/(\.csv)?$/i, '.csv')}`;
+        if (grid) await cloud.upload(gridKeyFor(key), JSON.stringify(grid));
+        const runId = await cloud.upload(key, bytes);
+        const run = await cloud.waitForRun(runId);
+        if (options.json) {
+          const { details: _details, ...status } = await collectStatus(cloud.deps.docs, runId);
+          process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+        } else process.stdout.write(`${runSummary(run, await readTrials(cloud.deps.docs, runId))}\n`);
+        process.exitCode = run.status === 'failed' ? 2 : 0;
+      } finally {
+        await cloud.stop();
+      }
+    },
+  );
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`error: ${(error as Error).message}\n`);
+  process.exit(error instanceof InputError ? 2 : 1);
 }
