@@ -27,3 +27,29 @@ export function createLogger(
     child: (fields) => createLogger({ ...base, ...fields }, { ...options, json }),
   };
 }
+
+const METHODS = { DEBUG: 'debug', INFO: 'info', WARNING: 'warn', ERROR: 'error' } as const;
+
+/**
+ * Passes one line a child process (a trainer) wrote to stderr on to `log` as one event: its own JSON record keeps its
+ * severity and fields (never wrapped, escaped, inside another message); any other line (a library's warning) is a
+ * WARNING of its own.
+ */
+export function relayLine(log: Logger, line: string): void {
+  if (!line.trim()) return;
+  let record: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(line);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      record = parsed as Record<string, unknown>;
+  } catch {
+    // not a structured log line
+  }
+  const method = record && METHODS[record.severity as Severity];
+  if (!record || !method || typeof record.message !== 'string') {
+    log.warn(line.trim(), { stream: 'stderr' });
+    return;
+  }
+  const { severity: _severity, message, time: _time, ...fields } = record;
+  log[method](message, fields as LogFields);
+}

@@ -123,6 +123,14 @@ async function checkJob(deps: Deps, trial: TrialDoc, now: Date, graceMs: number)
       { merge: true },
     );
   }
+  if (status.timedOut) {
+    await publishFailure(
+      deps,
+      trial,
+      `timed out: the training job ran past its timeout (${status.platformState}: ${status.error ?? 'stopped'})`,
+    );
+    return true;
+  }
   if (status.state === 'failed' || status.state === 'cancelled') {
     await publishFailure(
       deps,

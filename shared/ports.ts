@@ -59,6 +59,8 @@ export interface JobStatus {
   platformState: string;
   /** The platform's error message for a failed or cancelled job ("image not found", ...). */
   error?: string;
+  /** The platform stopped the job at its timeout. */
+  timedOut?: boolean;
   endedAt?: string;
 }
 

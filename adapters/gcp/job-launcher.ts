@@ -139,6 +139,9 @@ const isQuotaError = (error: unknown) => {
   return code === 8 || code === 429 || /RESOURCE_EXHAUSTED/.test(message ?? '');
 };
 
+/** google.rpc.Code DEADLINE_EXCEEDED: the error of a job Vertex AI stopped at its `scheduling.timeout`. */
+const DEADLINE_EXCEEDED = 4;
+
 /** gRPC FAILED_PRECONDITION (9), or HTTP 400 over REST: cancelling a job that already ended. */
 const isAlreadyEnded = (error: unknown) => {
   const { code, message } = error as { code?: number; message?: string };
@@ -238,6 +241,7 @@ export class VertexJobLauncher implements JobLauncher {
       state: STATES[platformState] ?? 'unknown',
       platformState,
       ...(job.error?.message ? { error: job.error.message } : {}),
+      ...(job.error?.code === DEADLINE_EXCEEDED ? { timedOut: true } : {}),
       ...(end
         ? { endedAt: new Date(Number(end) * 1000 + (job.endTime?.nanos ?? 0) / 1e6).toISOString() }
         : {}),

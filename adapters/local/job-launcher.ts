@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { type TrainingRequest, TrainingResult } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
 import type { JobLauncher, JobStatus, Logger, MessageBus } from '../../shared/ports.ts';
+import { relayLine } from '../log.ts';
 
 /** One line of `trendcast train --progress json` output. */
 export type EpochProgress = {
@@ -144,8 +145,9 @@ export class ChildProcessJobLauncher implements JobLauncher {
         }
       });
       createInterface({ input: child.stderr! }).on('line', (line) => {
+        // The `error:` line is the trainer's failure reason: it reaches the trial through the result, not the log.
         if (line.startsWith('error:')) lastError = line.slice(6).trim();
-        log?.debug(line);
+        else if (log) relayLine(log, line);
       });
       child.on('close', (code, signal) => {
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;

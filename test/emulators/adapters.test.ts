@@ -70,23 +70,36 @@ describe.skipIf(skip).sequential('Google Cloud adapters on the emulators', () =>
     });
 
     it('a reader sees the old object or the new one, never a part of either', async () => {
-      const versions = ['a', 'b', 'c'].map((c) => Buffer.alloc(512 * 1024, c));
+      const SIZE = 512 * 1024;
+      // Each version is one letter repeated: a partial object is short, a mixed one holds two letters.
+      const versions = 'abcdefgh'.split('').map((c) => Buffer.alloc(SIZE, c));
       await store.write('t5/obj', versions[0]!);
-      let reading = true;
+      let writing = 0;
+      let done = false;
+      let readsDuringWrites = 0;
+      const torn: string[] = [];
       const seen = new Set<string>();
       const reader = (async () => {
-        while (reading) {
+        while (!done) {
+          const overlapped = writing > 0;
           const data = await store.read('t5/obj');
-          const first = String.fromCharCode(data[0]!);
-          expect(data.length).toBe(512 * 1024);
-          expect(data.every((b) => b === data[0])).toBe(true);
-          seen.add(first);
+          if (overlapped || writing > 0) readsDuringWrites++;
+          if (data.length !== SIZE || !data.every((b) => b === data[0]))
+            torn.push(`${data.length} bytes, ${new Set(data).size} letters`);
+          seen.add(String.fromCharCode(data[0]!));
         }
       })();
-      for (let i = 0; i < 6; i++) await store.write('t5/obj', versions[i % 3]!);
-      reading = false;
+      for (const version of versions.slice(1)) {
+        writing++;
+        await store.write('t5/obj', version);
+        writing--;
+        await new Promise((r) => setTimeout(r, 20)); // let a read land between writes too
+      }
+      done = true;
       await reader;
-      expect(seen.size).toBeGreaterThan(0);
+      expect(torn).toEqual([]);
+      expect(readsDuringWrites).toBeGreaterThan(0); // the reads really overlapped the writes
+      expect(seen.size).toBeGreaterThan(1); // and saw the object change
     });
   });
 

@@ -1,45 +1,42 @@
-// The cloud pipeline on the emulators: the reference CSV uploaded to the emulated bucket becomes a promoted (or a
-// reasonably rejected) model in the emulated bucket and Firestore. The functions run under the Functions Framework
-// behind the emulated Eventarc (scripts/eventarc.ts); trainers run as local child processes (there is no Vertex AI
-// emulator) and their results travel through the Pub/Sub emulator. Epochs are capped and the LSTMs made small.
+// The cloud pipeline on the emulators, wired as the stack wires it: the reference CSV uploaded to the emulated bucket
+// goes through the functions under the Functions Framework, the real Pub/Sub, Firestore and Storage clients, and the
+// real VertexJobLauncher against the local Vertex AI service, whose jobs run the real `trendcast train`. The LSTMs are
+// small and the epochs few; everything else is as in production (one training slot, one T4 of quota).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gcpDeps } from '../../adapters/gcp/deps.ts';
 import { storageClient } from '../../adapters/gcp/object-store.ts';
-import { ChildProcessJobLauncher, type EpochProgress } from '../../adapters/local/job-launcher.ts';
 import { createLogger } from '../../adapters/log.ts';
-import { type Eventarc, startPipeline } from '../../emulators/eventarc.ts';
-import {
-  Emulators,
-  emulatorSkipReason,
-  STORAGE_NOTIFICATIONS_TOPIC,
-  sessionPids,
-} from '../../emulators/harness.ts';
-import { sweeper } from '../../functions/sweeper.ts';
+import { type EmulatedCloud, startEmulatedCloud } from '../../emulators/cloud.ts';
+import { emulatorSkipReason, STORAGE_NOTIFICATIONS_TOPIC, sessionPids } from '../../emulators/harness.ts';
 import { DEFAULT_GRID, type Grid } from '../../shared/config.ts';
-import { FINAL_RUN_STATUSES, ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
-import { DATASET_FILES, DOCS, PATHS, TOPICS } from '../../shared/names.ts';
-import type { Deps } from '../../shared/ports.ts';
-import { readRun, readTrial } from '../../shared/records.ts';
-import { deriveRunId } from '../../shared/run-id.ts';
-import { readSettings } from '../../shared/settings.ts';
+import { ModelDoc, type TrialDoc } from '../../shared/documents.ts';
+import { DATASET_FILES, DOCS, gridKeyFor, PATHS, TOPICS } from '../../shared/names.ts';
+import { readRun, readTrial, readTrials } from '../../shared/records.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
 
 const skip = emulatorSkipReason();
 
+/** The default grid, each LSTM a sixteenth of its size, two epochs. */
 const GRID: Grid = {
   ...DEFAULT_GRID,
-  seed: 42,
   configs: DEFAULT_GRID.configs.map((c) => ({
     ...c,
     epochs: 2,
     lstmUnits: c.lstmUnits.map((u) => Math.max(2, u / 16)) as [number, number, number],
   })),
 };
-const CSV_KEY = `${PATHS.incomingPrefix}${basename(REFERENCE_CSV)}`;
+const tiny = (name: string, epochs = 2) => ({
+  name,
+  lstmUnits: [4, 4, 4] as [number, number, number],
+  dropout: 0.1,
+  learningRate: 0.01,
+  batchSize: 32,
+  epochs,
+});
+const CSV = readFileSync(REFERENCE_CSV);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await probe();
@@ -49,130 +46,96 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
 }
 
-describe.skipIf(skip).sequential('the pipeline on the emulators, with the real event wiring', () => {
-  let emulators: Emulators;
-  let eventarc: Eventarc;
-  let deps: Deps;
-  let jobs: ChildProcessJobLauncher;
+/** Drops a CSV (and its grid) under `name`; resolves to its run id. */
+async function drop(cloud: EmulatedCloud, name: string, grid: unknown): Promise<string> {
+  const key = `${PATHS.incomingPrefix}${name}.csv`;
+  await cloud.upload(gridKeyFor(key), JSON.stringify(grid));
+  return cloud.upload(key, CSV);
+}
+
+const overlap = (a: TrialDoc, b: TrialDoc) =>
+  Date.parse(a.startedAt!) < Date.parse(b.finishedAt!) &&
+  Date.parse(b.startedAt!) < Date.parse(a.finishedAt!);
+
+describe.skipIf(skip).sequential('the pipeline on the emulators, one training slot and one T4', () => {
+  let cloud: EmulatedCloud;
   const logLines: string[] = [];
-  /** Lets a test act on a trainer's progress (a fault injected mid-training). */
-  let onProgress: ((p: EpochProgress) => void) | undefined;
-
-  /** Uploads an object to the emulated bucket; resolves to its generation, as GCS assigns it. */
-  async function upload(key: string, data: Buffer | string): Promise<string> {
-    await deps.store.write(key, data);
-    const [metadata] = await storageClient().bucket(emulators.env.TRENDCAST_BUCKET).file(key).getMetadata();
-    return String(metadata.generation);
-  }
-
-  async function finishedRun(runId: string, timeoutMs = 300_000): Promise<RunDoc> {
-    return until(
-      `run ${runId} to end`,
-      async () => {
-        const run = await readRun(deps.docs, runId);
-        return run && FINAL_RUN_STATUSES.has(run.status) ? RunDoc.parse(run) : undefined;
-      },
-      timeoutMs,
-    );
-  }
-
   const deliveredTo = (target: string) =>
-    eventarc.deliveries.filter((d) => d.target === target && d.status < 300);
-
-  beforeAll(async () => {
-    emulators = await Emulators.start({ setProcessEnv: true });
-    const log = createLogger({}, { json: true, write: (line) => logLines.push(line) });
-    deps = gcpDeps(readSettings({ ...process.env, TRENDCAST_BACKEND: 'gcp' }), log);
-    jobs = new ChildProcessJobLauncher(deps.bus, { maxJobs: 2, log, onProgress: (p) => onProgress?.(p) });
-    deps.launcher = jobs;
-    eventarc = await startPipeline(emulators, deps);
-  });
-
-  afterAll(async () => {
-    jobs?.stop();
-    await Promise.allSettled([eventarc?.stop()]);
-    await emulators?.stop();
-  });
-
+    cloud.deliveries.filter((d) => d.target === target && d.status < 300);
   let runId: string;
 
-  it('the reference CSV dropped in incoming/ becomes a promoted (or reasonably rejected) model', async () => {
-    await upload(CSV_KEY.replace(/\.csv$/, '.grid.json'), JSON.stringify(GRID));
-    const generation = await upload(CSV_KEY, readFileSync(REFERENCE_CSV));
-    runId = deriveRunId(emulators.env.TRENDCAST_BUCKET, CSV_KEY, generation);
-    const run = await finishedRun(runId);
+  beforeAll(async () => {
+    cloud = await startEmulatedCloud({
+      maxJobs: 1,
+      gpuQuota: 1,
+      sweepEveryMs: 2_000,
+      settings: { TRENDCAST_JOB_TIMEOUT_MINUTES: '0.5' },
+      log: createLogger({}, { json: true, write: (line) => logLines.push(line) }),
+    });
+  }, 180_000);
 
-    expect(['promoted', 'rejected']).toContain(run.status);
-    expect(run.reason).toBeTruthy();
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+
+  it('the default grid: three trials train one after another, nothing is dead-lettered, the run is decided', async () => {
+    const key = `${PATHS.incomingPrefix}${basename(REFERENCE_CSV)}`;
+    await cloud.upload(gridKeyFor(key), JSON.stringify(GRID));
+    runId = await cloud.upload(key, CSV);
+    const run = await cloud.waitForRun(runId);
+    expect(run.status).toBe('rejected'); // the seeded default grid on the reference CSV: nothing beats guessing
     expect(run).toMatchObject({
       symbol: 'RELIANCE',
       timeframe: '1d',
       configs: GRID.configs.map((c) => c.name),
     });
-    expect(run.dataset?.uri).toBe(`gs://${emulators.env.TRENDCAST_BUCKET}/${PATHS.dataset(runId)}`);
-    expect(await deps.store.list(PATHS.dataset(runId))).toEqual(
+    expect(run.dataset?.uri).toBe(`gs://${cloud.emulators.env.TRENDCAST_BUCKET}/${PATHS.dataset(runId)}`);
+    expect(await cloud.deps.store.list(PATHS.dataset(runId))).toEqual(
       Object.values(DATASET_FILES)
         .map((f) => PATHS.dataset(runId) + f)
         .sort(),
     );
-
-    const trials = (await deps.docs.list(DOCS.trials(runId))).map((t) => TrialDoc.parse(t.data));
-    expect(trials.map((t) => t.config)).toEqual(GRID.configs.map((c) => c.name));
+    const trials = await readTrials(cloud.deps.docs, runId);
+    expect(trials.map((t) => t.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     for (const trial of trials) {
-      expect(trial.status).toBe('succeeded');
+      expect(trial.jobId).toMatch(/^projects\/\d+\/locations\/asia-south1\/customJobs\/\d+$/);
+      expect(trial.accelerator).toBe('NVIDIA_TESLA_T4');
       expect(trial.metrics?.epochsRun).toBe(2);
-      for (const uri of Object.values(trial.artifacts!)) {
-        expect(uri.startsWith(`gs://${emulators.env.TRENDCAST_BUCKET}/`)).toBe(true);
-        expect(await deps.store.exists(uri.slice(`gs://${emulators.env.TRENDCAST_BUCKET}/`.length))).toBe(
-          true,
-        );
-      }
+      for (const uri of Object.values(trial.artifacts!))
+        expect(await cloud.deps.store.exists(uri.replace(/^gs:\/\/[^/]+\//, ''))).toBe(true);
     }
-
-    const model = await deps.docs.get(DOCS.model('RELIANCE', '1d'));
-    if (run.status === 'rejected') {
-      expect(model === undefined || ModelDoc.parse(model).current?.runId !== runId).toBe(true);
-      return;
-    }
-    const doc = ModelDoc.parse(model);
-    expect(doc.current).toMatchObject({ runId, config: run.promotion!.config, version: 1 });
-    const version = PATHS.modelVersion('RELIANCE', '1d', 1);
-    expect(doc.current!.uri).toBe(`gs://${emulators.env.TRENDCAST_BUCKET}/${version}`);
-    expect(await deps.store.exists(`${version}model.json`)).toBe(true);
-    expect(await deps.store.exists(`${PATHS.modelCurrent('RELIANCE', '1d')}model.json`)).toBe(true);
-  }, 480_000); // three trainers, two at a time, on a shared 2-core machine
+    // One slot: no two trainings overlapped.
+    for (const [i, a] of trials.entries())
+      for (const b of trials.slice(i + 1)) expect(overlap(a, b)).toBe(false);
+    expect(deliveredTo('deadLetter')).toEqual([]);
+    // One delivery of each request was enough: the queue, not Pub/Sub redelivery, held the waiting trials.
+    expect(cloud.deliveries.filter((d) => d.target === 'launcher' && d.status >= 300)).toEqual([]);
+    expect(await cloud.deps.docs.get(DOCS.model('RELIANCE', '1d'))).toBeUndefined();
+  }, 480_000);
 
   it('duplicate deliveries change nothing: the same object event, training request and result again', async () => {
     const before = {
-      run: await deps.docs.get(DOCS.run(runId)),
-      trials: await deps.docs.list(DOCS.trials(runId)),
-      model: await deps.docs.get(DOCS.model('RELIANCE', '1d')),
-      objects: await deps.store.list(''),
+      run: await cloud.deps.docs.get(DOCS.run(runId)),
+      trials: await cloud.deps.docs.list(DOCS.trials(runId)),
+      objects: await cloud.deps.store.list(''),
     };
     const counts = { ingest: deliveredTo('ingest').length, launcher: deliveredTo('launcher').length };
     const collected = deliveredTo('collector').length;
-
-    // At-least-once: the bucket's notification for the same generation, a request and a result, each delivered again.
+    const key = `${PATHS.incomingPrefix}${basename(REFERENCE_CSV)}`;
     const [metadata] = await storageClient()
-      .bucket(emulators.env.TRENDCAST_BUCKET)
-      .file(CSV_KEY)
+      .bucket(cloud.emulators.env.TRENDCAST_BUCKET)
+      .file(key)
       .getMetadata();
-    await deps.bus.publish(STORAGE_NOTIFICATIONS_TOPIC, metadata, {
+    await cloud.deps.bus.publish(STORAGE_NOTIFICATIONS_TOPIC, metadata, {
       eventType: 'OBJECT_FINALIZE',
-      bucketId: emulators.env.TRENDCAST_BUCKET,
-      objectId: CSV_KEY,
+      bucketId: cloud.emulators.env.TRENDCAST_BUCKET,
+      objectId: key,
       objectGeneration: String(metadata.generation),
       payloadFormat: 'JSON_API_V1',
     });
-    const trial = TrialDoc.parse(before.trials[0]!.data);
-    await deps.bus.publish(TOPICS.trainingRequests, {
-      runId,
-      config: trial.hyperparameters,
-      datasetUri: RunDoc.parse(before.run).dataset!.uri,
-      outputUri: `gs://${emulators.env.TRENDCAST_BUCKET}/${PATHS.trial(runId, trial.config)}`,
-      seed: GRID.seed,
-    });
-    await deps.bus.publish(TOPICS.trainingResults, {
+    const trial = (await readTrials(cloud.deps.docs, runId))[0]!;
+    await cloud.deps.bus.publish(TOPICS.trainingRequests, trial.request);
+    await cloud.deps.bus.publish(TOPICS.trainingResults, {
       status: 'succeeded',
       runId,
       config: trial.config,
@@ -180,106 +143,111 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
       artifacts: trial.artifacts,
       finishedAt: new Date().toISOString(),
     });
-    await until(
-      'the redeliveries to be handled',
-      async () => {
-        const done =
-          deliveredTo('ingest').length > counts.ingest &&
-          deliveredTo('launcher').length > counts.launcher &&
-          deliveredTo('collector').length > collected;
-        return done ? true : undefined;
-      },
-      60_000,
+    await until('the redeliveries to be handled', async () =>
+      deliveredTo('ingest').length > counts.ingest &&
+      deliveredTo('launcher').length > counts.launcher &&
+      deliveredTo('collector').length > collected
+        ? true
+        : undefined,
     );
+    expect(await cloud.deps.docs.get(DOCS.run(runId))).toEqual(before.run);
+    expect(await cloud.deps.docs.list(DOCS.trials(runId))).toEqual(before.trials);
+    expect(await cloud.deps.store.list('')).toEqual(before.objects);
+    expect((await cloud.deps.docs.list(DOCS.runs)).length).toBe(1);
+    expect(cloud.vertex.jobs.quotaUsage().NVIDIA_TESLA_T4?.used).toBe(0); // no new job
+  }, 120_000);
 
-    expect(jobs.busy).toBe(false); // the redelivered request started no trainer
-    expect(logLines.some((l) => l.includes('trial is already succeeded; nothing to start'))).toBe(true);
-    expect(await deps.docs.get(DOCS.run(runId))).toEqual(before.run);
-    expect(await deps.docs.list(DOCS.trials(runId))).toEqual(before.trials);
-    expect(await deps.docs.get(DOCS.model('RELIANCE', '1d'))).toEqual(before.model);
-    expect(await deps.store.list('')).toEqual(before.objects);
-    expect((await deps.docs.list(DOCS.runs)).length).toBe(1);
-  });
+  it('an image that cannot be pulled fails its trial with Vertex AI’s message within a few sweeps', async () => {
+    cloud.injectFault('image-pull', 'pull_a');
+    const started = Date.now();
+    const id = await drop(cloud, 'image-pull', {
+      gate: false,
+      seed: 1,
+      configs: [tiny('pull_a'), tiny('pull_b')],
+    });
+    const run = await cloud.waitForRun(id, 240_000);
+    const a = (await readTrial(cloud.deps.docs, id, 'pull_a'))!;
+    expect(a.status).toBe('failed');
+    expect(a.error).toMatch(/^training job failed \(JOB_STATE_FAILED\): .*image/i);
+    expect(Date.now() - started).toBeLessThan(240_000); // decided by the sweeps, not at the 24 h deadline
+    expect(run.status).toBe('promoted');
+    expect(run.promotion?.config).toBe('pull_b');
+  }, 300_000);
+
+  it('a hanging job is stopped at its timeout; the trial fails "timed out" and the run is decided', async () => {
+    cloud.injectFault('hang', 'hang_a');
+    const id = await drop(cloud, 'hang', { gate: false, seed: 1, configs: [tiny('hang_a'), tiny('hang_b')] });
+    const run = await cloud.waitForRun(id, 300_000);
+    const a = (await readTrial(cloud.deps.docs, id, 'hang_a'))!;
+    expect(a.status).toBe('failed');
+    expect(a.error).toMatch(/^timed out: the training job ran past its timeout/);
+    expect(run.status).toBe('promoted');
+    expect(run.promotion?.config).toBe('hang_b');
+    expect(cloud.vertex.jobs.quotaUsage().NVIDIA_TESLA_T4?.used).toBe(0); // the slot and the GPU are free again
+  }, 360_000);
+
+  it('a preempted job fails its trial (no retry: the run is decided on the others; drop the CSV again to retry)', async () => {
+    cloud.injectFault('preempt', 'preempt_a');
+    const id = await drop(cloud, 'preempt', {
+      gate: false,
+      seed: 1,
+      configs: [tiny('preempt_a', 30), tiny('preempt_b')],
+    });
+    const run = await cloud.waitForRun(id, 300_000);
+    const a = (await readTrial(cloud.deps.docs, id, 'preempt_a'))!;
+    expect(a.status).toBe('failed');
+    expect(a.error).toMatch(/^training job failed \(JOB_STATE_FAILED\): .*preempt/i);
+    expect(run.status).toBe('promoted');
+  }, 360_000);
+
+  it('a result that cannot be recorded is dead-lettered, and the run is still decided', async () => {
+    const runTransaction = cloud.deps.docs.runTransaction.bind(cloud.deps.docs);
+    const id = await drop(cloud, 'dead-result', { gate: false, seed: 1, configs: [tiny('dead_a')] });
+    await until('dead_a to train', async () => {
+      const a = await readTrial(cloud.deps.docs, id, 'dead_a');
+      return a?.status === 'training' ? true : undefined;
+    });
+    // Firestore refuses the collector's transactions from now on: every delivery of the result fails.
+    let refused = 0;
+    cloud.deps.docs.runTransaction = async (fn) => {
+      const stack = new Error().stack ?? '';
+      if (stack.includes('recordResult')) {
+        refused++;
+        throw new Error('injected: firestore unavailable');
+      }
+      return runTransaction(fn);
+    };
+    try {
+      const run = await cloud.waitForRun(id, 300_000);
+      expect(refused).toBeGreaterThanOrEqual(5);
+      expect(deliveredTo('deadLetter').length).toBeGreaterThanOrEqual(1);
+      const a = (await readTrial(cloud.deps.docs, id, 'dead_a'))!;
+      expect(a.error).toMatch(
+        /^its result could not be recorded: gave up after 5 delivery attempts on subscription/,
+      );
+      expect(run.status).toBe('rejected');
+    } finally {
+      cloud.deps.docs.runTransaction = runTransaction;
+    }
+  }, 360_000);
 
   it('a bad CSV ends as a failed run with the error in plain words, no dataset and no training', async () => {
     const launched = deliveredTo('launcher').length;
     const key = `${PATHS.incomingPrefix}broken-prices.csv`;
-    const generation = await upload(key, 'Date,Open,High\n2024-01-01,abc,\n');
-    const badRunId = deriveRunId(emulators.env.TRENDCAST_BUCKET, key, generation);
-    const run = await finishedRun(badRunId, 60_000);
+    const badRunId = await cloud.upload(key, 'Date,Open,High\n2024-01-01,abc,\n');
+    const run = await cloud.waitForRun(badRunId, 60_000);
     expect(run.status).toBe('failed');
     expect(run.error).toMatch(/broken-prices\.csv/);
-    expect(run.error).not.toMatch(/\n\s+at /); // words, not a stack trace
-    expect(await deps.store.list(PATHS.dataset(badRunId))).toEqual([]);
-    expect(await deps.docs.list(DOCS.trials(badRunId))).toEqual([]);
+    expect(run.error).not.toMatch(/\n\s+at /);
+    expect(await cloud.deps.store.list(PATHS.dataset(badRunId))).toEqual([]);
+    expect(await cloud.deps.docs.list(DOCS.trials(badRunId))).toEqual([]);
     expect(deliveredTo('launcher').length).toBe(launched);
   });
 
-  /** Uploads the reference CSV under another name with two tiny configs; calls `fault` once tiny_b has trained an epoch. */
-  async function runWithFault(name: string, fault: (pid: number) => void): Promise<{ runId: string }> {
-    const tiny = (n: string) => ({
-      name: n,
-      lstmUnits: [4, 4, 4] as [number, number, number],
-      dropout: 0.1,
-      learningRate: 0.01,
-      batchSize: 32,
-      epochs: 40,
-    });
-    const key = `${PATHS.incomingPrefix}${name}.csv`;
-    let injected = false;
-    onProgress = (p) => {
-      const job = jobs.running().find((j) => j.jobId.endsWith('tiny_b'));
-      if (injected || p.config !== 'tiny_b' || !job) return;
-      injected = true;
-      fault(job.pid);
-    };
-    await upload(
-      key.replace(/\.csv$/, '.grid.json'),
-      JSON.stringify({ gate: false, seed: 3, configs: [tiny('tiny_a'), tiny('tiny_b')] }),
-    );
-    const generation = await upload(key, readFileSync(REFERENCE_CSV));
-    const faultRunId = deriveRunId(emulators.env.TRENDCAST_BUCKET, key, generation);
-    await until('the fault to be injected', async () => (injected ? true : undefined), 240_000);
-    return { runId: faultRunId };
-  }
-
-  it('a trainer killed mid-training fails its trial, and the run is decided on the rest', async () => {
-    const { runId: faultRunId } = await runWithFault('killed-trainer', (pid) => process.kill(pid, 'SIGKILL'));
-    const run = await finishedRun(faultRunId);
-    onProgress = undefined;
-    expect(['promoted', 'rejected']).toContain(run.status);
-    const b = TrialDoc.parse(await deps.docs.get(DOCS.trial(faultRunId, 'tiny_b')));
-    expect(b.status).toBe('failed');
-    expect(b.error).toMatch(/killed by SIGKILL/);
-    if (run.status === 'promoted') expect(run.promotion?.config).toBe('tiny_a');
-  }, 480_000);
-
-  it('a trainer that never reports is timed out by the sweeper, and the run is decided', async () => {
-    const { runId: faultRunId } = await runWithFault('silent-trainer', (pid) => process.kill(pid, 'SIGSTOP'));
-    await until(
-      'tiny_a to finish',
-      async () => {
-        const a = await readTrial(deps.docs, faultRunId, 'tiny_a');
-        return a?.status === 'succeeded' ? true : undefined;
-      },
-      240_000,
-    );
-    onProgress = undefined;
-    // What the scheduled sweeper function does once the run's deadline has passed.
-    const swept = await sweeper(deps, { now: new Date(Date.now() + 48 * 3600_000) });
-    expect(swept.timedOut).toBe(1);
-    const run = await finishedRun(faultRunId, 60_000);
-    expect(['promoted', 'rejected']).toContain(run.status);
-    const b = TrialDoc.parse(await deps.docs.get(DOCS.trial(faultRunId, 'tiny_b')));
-    expect(b.error).toMatch(/^timed out/);
-    await jobs.stop('SIGKILL');
-  }, 480_000);
-
   it('the bucket failing a write mid-ingest: the event is delivered again and the run completes once', async () => {
-    const write = deps.store.write.bind(deps.store);
+    const write = cloud.deps.store.write.bind(cloud.deps.store);
     let failures = 0;
-    // A partial write: features.csv lands, then X.npy fails as an unavailable bucket would.
-    deps.store.write = async (key, data, contentType) => {
+    cloud.deps.store.write = async (key, data, contentType) => {
       if (key.endsWith(DATASET_FILES.X) && failures === 0) {
         failures++;
         throw new Error('injected: storage unavailable');
@@ -287,44 +255,97 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, with the real e
       return write(key, data, contentType);
     };
     try {
-      const key = `${PATHS.incomingPrefix}flaky-bucket.csv`;
-      const tiny = {
-        name: 'tiny',
-        lstmUnits: [4, 4, 4],
-        dropout: 0.1,
-        learningRate: 0.01,
-        batchSize: 32,
-        epochs: 1,
-      };
-      await upload(key.replace(/\.csv$/, '.grid.json'), JSON.stringify({ gate: false, configs: [tiny] }));
-      const generation = await upload(key, readFileSync(REFERENCE_CSV));
-      const flakyRunId = deriveRunId(emulators.env.TRENDCAST_BUCKET, key, generation);
-      const run = await finishedRun(flakyRunId);
+      const id = await drop(cloud, 'flaky-bucket', { gate: false, configs: [tiny('flaky', 1)] });
+      const run = await cloud.waitForRun(id);
       expect(failures).toBe(1);
       expect(run.status).toBe('promoted');
-      expect(await deps.store.list(PATHS.dataset(flakyRunId))).toHaveLength(4);
-      // The failed attempt answered 5xx, so Pub/Sub delivered the notification again.
-      expect(eventarc.deliveries.some((d) => d.target === 'ingest' && d.status >= 500)).toBe(true);
+      expect(await cloud.deps.store.list(PATHS.dataset(id))).toHaveLength(4);
+      expect(cloud.deliveries.some((d) => d.target === 'ingest' && d.status >= 500)).toBe(true);
+      const model = ModelDoc.parse(await cloud.deps.docs.get(DOCS.model('RELIANCE', '1d')));
+      expect(model.current?.runId).toBeDefined();
     } finally {
-      deps.store.write = write;
+      cloud.deps.store.write = write;
     }
-  }, 480_000);
+  }, 300_000);
 
-  it('logs one JSON object per line with severity, message and the run id', () => {
+  it('logs one JSON object per line with severity, message and the run id, none of them escaped JSON', () => {
     const records = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records.length).toBeGreaterThan(0);
     for (const r of records) {
       expect(['DEBUG', 'INFO', 'WARNING', 'ERROR']).toContain(r.severity);
       expect(typeof r.message).toBe('string');
+      expect(String(r.message)).not.toMatch(/^\s*\{.*"severity"/);
     }
     expect(records.some((r) => r.runId === runId && r.severity === 'INFO')).toBe(true);
   });
 
   it('stopping leaves no emulator process behind', async () => {
-    jobs.stop();
-    await eventarc.stop();
-    const sessions = emulators.sessions;
-    await emulators.stop();
+    const sessions = cloud.emulators.sessions;
+    await cloud.stop();
     expect(sessions.flatMap((sid) => sessionPids(sid))).toEqual([]);
   });
+});
+
+describe.skipIf(skip).sequential('the pipeline on the emulators, no GPU quota', () => {
+  let cloud: EmulatedCloud;
+
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+
+  it('trials wait with the quota reason on the run; once the quota is raised they train', async () => {
+    cloud = await startEmulatedCloud({
+      maxJobs: 1,
+      gpuQuota: 0,
+      sweepEveryMs: 2_000,
+      log: createLogger({}, { write: () => {} }),
+    });
+    const id = await drop(cloud, 'no-quota', {
+      gate: false,
+      seed: 1,
+      configs: [tiny('quota_a'), tiny('quota_b')],
+    });
+    const reason = 'waiting for GPU quota custom_model_training_nvidia_t4_gpus in asia-south1';
+    const waiting = await until('the run to wait for quota', async () => {
+      const run = await readRun(cloud.deps.docs, id);
+      return run?.waiting ? run : undefined;
+    });
+    expect(waiting.waiting).toBe(reason);
+    expect((await readTrial(cloud.deps.docs, id, 'quota_a'))!).toMatchObject({
+      status: 'queued',
+      waiting: reason,
+    });
+    cloud.vertex.jobs.setQuota({ NVIDIA_TESLA_T4: 1 });
+    const run = await cloud.waitForRun(id, 300_000);
+    expect(run.status).toBe('promoted');
+    expect(run.waiting).toBeNull();
+    expect((await readTrials(cloud.deps.docs, id)).map((t) => t.accelerator)).toEqual([
+      'NVIDIA_TESLA_T4',
+      'NVIDIA_TESLA_T4',
+    ]);
+    expect(cloud.deliveries.filter((d) => d.target === 'deadLetter')).toEqual([]);
+    await cloud.stop();
+  }, 400_000);
+
+  it('with TRENDCAST_ON_NO_GPU_QUOTA=cpu they train on CPU at once, and each trial says so', async () => {
+    cloud = await startEmulatedCloud({
+      maxJobs: 2,
+      gpuQuota: 0,
+      sweepEveryMs: 2_000,
+      settings: { TRENDCAST_ON_NO_GPU_QUOTA: 'cpu' },
+      log: createLogger({}, { write: () => {} }),
+    });
+    const id = await drop(cloud, 'cpu-fallback', {
+      gate: false,
+      seed: 1,
+      configs: [tiny('cpu_a'), tiny('cpu_b')],
+    });
+    const run = await cloud.waitForRun(id, 300_000);
+    expect(run.status).toBe('promoted');
+    for (const trial of await readTrials(cloud.deps.docs, id)) {
+      expect(trial.accelerator).toBe('NONE');
+      expect(trial.note).toMatch(/^trained on CPU: no GPU quota for NVIDIA_TESLA_T4/);
+    }
+    expect(cloud.deliveries.filter((d) => d.target === 'deadLetter')).toEqual([]);
+  }, 400_000);
 });

@@ -138,7 +138,7 @@ describe('runTraining', () => {
       request('c', { datasetUri: `${pathToFileURL(join(root, 'nowhere')).href}/` }),
     );
     expect(result.status).toBe('failed');
-    if (result.status === 'failed') expect(result.error).toMatch(/cannot read dataset.json/);
+    if (result.status === 'failed') expect(result.error).toMatch(/dataset.json does not exist/);
   });
 });
 
