@@ -79,7 +79,8 @@ describe('VertexJobLauncher: the CustomJob it builds', () => {
   });
 
   it('leaves the GPU off when asked to train on CPU', () => {
-    const spec = buildCustomJob(request, settings(), { cpu: true }).jobSpec!.workerPoolSpecs![0]!.machineSpec!;
+    const spec = buildCustomJob(request, settings(), { cpu: true }).jobSpec!.workerPoolSpecs![0]!
+      .machineSpec!;
     expect(spec).toEqual({ machineType: 'n1-standard-4' });
   });
 
