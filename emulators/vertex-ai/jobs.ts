@@ -145,7 +145,8 @@ export class JobService {
   };
 
   constructor(private readonly options: JobServiceOptions = {}) {
-    this.quota = { ...DEFAULT_QUOTA, ...options.quota };
+    this.quota = { ...DEFAULT_QUOTA };
+    this.setQuota(options.quota ?? {});
     if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
     process.on('exit', this.killChildren);
   }
