@@ -145,7 +145,8 @@ export class JobService {
   };
 
   constructor(private readonly options: JobServiceOptions = {}) {
-    this.quota = { ...DEFAULT_QUOTA, ...options.quota };
+    this.quota = { ...DEFAULT_QUOTA };
+    this.setQuota(options.quota ?? {});
     if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
     process.on('exit', this.killChildren);
   }
@@ -553,8 +554,9 @@ export class JobService {
       });
     } else if (code === 0) this.setState(record, 'JOB_STATE_SUCCEEDED');
     else {
-      // A container killed by a signal exits with 128 + the signal's number, as a shell reports it.
-      const status = code ?? 128 + (signal ? constants.signals[signal] : 0);
+      // A container killed by a signal exits with 128 + the signal's number, and one whose command cannot be
+      // started with 127 (Node reports a negative errno), as a shell reports them.
+      const status = code === null ? 128 + (signal ? constants.signals[signal] : 0) : code < 0 ? 127 : code;
       const tail = record.lastStderrLine ? ` ${record.lastStderrLine}` : '';
       this.setState(record, 'JOB_STATE_FAILED', {
         code: RPC_CODE.INVALID_ARGUMENT,

@@ -3,7 +3,7 @@
 // job it started, then the service.
 import { Command, InvalidArgumentError } from 'commander';
 import { FAULTS } from './jobs.ts';
-import { startVertexAiService } from './server.ts';
+import { startVertexAiService, type VertexAiService } from './server.ts';
 
 function keyValues(what: string, parse: (value: string, key: string) => string | number) {
   return (text: string, previous: Record<string, string | number> = {}) => {
@@ -62,15 +62,21 @@ const options = program.opts<{
   fault?: string;
 }>();
 
-const service = await startVertexAiService({
-  host: options.host,
-  port: options.port,
-  quota: options.quota,
-  stateDir: options.stateDir,
-  env: options.env,
-  stepMs: options.stepMs,
-});
-if (options.fault) service.jobs.injectFault(options.fault);
+let service: VertexAiService;
+try {
+  service = await startVertexAiService({
+    host: options.host,
+    port: options.port,
+    quota: options.quota,
+    stateDir: options.stateDir,
+    env: options.env,
+    stepMs: options.stepMs,
+  });
+  if (options.fault) service.jobs.injectFault(options.fault);
+} catch (error) {
+  process.stderr.write(`error: ${(error as Error).message}\n`);
+  process.exit(2);
+}
 console.log(`listening on ${service.endpoint}`);
 console.log(`  quota: ${JSON.stringify(service.jobs.quotaUsage())}`);
 console.log(`  point trendcast at it: TRENDCAST_VERTEX_ENDPOINT=${service.endpoint}`);

@@ -2,10 +2,11 @@
 // (its REST transport, as VertexJobLauncher builds it from TRENDCAST_VERTEX_ENDPOINT) and the REAL VertexJobLauncher.
 // Most jobs run a tiny stand-in trainer (FAKE_TRAINER below, a node one-liner given as the image's entrypoint) so the
 // states, cancel, timeout and faults are quick to reach; one describe runs the real `trendcast train` end to end.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { JobServiceClient, protos } from '@google-cloud/aiplatform';
 import { type Message, PubSub } from '@google-cloud/pubsub';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -499,6 +500,22 @@ describe('local Vertex AI service: cancel, timeout and faults', () => {
     await client.close();
   });
 
+  it('stop() ends every running container before it resolves', async () => {
+    const out = tmpFile('pid.json');
+    const service = await serve();
+    const client = clientFor(service);
+    const [created] = await client.createCustomJob({
+      parent: PARENT,
+      customJob: cpuJob('left-running', { FAKE_TRAINER: 'sleep', FAKE_OUT: out }),
+    });
+    await waitForState(client, created.name!, ['JOB_STATE_RUNNING']);
+    while (!existsSync(out)) await new Promise((r) => setTimeout(r, 25));
+    const { pid } = JSON.parse(readFileSync(out, 'utf8')) as { pid: number };
+    await client.close();
+    await service.stop();
+    expect(alive(pid)).toBe(false);
+  });
+
   it('a job cancelled before it runs never starts a container', async () => {
     const service = await serve({ stepMs: 200 });
     const client = clientFor(service);
@@ -716,6 +733,59 @@ describe('the real `trendcast train` through the local Vertex AI service', () =>
     );
     await client.close();
   }, 300_000);
+});
+
+describe('npm run vertex-ai: the service on its own, as a child process', () => {
+  it('serves on the port it prints, with the quota and fault it was given, and exits 0 on SIGTERM', async () => {
+    const main = fileURLToPath(new URL('../../emulators/vertex-ai/main.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', main, '--quota', 'NVIDIA_TESLA_T4=1,NONE=8', '--fault', 'hang', '--step-ms', '20'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    while (!/listening on (http:\/\/\S+)/.test(output)) {
+      if (child.exitCode !== null) throw new Error(`vertex-ai exited: ${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const endpoint = /listening on (http:\/\/\S+)/.exec(output)![1]!;
+    const service = { endpoint } as VertexAiService;
+    const client = clientFor(service);
+    const [hanging] = await client.createCustomJob({ parent: PARENT, customJob: cpuJob('first') });
+    expect((await waitForState(client, hanging.name!, ['JOB_STATE_RUNNING'])).state).toBe(
+      'JOB_STATE_RUNNING',
+    );
+    // 4 vCPUs held of 8: a second n1-standard-4 fits, a third does not.
+    await client.createCustomJob({ parent: PARENT, customJob: cpuJob('second') });
+    const third = await client.createCustomJob({ parent: PARENT, customJob: cpuJob('third') }).then(() => {
+      throw new Error('accepted');
+    }, restError);
+    expect(third).toMatchObject({ code: 429, message: expect.stringMatching(/custom_model_training_cpus$/) });
+    await client.close();
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('refuses a bad option with one error line and exit code 2', async () => {
+    const main = fileURLToPath(new URL('../../emulators/vertex-ai/main.ts', import.meta.url));
+    const run = spawn(process.execPath, ['--import', 'tsx', main, '--quota', 'NVIDIA_T4=1'], {
+      stdio: 'pipe',
+    });
+    let stderr = '';
+    run.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    expect(await new Promise((resolve) => run.once('exit', resolve))).toBe(2);
+    expect(stderr.trim()).toBe('error: Unknown accelerator type "NVIDIA_T4" in the quota.');
+  });
 });
 
 const skipEmulators = emulatorSkipReason();
