@@ -1,7 +1,10 @@
 import { ProjectService } from '@cdktf/provider-google/lib/project-service/index.js';
 import { Construct } from 'constructs';
 
-/** Every Google API the stack touches, by short name (`<name>.googleapis.com`). */
+/**
+ * Every Google API the stack touches, by short name (`<name>.googleapis.com`). compute backs Vertex AI's machines
+ * and Cloud Run; cloudresourcemanager the project-level IAM grants; logging the build logs.
+ */
 export const API_NAMES = [
   'cloudfunctions',
   'run',
@@ -14,10 +17,13 @@ export const API_NAMES = [
   'cloudbuild',
   'cloudscheduler',
   'iam',
+  'compute',
+  'cloudresourcemanager',
+  'logging',
 ] as const;
 export type ApiName = (typeof API_NAMES)[number];
 
-/** The project's APIs, enabled once; resources depend on the ones they call through `needs`. */
+/** The project's APIs, enabled once; each resource depends on the ones it calls, through `needs`. */
 export class Apis extends Construct {
   private readonly services: Record<ApiName, ProjectService>;
 
@@ -38,9 +44,5 @@ export class Apis extends Construct {
   /** The API resources a resource calling these APIs must wait for. */
   needs(...names: ApiName[]): ProjectService[] {
     return names.map((name) => this.services[name]);
-  }
-
-  get all(): ProjectService[] {
-    return Object.values(this.services);
   }
 }

@@ -1,3 +1,4 @@
+import type { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository/index.js';
 import { CloudRunServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-service-iam-member/index.js';
 import {
   Cloudfunctions2Function,
@@ -7,9 +8,11 @@ import type { FirestoreDatabase } from '@cdktf/provider-google/lib/firestore-dat
 import type { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import type { Settings } from '../shared/settings.ts';
+import type { Apis } from './apis.ts';
 import { SETTINGS_DEFAULTS, type TrendcastConfig } from './config.ts';
 import { type FunctionName, type Identities, member } from './identities.ts';
 import type { Messaging } from './messaging.ts';
+import type { ServiceAgents } from './service-agents.ts';
 import type { Storage } from './storage.ts';
 
 /** What every function is told through its environment: settings only (shared/settings.ts reads them). */
@@ -29,8 +32,11 @@ export interface FunctionsProps {
   storage: Storage;
   messaging: Messaging;
   firestore: FirestoreDatabase;
+  /** The functions' build images go to the stack's repository, where the build account may push. */
+  registry: ArtifactRegistryRepository;
   identities: Identities;
-  dependsOn: ITerraformDependable[];
+  agents: ServiceAgents;
+  apis: Apis;
 }
 
 /** The settings the stack gives every function; the rest keep the schema's defaults. */
@@ -59,13 +65,16 @@ export function functionEnvironment(props: {
   };
 }
 
-/** The five Cloud Functions (gen2, Node 20), and the events account allowed to invoke each. */
+/**
+ * The five Cloud Functions (gen2, Node 20), built by the build account, and the events account allowed to invoke
+ * each. A function waits for the APIs it uses, its build account's roles, and its trigger's grants and agents.
+ */
 export class Functions extends Construct {
   readonly byName: Record<FunctionName, Cloudfunctions2Function>;
 
   constructor(scope: Construct, id: string, props: FunctionsProps) {
     super(scope, id);
-    const { config, storage, identities } = props;
+    const { config, storage, identities, apis, agents } = props;
     const { region } = config;
     const sa = identities.accounts;
     const environment = functionEnvironment({
@@ -74,7 +83,11 @@ export class Functions extends Construct {
       firestoreDatabase: props.firestore.name,
       trainerServiceAccount: sa.trainer.email,
     });
-    const fn = (name: FunctionName, trigger?: Cloudfunctions2FunctionEventTrigger) =>
+    const fn = (
+      name: FunctionName,
+      trigger?: Cloudfunctions2FunctionEventTrigger,
+      triggerNeeds: ITerraformDependable[] = [],
+    ) =>
       new Cloudfunctions2Function(this, `function-${name}`, {
         name: `trendcast-${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
         location: region,
@@ -82,6 +95,8 @@ export class Functions extends Construct {
         buildConfig: {
           runtime: 'nodejs20',
           entryPoint: name,
+          serviceAccount: sa.build.id,
+          dockerRepository: props.registry.id,
           source: {
             storageSource: { bucket: storage.sourceBucket.name, object: storage.source.name },
           },
@@ -96,26 +111,40 @@ export class Functions extends Construct {
           allTrafficOnLatestRevision: true,
         },
         ...(trigger ? { eventTrigger: trigger } : {}),
-        dependsOn: [...props.dependsOn, props.firestore],
+        dependsOn: [
+          ...apis.needs('cloudfunctions', 'run', 'cloudbuild', 'artifactregistry', 'logging'),
+          ...(trigger ? apis.needs('eventarc') : []),
+          props.firestore,
+          ...identities.buildGrants,
+          ...triggerNeeds,
+        ],
       });
     this.byName = {
-      ingest: fn('ingest', {
-        triggerRegion: region,
-        eventType: 'google.cloud.storage.object.v1.finalized',
-        eventFilters: [{ attribute: 'bucket', value: storage.bucket.name }],
-        retryPolicy: 'RETRY_POLICY_RETRY',
-        serviceAccountEmail: sa.events.email,
-      }),
+      ingest: fn(
+        'ingest',
+        {
+          triggerRegion: region,
+          eventType: 'google.cloud.storage.object.v1.finalized',
+          eventFilters: [{ attribute: 'bucket', value: storage.bucket.name }],
+          retryPolicy: 'RETRY_POLICY_RETRY',
+          serviceAccountEmail: sa.events.email,
+        },
+        [...identities.storageTriggerGrants, agents.eventarc.created],
+      ),
       launcher: fn('launcher'),
       collector: fn('collector'),
       deadLetter: fn('deadLetter'),
-      sweeper: fn('sweeper', {
-        triggerRegion: region,
-        eventType: 'google.cloud.pubsub.topic.v1.messagePublished',
-        pubsubTopic: props.messaging.sweep.id,
-        retryPolicy: 'RETRY_POLICY_DO_NOT_RETRY', // the next sweep comes in ten minutes
-        serviceAccountEmail: sa.events.email,
-      }),
+      sweeper: fn(
+        'sweeper',
+        {
+          triggerRegion: region,
+          eventType: 'google.cloud.pubsub.topic.v1.messagePublished',
+          pubsubTopic: props.messaging.sweep.id,
+          retryPolicy: 'RETRY_POLICY_DO_NOT_RETRY', // the next sweep comes in ten minutes
+          serviceAccountEmail: sa.events.email,
+        },
+        [...identities.pubsubTriggerGrants, agents.eventarc.created, agents.pubsub.created],
+      ),
     };
     for (const [name, f] of Object.entries(this.byName)) {
       new CloudRunServiceIamMember(this, `invoke-${name}`, {
@@ -123,6 +152,7 @@ export class Functions extends Construct {
         service: f.name,
         role: 'roles/run.invoker',
         member: member(sa.events),
+        dependsOn: apis.needs('run'),
       });
     }
   }

@@ -1,7 +1,5 @@
 import type { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository/index.js';
 import { ArtifactRegistryRepositoryIamMember } from '@cdktf/provider-google/lib/artifact-registry-repository-iam-member/index.js';
-import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project/index.js';
-import { DataGoogleStorageProjectServiceAccount } from '@cdktf/provider-google/lib/data-google-storage-project-service-account/index.js';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member/index.js';
 import type { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic/index.js';
 import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member/index.js';
@@ -11,7 +9,9 @@ import type { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket/in
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member/index.js';
 import type { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
+import type { Apis } from './apis.ts';
 import type { Messaging } from './messaging.ts';
+import type { ServiceAgents } from './service-agents.ts';
 
 /** The functions: entry points in functions/index.ts, one service account each. */
 export const FUNCTION_NAMES = ['ingest', 'launcher', 'collector', 'deadLetter', 'sweeper'] as const;
@@ -21,36 +21,41 @@ export interface IdentitiesProps {
   project: string;
   region: string;
   bucket: StorageBucket;
+  sourceBucket: StorageBucket;
   messaging: Messaging;
   registry: ArtifactRegistryRepository;
-  dependsOn: ITerraformDependable[];
+  agents: ServiceAgents;
+  apis: Apis;
 }
 
 export const member = (account: ServiceAccount) => `serviceAccount:${account.email}`;
 
 /**
- * One service account per function, one for the trainer, one that delivers events, and every role they hold,
- * each on the narrowest resource that works: bucket-scoped storage, topic-scoped publishing, Vertex AI only for
- * the launcher. Google's service agents get what the wiring needs of them.
+ * One service account per function, one for the trainer, one that delivers events, one that builds (the functions
+ * and the trainer image), and every role they hold, each on the narrowest resource that works: bucket-scoped
+ * storage, topic-scoped publishing, Vertex AI only for the launcher. Google's service agents get what the wiring
+ * needs of them, after they exist.
  */
 export class Identities extends Construct {
-  readonly accounts: Record<FunctionName | 'trainer' | 'events', ServiceAccount>;
-  /** `serviceAccount:` member of the Pub/Sub service agent (pushes, dead-letters). */
-  readonly pubsubAgent: string;
+  readonly accounts: Record<FunctionName | 'trainer' | 'events' | 'build', ServiceAccount>;
+  /** What a function build needs in place: the build account's roles. */
+  readonly buildGrants: ITerraformDependable[];
+  /** What a Cloud Storage trigger needs: the Cloud Storage agent may publish, the events account may receive. */
+  readonly storageTriggerGrants: ITerraformDependable[];
+  /** What a Pub/Sub trigger needs: the events account may receive. */
+  readonly pubsubTriggerGrants: ITerraformDependable[];
+  /** What push subscriptions need: the Pub/Sub agent signs as the events account and may dead-letter. */
+  readonly pushGrants: ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: IdentitiesProps) {
     super(scope, id);
-    const { project, region, messaging } = props;
-    const projectInfo = new DataGoogleProject(this, 'project', { projectId: project });
-    const gcsAgent = new DataGoogleStorageProjectServiceAccount(this, 'gcs-agent', { project });
-    this.pubsubAgent = `serviceAccount:service-${projectInfo.number}@gcp-sa-pubsub.iam.gserviceaccount.com`;
-    const vertexAgent = `serviceAccount:service-${projectInfo.number}@gcp-sa-aiplatform-cc.iam.gserviceaccount.com`;
+    const { project, region, messaging, agents, apis } = props;
 
     const account = (accountId: string, description: string) =>
       new ServiceAccount(this, `sa-${accountId}`, {
         accountId: `trendcast-${accountId.toLowerCase()}`.slice(0, 30),
         displayName: `trendcast ${description}`,
-        dependsOn: props.dependsOn,
+        dependsOn: apis.needs('iam'),
       });
     const sa = {
       ingest: account('ingest', 'ingest function'),
@@ -60,6 +65,7 @@ export class Identities extends Construct {
       sweeper: account('sweeper', 'sweeper function'),
       trainer: account('trainer', 'training jobs (Vertex AI)'),
       events: account('events', 'event delivery (Eventarc and Pub/Sub push)'),
+      build: account('build', 'builds (functions, trainer image)'),
     };
     this.accounts = sa;
 
@@ -68,15 +74,24 @@ export class Identities extends Construct {
         bucket: props.bucket.name,
         role,
         member: member(a),
+        dependsOn: apis.needs('storage'),
       });
     bucketRole('ingest', sa.ingest, 'roles/storage.objectUser'); // reads incoming/, writes datasets/
     bucketRole('collector', sa.collector, 'roles/storage.objectUser'); // copies artifacts to models/
     bucketRole('trainer', sa.trainer, 'roles/storage.objectUser'); // reads datasets/, writes runs/
-    const publisher = (grantId: string, t: PubsubTopic, who: string) =>
+    const publisher = (grantId: string, t: PubsubTopic, who: string, after: ITerraformDependable[] = []) =>
       new PubsubTopicIamMember(this, `publish-${grantId}`, {
         topic: t.name,
         role: 'roles/pubsub.publisher',
         member: who,
+        dependsOn: [...apis.needs('pubsub'), ...after],
+      });
+    const projectRole = (grantId: string, role: string, who: string, after: ITerraformDependable[] = []) =>
+      new ProjectIamMember(this, grantId, {
+        project,
+        role,
+        member: who,
+        dependsOn: [...apis.needs('cloudresourcemanager'), ...after],
       });
     publisher('ingest-requests', messaging.requests, member(sa.ingest));
     publisher('launcher-results', messaging.results, member(sa.launcher)); // a refused job becomes a failed result
@@ -84,47 +99,68 @@ export class Identities extends Construct {
     publisher('dead-letter-results', messaging.results, member(sa.deadLetter));
     publisher('sweeper-results', messaging.results, member(sa.sweeper));
     for (const name of FUNCTION_NAMES) {
-      new ProjectIamMember(this, `firestore-${name}`, {
-        project,
-        role: 'roles/datastore.user',
-        member: member(sa[name]),
-      });
+      projectRole(`firestore-${name}`, 'roles/datastore.user', member(sa[name]));
     }
-    new ProjectIamMember(this, 'launcher-vertex', {
-      project,
-      role: 'roles/aiplatform.user',
-      member: member(sa.launcher),
-    });
+    projectRole('launcher-vertex', 'roles/aiplatform.user', member(sa.launcher));
     new ServiceAccountIamMember(this, 'launcher-acts-as-trainer', {
       serviceAccountId: sa.trainer.name,
       role: 'roles/iam.serviceAccountUser',
       member: member(sa.launcher),
+      dependsOn: apis.needs('iam'),
     });
-    new ProjectIamMember(this, 'events-receiver', {
-      project,
-      role: 'roles/eventarc.eventReceiver',
-      member: member(sa.events),
-    });
-    // Eventarc's Cloud Storage trigger needs the Cloud Storage service agent to publish.
-    new ProjectIamMember(this, 'gcs-agent-publisher', {
-      project,
-      role: 'roles/pubsub.publisher',
-      member: `serviceAccount:${gcsAgent.emailAddress}`,
-    });
+    const eventsReceiver = projectRole('events-receiver', 'roles/eventarc.eventReceiver', member(sa.events));
+    // Eventarc's Cloud Storage trigger needs the Cloud Storage service agent to publish; creating the trigger
+    // before this grant is in place fails (hashicorp/terraform-provider-google, Eventarc GCS triggers).
+    const gcsAgentPublisher = projectRole(
+      'gcs-agent-publisher',
+      'roles/pubsub.publisher',
+      agents.storage.member,
+      [agents.storage.created],
+    );
     // Pub/Sub signs push requests as the events account, and moves failing messages to the dead-letter topics.
-    new ServiceAccountIamMember(this, 'pubsub-agent-token', {
+    const pubsubAgentToken = new ServiceAccountIamMember(this, 'pubsub-agent-token', {
       serviceAccountId: sa.events.name,
       role: 'roles/iam.serviceAccountTokenCreator',
-      member: this.pubsubAgent,
+      member: agents.pubsub.member,
+      dependsOn: [...apis.needs('iam'), agents.pubsub.created],
     });
-    publisher('pubsub-agent-requests-dead-letter', messaging.requestsDead, this.pubsubAgent);
-    publisher('pubsub-agent-results-dead-letter', messaging.resultsDead, this.pubsubAgent);
-    // Vertex AI's service agent pulls the trainer image.
+    const deadLetters = [
+      publisher('pubsub-agent-requests-dead-letter', messaging.requestsDead, agents.pubsub.member, [
+        agents.pubsub.created,
+      ]),
+      publisher('pubsub-agent-results-dead-letter', messaging.resultsDead, agents.pubsub.member, [
+        agents.pubsub.created,
+      ]),
+    ];
+    // Vertex AI's custom-code agent pulls the trainer image.
     new ArtifactRegistryRepositoryIamMember(this, 'vertex-pulls-trainer', {
       location: region,
       repository: props.registry.name,
       role: 'roles/artifactregistry.reader',
-      member: vertexAgent,
+      member: agents.vertexCustomCode.member,
+      dependsOn: [...apis.needs('artifactregistry'), agents.vertexCustomCode.created],
     });
+
+    // The build account: what Cloud Build needs to build a function or the trainer image, and nothing else.
+    // New projects' default Cloud Build account may lack these (Cloud Build service account change, 2024).
+    this.buildGrants = [
+      projectRole('build-writes-logs', 'roles/logging.logWriter', member(sa.build)),
+      new ArtifactRegistryRepositoryIamMember(this, 'build-pushes-images', {
+        location: region,
+        repository: props.registry.name,
+        role: 'roles/artifactregistry.writer',
+        member: member(sa.build),
+        dependsOn: apis.needs('artifactregistry'),
+      }),
+      new StorageBucketIamMember(this, 'build-reads-source', {
+        bucket: props.sourceBucket.name,
+        role: 'roles/storage.objectViewer',
+        member: member(sa.build),
+        dependsOn: apis.needs('storage'),
+      }),
+    ];
+    this.storageTriggerGrants = [gcsAgentPublisher, eventsReceiver];
+    this.pubsubTriggerGrants = [eventsReceiver];
+    this.pushGrants = [pubsubAgentToken, ...deadLetters];
   }
 }

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { DEAD_LETTER_TOPICS, TOPICS } from '../shared/names.ts';
 
 export interface MessagingProps {
+  kmsKey?: string;
   dependsOn: ITerraformDependable[];
 }
 
@@ -21,6 +22,7 @@ export class Messaging extends Construct {
       new PubsubTopic(this, topicId, {
         name,
         messageRetentionDuration: '604800s',
+        ...(props.kmsKey ? { kmsKeyName: props.kmsKey } : {}),
         dependsOn: props.dependsOn,
       });
     this.requests = topic('topic-requests', TOPICS.trainingRequests);

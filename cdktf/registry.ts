@@ -4,10 +4,11 @@ import { Construct } from 'constructs';
 
 export interface RegistryProps {
   region: string;
+  kmsKey?: string;
   dependsOn: ITerraformDependable[];
 }
 
-/** The Artifact Registry repository `trendcast`: the trainer images. */
+/** The Artifact Registry repository `trendcast`: the trainer images, the CUDA base copy, the functions' images. */
 export class Registry extends Construct {
   readonly repository: ArtifactRegistryRepository;
 
@@ -17,7 +18,8 @@ export class Registry extends Construct {
       location: props.region,
       repositoryId: 'trendcast',
       format: 'DOCKER',
-      description: 'trendcast trainer images',
+      description: "trendcast trainer images and the functions' build images",
+      ...(props.kmsKey ? { kmsKeyName: props.kmsKey } : {}),
       dependsOn: props.dependsOn,
     });
   }

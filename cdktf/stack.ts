@@ -1,17 +1,10 @@
 import { ArchiveProvider } from '@cdktf/provider-archive/lib/provider/index.js';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider/index.js';
+import { GoogleBetaProvider } from '@cdktf/provider-google-beta/lib/provider/index.js';
 import { LocalBackend, TerraformElement, TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct, Node } from 'constructs';
-import { Apis } from './apis.ts';
 import type { TrendcastConfig } from './config.ts';
-import { Database } from './database.ts';
-import { Functions } from './functions.ts';
-import { Identities } from './identities.ts';
-import { Messaging } from './messaging.ts';
-import { Registry } from './registry.ts';
-import { Scheduler } from './scheduler.ts';
-import { Storage } from './storage.ts';
-import { Subscriptions } from './subscriptions.ts';
+import { Trendcast } from './trendcast.ts';
 
 export { configFrom, type TrendcastConfig } from './config.ts';
 
@@ -24,51 +17,18 @@ export class TrendcastStack extends TerraformStack {
     const { project, region } = config;
     new LocalBackend(this, { path: 'terraform.tfstate' });
     new GoogleProvider(this, 'google', { project, region });
+    const betaProvider = new GoogleBetaProvider(this, 'google-beta', { project, region });
     new ArchiveProvider(this, 'archive');
 
-    const apis = new Apis(this, 'apis');
-    const after = apis.all;
-    const storage = new Storage(this, 'storage', {
-      region,
-      bucketName: config.bucket,
-      datasetRetentionDays: config.datasetRetentionDays,
-      dependsOn: after,
-    });
-    const messaging = new Messaging(this, 'messaging', { dependsOn: after });
-    const database = new Database(this, 'database', { region, dependsOn: after });
-    const registry = new Registry(this, 'registry', { region, dependsOn: after });
-    const identities = new Identities(this, 'identities', {
-      project,
-      region,
-      bucket: storage.bucket,
-      messaging,
-      registry: registry.repository,
-      dependsOn: after,
-    });
-    const functions = new Functions(this, 'functions', {
-      config,
-      storage,
-      messaging,
-      firestore: database.firestore,
-      identities,
-      dependsOn: after,
-    });
-    new Subscriptions(this, 'subscriptions', {
-      project,
-      messaging,
-      functions: functions.byName,
-      pushAccountEmail: identities.accounts.events.email,
-      pubsubAgent: identities.pubsubAgent,
-      maxDeliveryAttempts: config.maxDeliveryAttempts,
-    });
-    new Scheduler(this, 'scheduler', { region, sweepTopic: messaging.sweep, dependsOn: after });
+    const { storage, identities } = new Trendcast(this, 'trendcast', { config, betaProvider });
 
+    const repository = `${region}-docker.pkg.dev/${project}/trendcast`;
     new TerraformOutput(this, 'bucket_name', { value: storage.bucket.name });
     new TerraformOutput(this, 'upload_to', { value: `gs://${config.bucket}/incoming/` });
     new TerraformOutput(this, 'trainer_image', { value: config.trainerImage });
-    new TerraformOutput(this, 'trainer_repository', {
-      value: `${region}-docker.pkg.dev/${project}/trendcast`,
-    });
+    new TerraformOutput(this, 'trainer_repository', { value: repository });
+    new TerraformOutput(this, 'build_service_account', { value: identities.accounts.build.id });
+    new TerraformOutput(this, 'build_staging_dir', { value: `gs://${config.bucket}-source/cloudbuild` });
   }
 
   /**

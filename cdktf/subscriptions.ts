@@ -2,9 +2,11 @@ import type { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfu
 import { PubsubSubscription } from '@cdktf/provider-google/lib/pubsub-subscription/index.js';
 import { PubsubSubscriptionIamMember } from '@cdktf/provider-google/lib/pubsub-subscription-iam-member/index.js';
 import type { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic/index.js';
+import type { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import type { FunctionName } from './identities.ts';
 import type { Messaging } from './messaging.ts';
+import type { ServiceAgent } from './service-agents.ts';
 
 export interface SubscriptionsProps {
   project: string;
@@ -12,9 +14,10 @@ export interface SubscriptionsProps {
   functions: Record<FunctionName, Cloudfunctions2Function>;
   /** The account Pub/Sub signs push requests as. */
   pushAccountEmail: string;
-  /** `serviceAccount:` member of the Pub/Sub service agent. */
-  pubsubAgent: string;
+  pubsubAgent: ServiceAgent;
   maxDeliveryAttempts: number;
+  /** The Pub/Sub API and the grants pushing and dead-lettering need. */
+  dependsOn: ITerraformDependable[];
 }
 
 /**
@@ -51,13 +54,15 @@ export class Subscriptions extends Construct {
               },
             }
           : {}),
+        dependsOn: props.dependsOn,
       });
       if (deadLetter) {
         // Forwarding to the dead-letter topic acknowledges the message on the subscription as the Pub/Sub agent.
         new PubsubSubscriptionIamMember(this, `pubsub-agent-acks-${subId}`, {
           subscription: subscription.name,
           role: 'roles/pubsub.subscriber',
-          member: props.pubsubAgent,
+          member: props.pubsubAgent.member,
+          dependsOn: [...props.dependsOn, props.pubsubAgent.created],
         });
       }
     };

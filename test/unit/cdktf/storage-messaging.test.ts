@@ -16,6 +16,8 @@ describe('Storage', () => {
       region: 'asia-south1',
       bucketName: 'demo-data',
       datasetRetentionDays: 30,
+      destroyData: false,
+      importBucket: false,
       dependsOn: apis.needs('storage'),
     });
   });
