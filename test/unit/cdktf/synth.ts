@@ -1,8 +1,10 @@
 // Test support for the stack's tests: synthesize the whole stack, or constructs in a bare scope, and cdktf's
 // matchers (`toHaveResourceWithProperties`, ...) registered with vitest.
+import { GoogleBetaProvider } from '@cdktf/provider-google-beta/lib/provider/index.js';
 import { Testing } from 'cdktf';
 import { expect } from 'vitest';
 import { configFrom, TrendcastStack } from '../../../cdktf/stack.ts';
+import { Trendcast } from '../../../cdktf/trendcast.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized Terraform JSON is walked freely by the tests
 export type Json = Record<string, any>;
@@ -43,3 +45,11 @@ export const byName = (tf: Json, type: string, name: string): Json => {
   if (!found) throw new Error(`no ${type} named ${name}`);
   return found;
 };
+
+/** The whole deployment synthesized as one construct in a bare test stack (hashed addresses, no backend). */
+export function synthTrendcast(env: Record<string, string> = {}): string {
+  return Testing.synthScope((scope) => {
+    const betaProvider = new GoogleBetaProvider(scope, 'google-beta', {});
+    new Trendcast(scope, 'trendcast', { config: configFrom({ ...DEMO_ENV, ...env }), betaProvider });
+  });
+}
