@@ -103,9 +103,11 @@ describe('cloudbuild.yaml', () => {
   it('defaults to the GPU Dockerfile with the same base the Dockerfile names, and pushes the image it is given', () => {
     expect(buildConfig.substitutions._DOCKERFILE).toBe('trainer/Dockerfile');
     expect(buildConfig.substitutions._BASE_SOURCE).toBe(argDefault(DOCKERFILES.gpu, 'BASE_IMAGE'));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Cloud Build's substitution syntax
     expect(buildConfig.images).toEqual(['${_IMAGE}']);
     expect(buildConfig.options.logging).toBe('CLOUD_LOGGING_ONLY'); // required with --service-account
     expect(buildConfig.options.env).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Cloud Build's substitution syntax
       'BASE_COPY=${LOCATION}-docker.pkg.dev/${PROJECT_ID}/trendcast/base/${_BASE_SOURCE}',
     );
     expect(buildConfig.steps.map((s) => s.id)).toEqual(['copy-base', 'resolve-digest', 'build']);

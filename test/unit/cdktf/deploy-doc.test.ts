@@ -87,6 +87,7 @@ describe('docs/deploy.md', () => {
     };
     const known = new Set([...Object.keys(build.substitutions), '_IMAGE']);
     for (const [, name] of doc.matchAll(/\b(_[A-Z_]+)=/g)) expect(known.has(name!), name).toBe(true);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Cloud Build's substitution syntax
     expect(build.images).toEqual(['${_IMAGE}']);
     const paths = inline.filter((t) =>
       /^[\w.-]+(\/[\w.*-]+)*\.(ts|md|yaml|sh|cpu|csv)$|^trainer\/Dockerfile$/.test(t),
