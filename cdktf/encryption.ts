@@ -25,7 +25,7 @@ export class Encryption extends Construct {
         cryptoKeyId: props.kmsKey,
         role: 'roles/cloudkms.cryptoKeyEncrypterDecrypter',
         member: props.agents[name].member,
-        dependsOn: [props.agents[name].created],
+        dependsOn: props.agents[name].ready,
       });
     this.grants = {
       storage: grant('storage'),

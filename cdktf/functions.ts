@@ -129,7 +129,7 @@ export class Functions extends Construct {
           retryPolicy: 'RETRY_POLICY_RETRY',
           serviceAccountEmail: sa.events.email,
         },
-        [...identities.storageTriggerGrants, agents.eventarc.created],
+        [...identities.storageTriggerGrants, ...agents.eventarc.ready],
       ),
       launcher: fn('launcher'),
       collector: fn('collector'),
@@ -143,7 +143,7 @@ export class Functions extends Construct {
           retryPolicy: 'RETRY_POLICY_DO_NOT_RETRY', // the next sweep comes in ten minutes
           serviceAccountEmail: sa.events.email,
         },
-        [...identities.pubsubTriggerGrants, agents.eventarc.created, agents.pubsub.created],
+        [...identities.pubsubTriggerGrants, ...agents.eventarc.ready, ...agents.pubsub.ready],
       ),
     };
     for (const [name, f] of Object.entries(this.byName)) {

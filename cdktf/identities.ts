@@ -115,21 +115,21 @@ export class Identities extends Construct {
       'gcs-agent-publisher',
       'roles/pubsub.publisher',
       agents.storage.member,
-      [agents.storage.created],
+      agents.storage.ready,
     );
     // Pub/Sub signs push requests as the events account, and moves failing messages to the dead-letter topics.
     const pubsubAgentToken = new ServiceAccountIamMember(this, 'pubsub-agent-token', {
       serviceAccountId: sa.events.name,
       role: 'roles/iam.serviceAccountTokenCreator',
       member: agents.pubsub.member,
-      dependsOn: [...apis.needs('iam'), agents.pubsub.created],
+      dependsOn: [...apis.needs('iam'), ...agents.pubsub.ready],
     });
     const deadLetters = [
       publisher('pubsub-agent-requests-dead-letter', messaging.requestsDead, agents.pubsub.member, [
-        agents.pubsub.created,
+        ...agents.pubsub.ready,
       ]),
       publisher('pubsub-agent-results-dead-letter', messaging.resultsDead, agents.pubsub.member, [
-        agents.pubsub.created,
+        ...agents.pubsub.ready,
       ]),
     ];
     // Vertex AI's custom-code agent pulls the trainer image.
@@ -138,7 +138,7 @@ export class Identities extends Construct {
       repository: props.registry.name,
       role: 'roles/artifactregistry.reader',
       member: agents.vertexCustomCode.member,
-      dependsOn: [...apis.needs('artifactregistry'), agents.vertexCustomCode.created],
+      dependsOn: [...apis.needs('artifactregistry'), ...agents.vertexCustomCode.ready],
     });
 
     // The build account: what Cloud Build needs to build a function or the trainer image, and nothing else.

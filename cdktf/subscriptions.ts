@@ -62,7 +62,7 @@ export class Subscriptions extends Construct {
           subscription: subscription.name,
           role: 'roles/pubsub.subscriber',
           member: props.pubsubAgent.member,
-          dependsOn: [...props.dependsOn, props.pubsubAgent.created],
+          dependsOn: [...props.dependsOn, ...props.pubsubAgent.ready],
         });
       }
     };

@@ -108,14 +108,27 @@ describe('the CDKTF stack', () => {
     const grantsTo = (agent: string) =>
       allResources(tf).filter(({ r }) => typeof r.member === 'string' && r.member.includes(`@${agent}.`));
     const cases: Array<[string, string, number]> = [
-      ['gcp-sa-pubsub', 'google_project_service_identity.agent-pubsub', 5], // token, 2 dead-letter topics, 2 acks
-      ['gcp-sa-aiplatform-cc', 'google_project_service_identity.agent-aiplatform', 1],
+      // its own role, token creation, 2 dead-letter topics, 2 subscriptions' acks
+      ['gcp-sa-pubsub', 'google_project_service_identity.agent-pubsub', 6],
+      ['gcp-sa-eventarc', 'google_project_service_identity.agent-eventarc', 1], // its own role
+      ['gcp-sa-aiplatform', 'google_project_service_identity.agent-aiplatform', 1], // its own role
+      ['gcp-sa-aiplatform-cc', 'google_project_service_identity.agent-aiplatform', 2], // its own role, image pulls
     ];
     for (const [agent, created, count] of cases) {
       const grants = grantsTo(agent);
       expect(grants.map((g) => g.address)).toHaveLength(count);
       for (const { address, r } of grants) expect(dependsOn(r), address).toContain(created);
     }
+    // Agents created on request do not get the role Google grants on first use: the stack grants it.
+    const ownRoles = Object.entries(tf.resource.google_project_iam_member as Record<string, Json>)
+      .filter(([id]) => id.startsWith('agent-role-'))
+      .map(([, r]) => `${r.role} ${r.member.replace(/.*@/, '')}`);
+    expect(ownRoles.sort()).toEqual([
+      'roles/aiplatform.customCodeServiceAgent gcp-sa-aiplatform-cc.iam.gserviceaccount.com',
+      'roles/aiplatform.serviceAgent gcp-sa-aiplatform.iam.gserviceaccount.com',
+      'roles/eventarc.serviceAgent gcp-sa-eventarc.iam.gserviceaccount.com',
+      'roles/pubsub.serviceAgent gcp-sa-pubsub.iam.gserviceaccount.com',
+    ]);
     const pull = tf.resource.google_artifact_registry_repository_iam_member['vertex-pulls-trainer'];
     expect(pull).toMatchObject({
       role: 'roles/artifactregistry.reader',
@@ -211,7 +224,10 @@ describe('the CDKTF stack', () => {
   });
 
   it('grants least privilege: bucket-scoped storage, topic-scoped publishing, Vertex only to the launcher', () => {
-    const projectRoles = resources(tf, 'google_project_iam_member').map((m) => `${m.role} ${m.member}`);
+    // The project-level roles of the stack's own accounts (Google's agents hold their own service-agent roles).
+    const projectRoles = resources(tf, 'google_project_iam_member')
+      .filter((m) => m.member.includes('google_service_account.'))
+      .map((m) => `${m.role} ${m.member}`);
     expect(projectRoles.filter((r) => r.startsWith('roles/storage'))).toEqual([]);
     expect(projectRoles.filter((r) => r.startsWith('roles/aiplatform'))).toEqual([
       'roles/aiplatform.user serviceAccount:${google_service_account.sa-launcher.email}',
