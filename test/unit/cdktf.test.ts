@@ -248,6 +248,18 @@ describe('the CDKTF stack', () => {
     expect(actAs.service_account_id).toMatch(/sa-trainer/);
   });
 
+  it('lets no account of the stack hold, at project level, a role that can act as other accounts (CKV_GCP_49)', () => {
+    // checkov's list (AbsGoogleImpersonationRoles): owner, editor, IAM admin and user roles, service-agent roles, ...
+    const actsAs =
+      /^roles\/(owner|editor|iam\.|.*[sS]erviceAgent$|cloudbuild\.builds\.editor|dataflow\.developer|deploymentmanager\.editor)/;
+    const grants = resources(tf, 'google_project_iam_member').filter((m) => actsAs.test(m.role));
+    expect(grants).toHaveLength(4);
+    for (const g of grants)
+      expect(g.member, g.role).toMatch(
+        /^serviceAccount:service-\$\{.*\}@gcp-sa-[a-z-]+\.iam\.gserviceaccount\.com$/,
+      );
+  });
+
   it('has no public members and no service-account keys', () => {
     const text = JSON.stringify(tf);
     expect(text).not.toMatch(/allUsers|allAuthenticatedUsers/);

@@ -19,13 +19,20 @@ describe('the checkov configuration', () => {
     }
   });
 
-  it('skips only what the optional inputs (KMS key, access-log bucket) fix', () => {
+  it('skips, with the optional inputs on, only the checks marked (always); the others are what the inputs fix', () => {
     const skipped = (parse(text) as { 'skip-check': string[] })['skip-check'];
-    expect(skipped.sort()).toEqual(['CKV_GCP_62', 'CKV_GCP_83', 'CKV_GCP_84']);
+    expect(skipped.sort()).toEqual(['CKV_GCP_49', 'CKV_GCP_62', 'CKV_GCP_83', 'CKV_GCP_84']);
+    const marked = (mark: string) =>
+      skipped.filter((id) =>
+        text.split('\n').some((l) => l.trim().startsWith(`- ${id} `) && l.includes(mark)),
+      );
+    expect(marked('# (always)')).toEqual(['CKV_GCP_49']);
+    expect(marked('# (input)').sort()).toEqual(['CKV_GCP_62', 'CKV_GCP_83', 'CKV_GCP_84']);
     const script = readFileSync(join(ROOT, '.ci/checkov.sh'), 'utf8');
-    // The second run, with both inputs on, has no configuration file: no skip at all.
+    // The second run, with both inputs on, has no configuration file: it skips the (always) ones only.
     expect(script).toMatch(/TRENDCAST_KMS_KEY=\S+ \\\n\s+TRENDCAST_ACCESS_LOG_BUCKET=\S+ npm run synth/);
     expect(script.match(/checkov --config-file/g)).toHaveLength(1);
+    expect(script).toMatch(/--skip-check "\$always"$/m);
   });
 
   it('runs in CI', () => {
