@@ -1,20 +1,65 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { BACKENDS } from '../../trainer/backend.ts';
 import { trendcast } from '../helpers/cli.ts';
 
-// No Docker engine runs here: the image cannot be built in CI. These checks keep the Dockerfile true to the repo.
+// No Docker engine and no Cloud Build here: the images cannot be built in CI. These checks keep the Dockerfiles and
+// the build config true to the repo, and run the build config's scripts with recording stand-ins for docker/gcloud.
 const ROOT = join(import.meta.dirname, '../..');
-const dockerfile = readFileSync(join(ROOT, 'trainer/Dockerfile'), 'utf8');
-const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter(Boolean);
+const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+const DOCKERFILES = { gpu: read('trainer/Dockerfile'), cpu: read('trainer/Dockerfile.cpu') };
+const ignored = read('.dockerignore').split('\n').filter(Boolean);
+const buildConfigText = read('cloudbuild.yaml');
+const buildConfig = parse(buildConfigText) as {
+  substitutions: Record<string, string>;
+  steps: Array<{ id: string; name: string; entrypoint: string; args: string[] }>;
+  images: string[];
+  options: { logging: string; env: string[] };
+};
+const argDefault = (dockerfile: string, name: string) =>
+  dockerfile.match(new RegExp(`^ARG ${name}=(\\S+)$`, 'm'))?.[1];
 
-describe('trainer/Dockerfile', () => {
-  it('is based on the CUDA 11.2 / cuDNN 8.1 runtime that tfjs-node-gpu 4.22 needs, with Node 20', () => {
-    expect(dockerfile).toMatch(/^FROM nvidia\/cuda:11\.2\.\d+-cudnn8-runtime-ubuntu20\.04$/m);
-    expect(dockerfile).toMatch(/^FROM node:20-/m);
+describe('trainer/Dockerfile (GPU)', () => {
+  const dockerfile = DOCKERFILES.gpu;
+
+  it('takes its CUDA base as a build argument, defaulting to the CUDA 11.2 / cuDNN 8.1 runtime tfjs-node-gpu 4.22 needs', () => {
+    expect(argDefault(dockerfile, 'BASE_IMAGE')).toMatch(
+      /^nvidia\/cuda:11\.2\.\d+-cudnn8-runtime-ubuntu20\.04$/,
+    );
+    expect(dockerfile).toMatch(/^FROM \$\{BASE_IMAGE\}$/m);
+    expect(dockerfile).not.toMatch(/^FROM nvidia/m);
+    expect(argDefault(dockerfile, 'NODE_IMAGE')).toMatch(/^node:20-/);
     expect(dockerfile).toMatch(/@tensorflow\/tfjs-node-gpu@4\.22\.0/);
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    expect(pkg.dependencies['@tensorflow/tfjs']).toMatch(/4\.22/);
+    expect(JSON.parse(read('package.json')).dependencies['@tensorflow/tfjs']).toMatch(/4\.22/);
+    expect(dockerfile).toMatch(/^ENV TRENDCAST_TFJS_BACKEND=node-gpu /m);
+  });
+});
+
+describe('trainer/Dockerfile.cpu', () => {
+  const dockerfile = DOCKERFILES.cpu;
+
+  it('is Node 20 with tfjs-node, no CUDA, its base a build argument, and insists on the tfjs-node backend', () => {
+    expect(argDefault(dockerfile, 'BASE_IMAGE')).toMatch(/^node:20-/);
+    expect(dockerfile).toMatch(/^FROM \$\{BASE_IMAGE\}$/m);
+    expect(dockerfile).not.toMatch(/cuda|tfjs-node-gpu/i);
+    // tfjs-node is an optional dependency: `npm ci` without --omit=optional installs it.
+    expect(JSON.parse(read('package.json')).optionalDependencies['@tensorflow/tfjs-node']).toMatch(/4\.22/);
+    expect(dockerfile).toMatch(/^RUN npm ci --omit=dev \\$/m);
+    expect(dockerfile).not.toMatch(/--omit=optional/);
+    const backend = dockerfile.match(/^ENV TRENDCAST_TFJS_BACKEND=(\S+)/m)?.[1];
+    expect(backend).toBe('node');
+    expect(BACKENDS).toContain(backend);
+  });
+});
+
+describe.each(Object.entries(DOCKERFILES))('the %s Dockerfile', (_kind, dockerfile) => {
+  it('records its base image as a label', () => {
+    expect(dockerfile).toMatch(/^ARG BASE_IMAGE$/m); // in scope after FROM, for the label
+    expect(dockerfile).toMatch(/^LABEL org\.opencontainers\.image\.base\.name="\$\{BASE_IMAGE\}"$/m);
   });
 
   it('copies only what exists and is not excluded by .dockerignore', () => {
@@ -29,21 +74,130 @@ describe('trainer/Dockerfile', () => {
   });
 
   it('copies every folder the CLI imports from', () => {
-    const copied = new Set(
-      [...dockerfile.matchAll(/^COPY \.\/?(\w+) /gm), ...dockerfile.matchAll(/^COPY (\w+) /gm)].map(
-        (m) => m[1],
-      ),
-    );
+    const copied = new Set([...dockerfile.matchAll(/^COPY (\w+) /gm)].map((m) => m[1]));
     for (const folder of ['bin', 'cli', 'shared', 'adapters', 'functions', 'trainer'])
       expect(copied.has(folder), folder).toBe(true);
   });
 
   it('runs the entry point the Vertex AI launcher calls: `train --request <json>`', async () => {
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "bin\/trendcast\.js"\]$/m);
-    const launcher = readFileSync(join(ROOT, 'adapters/gcp/job-launcher.ts'), 'utf8');
+    const launcher = read('adapters/gcp/job-launcher.ts');
     expect(launcher).toMatch(/args: \['train', '--request', JSON\.stringify\(request\)\]/);
     const help = await trendcast(['train', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--request <file or JSON>/);
+  });
+});
+
+/** What Cloud Build does to the config's text before running it: `$$` is a literal `$`, `${_X}`/`${PROJECT_ID}` substituted. */
+function cloudBuildSubstitute(text: string, values: Record<string, string>): string {
+  return text.replace(/\$\$|\$\{(\w+)\}|\$(\w+)/g, (match, braced?: string, bare?: string) => {
+    if (match === '$$') return '$';
+    const name = (braced ?? bare)!;
+    if (!(name in values)) throw new Error(`cloudbuild.yaml uses ${match}, which the build does not define`);
+    return values[name]!;
+  });
+}
+
+describe('cloudbuild.yaml', () => {
+  it('defaults to the GPU Dockerfile with the same base the Dockerfile names, and pushes the image it is given', () => {
+    expect(buildConfig.substitutions._DOCKERFILE).toBe('trainer/Dockerfile');
+    expect(buildConfig.substitutions._BASE_SOURCE).toBe(argDefault(DOCKERFILES.gpu, 'BASE_IMAGE'));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Cloud Build's substitution syntax
+    expect(buildConfig.images).toEqual(['${_IMAGE}']);
+    expect(buildConfig.options.logging).toBe('CLOUD_LOGGING_ONLY'); // required with --service-account
+    expect(buildConfig.options.env).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Cloud Build's substitution syntax
+      'BASE_COPY=${LOCATION}-docker.pkg.dev/${PROJECT_ID}/trendcast/base/${_BASE_SOURCE}',
+    );
+    expect(buildConfig.steps.map((s) => s.id)).toEqual(['copy-base', 'resolve-digest', 'build']);
+  });
+
+  it('holds no digest that was not read from a registry', () => {
+    for (const text of [buildConfigText, ...Object.values(DOCKERFILES)])
+      expect(text).not.toMatch(/[0-9a-f]{64}/);
+  });
+
+  // The steps' scripts, run as Cloud Build would run them, with `docker` and `gcloud` replaced by scripts that log
+  // their arguments: this proves the order (copy, then digest, then build) and the escaping, not the registry.
+  function runBuild(options: { copyExists: boolean; dockerfile?: string; baseSource?: string }) {
+    const dir = mkdtempSync(join(tmpdir(), 'trendcast-cloudbuild-'));
+    const log = join(dir, 'calls.log');
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`; // stands for what Artifact Registry answers
+    const tool = (name: string, body: string) => {
+      writeFileSync(join(dir, name), `#!/bin/bash\necho "${name} $*" >> "${log}"\n${body}\n`);
+      chmodSync(join(dir, name), 0o755);
+    };
+    tool('docker', options.copyExists ? 'exit 0' : '[[ "$1 $2" == "pull asia-south1-"* ]] && exit 1; exit 0');
+    tool('gcloud', `echo ${digest}`);
+    const values: Record<string, string> = {
+      PROJECT_ID: 'demo-project',
+      LOCATION: 'asia-south1',
+      _IMAGE: 'asia-south1-docker.pkg.dev/demo-project/trendcast/trainer:1',
+      _DOCKERFILE: options.dockerfile ?? buildConfig.substitutions._DOCKERFILE!,
+      _BASE_SOURCE: options.baseSource ?? buildConfig.substitutions._BASE_SOURCE!,
+    };
+    const env = Object.fromEntries(
+      buildConfig.options.env.map((e) => cloudBuildSubstitute(e, values).split(/=(.*)/s).slice(0, 2)),
+    );
+    for (const step of buildConfig.steps) {
+      expect(step.entrypoint).toBe('bash');
+      const script = cloudBuildSubstitute(step.args[1]!, values).replaceAll('/workspace/', `${dir}/`);
+      execFileSync('bash', [step.args[0]!, script], {
+        cwd: ROOT,
+        env: { PATH: `${dir}:${process.env.PATH}`, ...env },
+      });
+    }
+    return { calls: readFileSync(log, 'utf8').trim().split('\n'), digest, env };
+  }
+
+  it('copies the upstream base into the project registry, reads the copy digest back, builds FROM copy@digest', () => {
+    const { calls, digest } = runBuild({ copyExists: false });
+    const copy =
+      'asia-south1-docker.pkg.dev/demo-project/trendcast/base/nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04';
+    const pinned = `asia-south1-docker.pkg.dev/demo-project/trendcast/base/nvidia/cuda@${digest}`;
+    expect(calls).toEqual([
+      `docker pull ${copy}`,
+      'docker pull nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04',
+      `docker tag nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04 ${copy}`,
+      `docker push ${copy}`,
+      `gcloud artifacts docker images describe ${copy} --format=value(image_summary.digest)`,
+      `docker build -f trainer/Dockerfile --build-arg BASE_IMAGE=${pinned} ` +
+        `--label org.opencontainers.image.base.name=${pinned} ` +
+        `--label org.opencontainers.image.base.digest=${digest} ` +
+        '-t asia-south1-docker.pkg.dev/demo-project/trendcast/trainer:1 .',
+    ]);
+  });
+
+  it('never touches the upstream tag again once the copy exists', () => {
+    const { calls } = runBuild({ copyExists: true });
+    expect(calls.filter((c) => c.includes(' nvidia/cuda:'))).toEqual([]);
+    expect(calls.at(-1)).toMatch(/^docker build .*BASE_IMAGE=asia-south1-docker\.pkg\.dev\/.*@sha256:/);
+  });
+
+  it('builds the CPU image the same way from the Node base', () => {
+    const { calls } = runBuild({
+      copyExists: false,
+      dockerfile: 'trainer/Dockerfile.cpu',
+      baseSource: argDefault(DOCKERFILES.cpu, 'BASE_IMAGE')!,
+    });
+    expect(calls).toContain('docker pull node:20-bookworm-slim');
+    expect(calls.at(-1)).toMatch(
+      /^docker build -f trainer\/Dockerfile\.cpu --build-arg BASE_IMAGE=asia-south1-docker\.pkg\.dev\/demo-project\/trendcast\/base\/node@sha256:/,
+    );
+  });
+
+  it('fails the build when the registry answers no digest', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trendcast-cloudbuild-'));
+    writeFileSync(join(dir, 'gcloud'), '#!/bin/bash\necho ""\n');
+    chmodSync(join(dir, 'gcloud'), 0o755);
+    const step = buildConfig.steps.find((s) => s.id === 'resolve-digest')!;
+    const script = cloudBuildSubstitute(step.args[1]!, {}).replaceAll('/workspace/', `${dir}/`);
+    expect(() =>
+      execFileSync('bash', ['-euc', script], {
+        env: { PATH: `${dir}:${process.env.PATH}`, BASE_COPY: 'r/base/x:1' },
+        stdio: 'pipe',
+      }),
+    ).toThrow(/no digest for r\/base\/x:1/);
   });
 });

@@ -1,0 +1,159 @@
+import type { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository/index.js';
+import { CloudRunServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-service-iam-member/index.js';
+import {
+  Cloudfunctions2Function,
+  type Cloudfunctions2FunctionEventTrigger,
+} from '@cdktf/provider-google/lib/cloudfunctions2-function/index.js';
+import type { FirestoreDatabase } from '@cdktf/provider-google/lib/firestore-database/index.js';
+import type { ITerraformDependable } from 'cdktf';
+import { Construct } from 'constructs';
+import type { Settings } from '../shared/settings.ts';
+import type { Apis } from './apis.ts';
+import { SETTINGS_DEFAULTS, type TrendcastConfig } from './config.ts';
+import { type FunctionName, type Identities, member } from './identities.ts';
+import type { Messaging } from './messaging.ts';
+import type { ServiceAgents } from './service-agents.ts';
+import type { Storage } from './storage.ts';
+
+/** What every function is told through its environment: settings only (shared/settings.ts reads them). */
+export type FunctionEnvironment = { [K in keyof Settings]?: string };
+
+/** Memory and scale per function. */
+export const FUNCTION_SIZES: Record<FunctionName, { memory: string; maxInstances: number }> = {
+  ingest: { memory: '1Gi', maxInstances: 10 },
+  launcher: { memory: '512Mi', maxInstances: 1 }, // one at a time keeps the count of running jobs exact
+  collector: { memory: '512Mi', maxInstances: 10 },
+  deadLetter: { memory: '256Mi', maxInstances: 2 },
+  sweeper: { memory: '256Mi', maxInstances: 1 },
+};
+
+export interface FunctionsProps {
+  config: TrendcastConfig;
+  storage: Storage;
+  messaging: Messaging;
+  firestore: FirestoreDatabase;
+  /** The functions' build images go to the stack's repository, where the build account may push. */
+  registry: ArtifactRegistryRepository;
+  identities: Identities;
+  agents: ServiceAgents;
+  apis: Apis;
+}
+
+/** The settings the stack gives every function; the rest keep the schema's defaults. */
+export function functionEnvironment(props: {
+  config: TrendcastConfig;
+  bucket: string;
+  firestoreDatabase: string;
+  trainerServiceAccount: string;
+}): FunctionEnvironment {
+  const { config } = props;
+  return {
+    TRENDCAST_BACKEND: 'gcp',
+    TRENDCAST_BUCKET: props.bucket,
+    GOOGLE_CLOUD_PROJECT: config.project,
+    TRENDCAST_REGION: config.region,
+    TRENDCAST_FIRESTORE_DATABASE: props.firestoreDatabase,
+    TRENDCAST_TRAINER_IMAGE: config.trainerImage,
+    TRENDCAST_TRAINER_SERVICE_ACCOUNT: props.trainerServiceAccount,
+    TRENDCAST_MACHINE_TYPE: config.machineType,
+    TRENDCAST_ACCELERATOR_TYPE: config.accelerator,
+    TRENDCAST_ACCELERATOR_COUNT: String(config.acceleratorCount),
+    TRENDCAST_MAX_JOBS: String(config.maxJobs),
+    TRENDCAST_QUOTA_ATTEMPTS: String(SETTINGS_DEFAULTS.TRENDCAST_QUOTA_ATTEMPTS),
+    TRENDCAST_MAX_UPLOAD_BYTES: String(SETTINGS_DEFAULTS.TRENDCAST_MAX_UPLOAD_BYTES),
+    TRENDCAST_RUN_DEADLINE_MINUTES: String(SETTINGS_DEFAULTS.TRENDCAST_RUN_DEADLINE_MINUTES),
+  };
+}
+
+/**
+ * The five Cloud Functions (gen2, Node 20), built by the build account, and the events account allowed to invoke
+ * each. A function waits for the APIs it uses, its build account's roles, and its trigger's grants and agents.
+ */
+export class Functions extends Construct {
+  readonly byName: Record<FunctionName, Cloudfunctions2Function>;
+
+  constructor(scope: Construct, id: string, props: FunctionsProps) {
+    super(scope, id);
+    const { config, storage, identities, apis, agents } = props;
+    const { region } = config;
+    const sa = identities.accounts;
+    const environment = functionEnvironment({
+      config,
+      bucket: storage.bucket.name,
+      firestoreDatabase: props.firestore.name,
+      trainerServiceAccount: sa.trainer.email,
+    });
+    const fn = (
+      name: FunctionName,
+      trigger?: Cloudfunctions2FunctionEventTrigger,
+      triggerNeeds: ITerraformDependable[] = [],
+    ) =>
+      new Cloudfunctions2Function(this, `function-${name}`, {
+        name: `trendcast-${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+        location: region,
+        description: `trendcast ${name}`,
+        buildConfig: {
+          runtime: 'nodejs20',
+          entryPoint: name,
+          serviceAccount: sa.build.id,
+          dockerRepository: props.registry.id,
+          source: {
+            storageSource: { bucket: storage.sourceBucket.name, object: storage.source.name },
+          },
+        },
+        serviceConfig: {
+          availableMemory: FUNCTION_SIZES[name].memory,
+          maxInstanceCount: FUNCTION_SIZES[name].maxInstances,
+          timeoutSeconds: 540,
+          serviceAccountEmail: sa[name].email,
+          environmentVariables: environment as Record<string, string>,
+          ingressSettings: 'ALLOW_INTERNAL_ONLY',
+          allTrafficOnLatestRevision: true,
+        },
+        ...(trigger ? { eventTrigger: trigger } : {}),
+        dependsOn: [
+          ...apis.needs('cloudfunctions', 'run', 'cloudbuild', 'artifactregistry', 'logging'),
+          ...(trigger ? apis.needs('eventarc') : []),
+          props.firestore,
+          ...identities.buildGrants,
+          ...triggerNeeds,
+        ],
+      });
+    this.byName = {
+      ingest: fn(
+        'ingest',
+        {
+          triggerRegion: region,
+          eventType: 'google.cloud.storage.object.v1.finalized',
+          eventFilters: [{ attribute: 'bucket', value: storage.bucket.name }],
+          retryPolicy: 'RETRY_POLICY_RETRY',
+          serviceAccountEmail: sa.events.email,
+        },
+        [...identities.storageTriggerGrants, ...agents.eventarc.ready],
+      ),
+      launcher: fn('launcher'),
+      collector: fn('collector'),
+      deadLetter: fn('deadLetter'),
+      sweeper: fn(
+        'sweeper',
+        {
+          triggerRegion: region,
+          eventType: 'google.cloud.pubsub.topic.v1.messagePublished',
+          pubsubTopic: props.messaging.sweep.id,
+          retryPolicy: 'RETRY_POLICY_DO_NOT_RETRY', // the next sweep comes in ten minutes
+          serviceAccountEmail: sa.events.email,
+        },
+        [...identities.pubsubTriggerGrants, ...agents.eventarc.ready, ...agents.pubsub.ready],
+      ),
+    };
+    for (const [name, f] of Object.entries(this.byName)) {
+      new CloudRunServiceIamMember(this, `invoke-${name}`, {
+        location: region,
+        service: f.name,
+        role: 'roles/run.invoker',
+        member: member(sa.events),
+        dependsOn: apis.needs('run'),
+      });
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import type { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository/index.js';
+import { ArtifactRegistryRepositoryIamMember } from '@cdktf/provider-google/lib/artifact-registry-repository-iam-member/index.js';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member/index.js';
+import type { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic/index.js';
+import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member/index.js';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account/index.js';
+import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member/index.js';
+import type { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket/index.js';
+import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member/index.js';
+import type { ITerraformDependable } from 'cdktf';
+import { Construct } from 'constructs';
+import type { Apis } from './apis.ts';
+import type { Messaging } from './messaging.ts';
+import type { ServiceAgents } from './service-agents.ts';
+
+/** The functions: entry points in functions/index.ts, one service account each. */
+export const FUNCTION_NAMES = ['ingest', 'launcher', 'collector', 'deadLetter', 'sweeper'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+export interface IdentitiesProps {
+  project: string;
+  region: string;
+  bucket: StorageBucket;
+  sourceBucket: StorageBucket;
+  messaging: Messaging;
+  registry: ArtifactRegistryRepository;
+  agents: ServiceAgents;
+  apis: Apis;
+}
+
+export const member = (account: ServiceAccount) => `serviceAccount:${account.email}`;
+
+/**
+ * One service account per function, one for the trainer, one that delivers events, one that builds (the functions
+ * and the trainer image), and every role they hold, each on the narrowest resource that works: bucket-scoped
+ * storage, topic-scoped publishing, Vertex AI only for the launcher. Google's service agents get what the wiring
+ * needs of them, after they exist.
+ */
+export class Identities extends Construct {
+  readonly accounts: Record<FunctionName | 'trainer' | 'events' | 'build', ServiceAccount>;
+  /** What a function build needs in place: the build account's roles. */
+  readonly buildGrants: ITerraformDependable[];
+  /** What a Cloud Storage trigger needs: the Cloud Storage agent may publish, the events account may receive. */
+  readonly storageTriggerGrants: ITerraformDependable[];
+  /** What a Pub/Sub trigger needs: the events account may receive. */
+  readonly pubsubTriggerGrants: ITerraformDependable[];
+  /** What push subscriptions need: the Pub/Sub agent signs as the events account and may dead-letter. */
+  readonly pushGrants: ITerraformDependable[];
+
+  constructor(scope: Construct, id: string, props: IdentitiesProps) {
+    super(scope, id);
+    const { project, region, messaging, agents, apis } = props;
+
+    const account = (accountId: string, description: string) =>
+      new ServiceAccount(this, `sa-${accountId}`, {
+        accountId: `trendcast-${accountId.toLowerCase()}`.slice(0, 30),
+        displayName: `trendcast ${description}`,
+        dependsOn: apis.needs('iam'),
+      });
+    const sa = {
+      ingest: account('ingest', 'ingest function'),
+      launcher: account('launcher', 'launcher function'),
+      collector: account('collector', 'collector function'),
+      deadLetter: account('dead-letter', 'dead-letter function'),
+      sweeper: account('sweeper', 'sweeper function'),
+      trainer: account('trainer', 'training jobs (Vertex AI)'),
+      events: account('events', 'event delivery (Eventarc and Pub/Sub push)'),
+      build: account('build', 'builds (functions, trainer image)'),
+    };
+    this.accounts = sa;
+
+    const bucketRole = (grantId: string, a: ServiceAccount, role: string) =>
+      new StorageBucketIamMember(this, `bucket-${grantId}`, {
+        bucket: props.bucket.name,
+        role,
+        member: member(a),
+        dependsOn: apis.needs('storage'),
+      });
+    bucketRole('ingest', sa.ingest, 'roles/storage.objectUser'); // reads incoming/, writes datasets/
+    bucketRole('collector', sa.collector, 'roles/storage.objectUser'); // copies artifacts to models/
+    bucketRole('trainer', sa.trainer, 'roles/storage.objectUser'); // reads datasets/, writes runs/
+    const publisher = (grantId: string, t: PubsubTopic, who: string, after: ITerraformDependable[] = []) =>
+      new PubsubTopicIamMember(this, `publish-${grantId}`, {
+        topic: t.name,
+        role: 'roles/pubsub.publisher',
+        member: who,
+        dependsOn: [...apis.needs('pubsub'), ...after],
+      });
+    const projectRole = (grantId: string, role: string, who: string, after: ITerraformDependable[] = []) =>
+      new ProjectIamMember(this, grantId, {
+        project,
+        role,
+        member: who,
+        dependsOn: [...apis.needs('cloudresourcemanager'), ...after],
+      });
+    publisher('ingest-requests', messaging.requests, member(sa.ingest));
+    publisher('launcher-results', messaging.results, member(sa.launcher)); // a refused job becomes a failed result
+    publisher('trainer-results', messaging.results, member(sa.trainer));
+    publisher('dead-letter-results', messaging.results, member(sa.deadLetter));
+    publisher('sweeper-results', messaging.results, member(sa.sweeper));
+    for (const name of FUNCTION_NAMES) {
+      projectRole(`firestore-${name}`, 'roles/datastore.user', member(sa[name]));
+    }
+    projectRole('launcher-vertex', 'roles/aiplatform.user', member(sa.launcher));
+    new ServiceAccountIamMember(this, 'launcher-acts-as-trainer', {
+      serviceAccountId: sa.trainer.name,
+      role: 'roles/iam.serviceAccountUser',
+      member: member(sa.launcher),
+      dependsOn: apis.needs('iam'),
+    });
+    const eventsReceiver = projectRole('events-receiver', 'roles/eventarc.eventReceiver', member(sa.events));
+    // Eventarc's Cloud Storage trigger needs the Cloud Storage service agent to publish; creating the trigger
+    // before this grant is in place fails (hashicorp/terraform-provider-google, Eventarc GCS triggers).
+    const gcsAgentPublisher = projectRole(
+      'gcs-agent-publisher',
+      'roles/pubsub.publisher',
+      agents.storage.member,
+      agents.storage.ready,
+    );
+    // Pub/Sub signs push requests as the events account, and moves failing messages to the dead-letter topics.
+    const pubsubAgentToken = new ServiceAccountIamMember(this, 'pubsub-agent-token', {
+      serviceAccountId: sa.events.name,
+      role: 'roles/iam.serviceAccountTokenCreator',
+      member: agents.pubsub.member,
+      dependsOn: [...apis.needs('iam'), ...agents.pubsub.ready],
+    });
+    const deadLetters = [
+      publisher('pubsub-agent-requests-dead-letter', messaging.requestsDead, agents.pubsub.member, [
+        ...agents.pubsub.ready,
+      ]),
+      publisher('pubsub-agent-results-dead-letter', messaging.resultsDead, agents.pubsub.member, [
+        ...agents.pubsub.ready,
+      ]),
+    ];
+    // Vertex AI's custom-code agent pulls the trainer image.
+    new ArtifactRegistryRepositoryIamMember(this, 'vertex-pulls-trainer', {
+      location: region,
+      repository: props.registry.name,
+      role: 'roles/artifactregistry.reader',
+      member: agents.vertexCustomCode.member,
+      dependsOn: [...apis.needs('artifactregistry'), ...agents.vertexCustomCode.ready],
+    });
+
+    // The build account: what Cloud Build needs to build a function or the trainer image, and nothing else.
+    // New projects' default Cloud Build account may lack these (Cloud Build service account change, 2024).
+    this.buildGrants = [
+      projectRole('build-writes-logs', 'roles/logging.logWriter', member(sa.build)),
+      new ArtifactRegistryRepositoryIamMember(this, 'build-pushes-images', {
+        location: region,
+        repository: props.registry.name,
+        role: 'roles/artifactregistry.writer',
+        member: member(sa.build),
+        dependsOn: apis.needs('artifactregistry'),
+      }),
+      new StorageBucketIamMember(this, 'build-reads-source', {
+        bucket: props.sourceBucket.name,
+        role: 'roles/storage.objectViewer',
+        member: member(sa.build),
+        dependsOn: apis.needs('storage'),
+      }),
+    ];
+    this.storageTriggerGrants = [gcsAgentPublisher, eventsReceiver];
+    this.pubsubTriggerGrants = [eventsReceiver];
+    this.pushGrants = [pubsubAgentToken, ...deadLetters];
+  }
+}
