@@ -38,7 +38,10 @@ export interface DocumentStore {
   /** Documents directly under a collection path, with their ids. */
   list(collection: string): Promise<Array<{ id: string; data: DocumentData }>>;
   /** Documents of a collection whose `field` is one of `in`, ordered by `orderBy` (a composite index in Firestore). */
-  query(collection: string, where: { field: string; in: unknown[]; orderBy: string }): Promise<Array<{ id: string; data: DocumentData }>>;
+  query(
+    collection: string,
+    where: { field: string; in: unknown[]; orderBy: string },
+  ): Promise<Array<{ id: string; data: DocumentData }>>;
   /** Runs `fn` atomically: every read sees one state, and its writes commit together or not at all. */
   runTransaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R>;
 }

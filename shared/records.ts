@@ -52,6 +52,10 @@ export const readQueue = async (r: DocumentReader): Promise<QueueDoc> =>
 
 /** Runs still ingesting or training, soonest deadline first: what the sweeper looks at (never every run ever made). */
 export const readOpenRuns = async (store: Pick<DocumentStore, 'query'>): Promise<RunDoc[]> => {
-  const docs = await store.query(DOCS.runs, { field: 'status', in: [...OPEN_RUN_STATUSES], orderBy: 'deadline' });
+  const docs = await store.query(DOCS.runs, {
+    field: 'status',
+    in: [...OPEN_RUN_STATUSES],
+    orderBy: 'deadline',
+  });
   return docs.map(({ id, data }) => parseDocument(RunDoc, data, `${DOCS.runs}/${id}`));
 };
