@@ -78,6 +78,9 @@ export class Identities extends Construct {
       });
     bucketRole('ingest', sa.ingest, 'roles/storage.objectUser'); // reads incoming/, writes datasets/
     bucketRole('collector', sa.collector, 'roles/storage.objectUser'); // copies artifacts to models/
+    // Whoever decides a run finishes its promotion: the sweeper and the dead-letter function decide runs too.
+    bucketRole('sweeper', sa.sweeper, 'roles/storage.objectUser');
+    bucketRole('dead-letter', sa.deadLetter, 'roles/storage.objectUser');
     bucketRole('trainer', sa.trainer, 'roles/storage.objectUser'); // reads datasets/, writes runs/
     const publisher = (grantId: string, t: PubsubTopic, who: string, after: ITerraformDependable[] = []) =>
       new PubsubTopicIamMember(this, `publish-${grantId}`, {
@@ -95,12 +98,15 @@ export class Identities extends Construct {
       });
     publisher('ingest-requests', messaging.requests, member(sa.ingest));
     publisher('launcher-results', messaging.results, member(sa.launcher)); // a refused job becomes a failed result
+    publisher('collector-results', messaging.results, member(sa.collector)); // so does one the collector starts
     publisher('trainer-results', messaging.results, member(sa.trainer));
     publisher('dead-letter-results', messaging.results, member(sa.deadLetter));
     publisher('sweeper-results', messaging.results, member(sa.sweeper));
     for (const name of FUNCTION_NAMES) {
       projectRole(`firestore-${name}`, 'roles/datastore.user', member(sa[name]));
     }
+    // The training queue starts jobs from the launcher, the collector (a result frees a slot) and the sweeper, which
+    // also reads and cancels them.
     projectRole('launcher-vertex', 'roles/aiplatform.user', member(sa.launcher));
     new ServiceAccountIamMember(this, 'launcher-acts-as-trainer', {
       serviceAccountId: sa.trainer.name,
@@ -108,6 +114,18 @@ export class Identities extends Construct {
       member: member(sa.launcher),
       dependsOn: apis.needs('iam'),
     });
+    for (const [name, account] of [
+      ['collector', sa.collector],
+      ['sweeper', sa.sweeper],
+    ] as const) {
+      projectRole(`${name}-vertex`, 'roles/aiplatform.user', member(account));
+      new ServiceAccountIamMember(this, `${name}-acts-as-trainer`, {
+        serviceAccountId: sa.trainer.name,
+        role: 'roles/iam.serviceAccountUser',
+        member: member(account),
+        dependsOn: apis.needs('iam'),
+      });
+    }
     const eventsReceiver = projectRole('events-receiver', 'roles/eventarc.eventReceiver', member(sa.events));
     // Eventarc's Cloud Storage trigger needs the Cloud Storage service agent to publish; creating the trigger
     // before this grant is in place fails (hashicorp/terraform-provider-google, Eventarc GCS triggers).

@@ -224,29 +224,32 @@ describe('the CDKTF stack', () => {
     }
   });
 
-  it('grants least privilege: bucket-scoped storage, topic-scoped publishing, Vertex only to the launcher', () => {
+  it('grants least privilege: bucket-scoped storage, topic-scoped publishing, Vertex only to the queue', () => {
     // The project-level roles of the stack's own accounts (Google's agents hold their own service-agent roles).
     const projectRoles = resources(tf, 'google_project_iam_member')
       .filter((m) => m.member.includes('google_service_account.'))
       .map((m) => `${m.role} ${m.member}`);
     expect(projectRoles.filter((r) => r.startsWith('roles/storage'))).toEqual([]);
-    expect(projectRoles.filter((r) => r.startsWith('roles/aiplatform'))).toEqual([
-      'roles/aiplatform.user serviceAccount:${google_service_account.sa-launcher.email}',
-    ]);
+    // The training queue starts jobs from the launcher, the collector and the sweeper; the sweeper also watches them.
+    expect(projectRoles.filter((r) => r.startsWith('roles/aiplatform')).sort()).toEqual(
+      ['collector', 'launcher', 'sweeper']
+        .map((a) => `roles/aiplatform.user serviceAccount:\${google_service_account.sa-${a}.email}`)
+        .sort(),
+    );
     expect(projectRoles.some((r) => /roles\/(owner|editor|artifactregistry)/.test(r))).toBe(false);
     const bucketMembers = resources(tf, 'google_storage_bucket_iam_member')
       .filter((m) => m.bucket === '${google_storage_bucket.bucket.name}')
       .map((m) => m.member);
     expect(bucketMembers.sort()).toEqual(
-      ['collector', 'ingest', 'trainer']
+      ['collector', 'dead-letter', 'ingest', 'sweeper', 'trainer']
         .map((a) => `serviceAccount:\${google_service_account.sa-${a}.email}`)
         .sort(),
     );
-    const actAs = resources(tf, 'google_service_account_iam_member').find(
+    const actAs = resources(tf, 'google_service_account_iam_member').filter(
       (m) => m.role === 'roles/iam.serviceAccountUser',
-    )!;
-    expect(actAs.member).toMatch(/sa-launcher/);
-    expect(actAs.service_account_id).toMatch(/sa-trainer/);
+    );
+    expect(actAs.map((m) => m.member.match(/sa-(\w+)/)![1]).sort()).toEqual(['collector', 'launcher', 'sweeper']);
+    for (const m of actAs) expect(m.service_account_id).toMatch(/sa-trainer/);
   });
 
   it('lets no account of the stack hold, at project level, a role that can act as other accounts (CKV_GCP_49)', () => {
