@@ -11,6 +11,7 @@ import { promoteBestTrial } from '../shared/promotion.ts';
 import { InputError } from '../shared/validate.ts';
 import { decodeMessage, nowIso } from './decode.ts';
 import type { CloudEventLike, Deps, MessagePublishedData } from './deps.ts';
+import { writeRunReport } from './report.ts';
 
 const OPEN_RUN_STATUSES: ReadonlySet<string> = new Set(['ingesting', 'training']);
 
@@ -35,6 +36,7 @@ export async function collector(event: CloudEventLike<MessagePublishedData>, dep
   }
   if (run.status === 'rejected' && !run.promotion) log.info(`run rejected: ${run.reason}`);
   if (run.promotion && run.status !== 'promoted') await finishPromotion(run, deps);
+  await writeRunReport(result.runId, deps);
 }
 
 /** Records the result and, if it completes the run, decides it. Returns the run as it stands after the transaction. */

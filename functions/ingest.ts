@@ -9,6 +9,7 @@ import { deriveRunId } from '../shared/run-id.ts';
 import { InputError, parseJson, parseWith } from '../shared/validate.ts';
 import { nowIso } from './decode.ts';
 import type { CloudEventLike, Deps, StorageObjectData } from './deps.ts';
+import { writeRunReport } from './report.ts';
 
 /** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
 export const GRID_DEFAULT_KEY = 'config/grid.json';
@@ -76,6 +77,7 @@ export async function failIngest(
     } satisfies RunDoc);
   });
   deps.log.warn(`run failed: ${error}`, { runId });
+  await writeRunReport(runId, deps);
 }
 
 /**

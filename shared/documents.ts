@@ -57,6 +57,8 @@ export const RunDoc = z.object({
   promotion: z
     .object({ config: z.string(), version: z.number().int().positive(), uri: z.string(), f1: z.number() })
     .nullable(),
+  /** The run's report (`runs/<runId>/report.html`), set once it is written. */
+  reportUri: z.string().optional(),
 });
 export type RunDoc = z.infer<typeof RunDoc>;
 

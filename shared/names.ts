@@ -52,3 +52,9 @@ export const DOCS = {
   models: 'models',
   model: (symbol: string, timeframe: string) => `models/${symbol}_${timeframe}`,
 } as const;
+
+/** The run report (report/render.ts): its object, and the document that makes its writing happen once per run. */
+export const REPORT = {
+  object: (runId: string) => `runs/${runId}/report.html`,
+  claimDoc: (runId: string) => `runs/${runId}/report/claim`,
+} as const;

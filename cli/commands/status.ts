@@ -5,7 +5,7 @@ import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DOCS } from '../../shared/names.ts';
 import type { DocumentStore } from '../../shared/ports.ts';
 import { InputError } from '../../shared/validate.ts';
-import { runSummary, table } from '../format.ts';
+import { reportLocation, runSummary, table } from '../format.ts';
 
 /** Runs (newest first), their trials, and the current models: what `status --json` prints. */
 export async function collectStatus(docs: DocumentStore, runId?: string) {
@@ -32,6 +32,7 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
       finishedAt: run.finishedAt,
       reason: run.status === 'failed' ? run.error : run.reason,
       promotedConfig: run.status === 'promoted' ? (run.promotion?.config ?? null) : null,
+      report: run.reportUri ? reportLocation(run.reportUri) : null,
       dataset: run.dataset,
       trials: trials.map((t) => ({
         config: t.config,
@@ -89,6 +90,8 @@ export function registerStatus(program: Command): void {
       process.stdout.write(
         `${table(['run', 'status', 'symbol', 'timeframe', 'created', 'promoted', 'trials ok'], runRows)}\n\n`,
       );
+      const newest = status.runs[0];
+      if (newest?.report) process.stdout.write(`report of ${newest.runId}: ${newest.report}\n\n`);
       const modelRows = status.models.map((m) => [
         m.symbol,
         m.timeframe,
