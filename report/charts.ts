@@ -4,8 +4,8 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 // Vega-Lite specs for the report's charts, rendered to SVG on the server by Vega's headless view: the report needs
 // no script in the browser, and Vega-Lite is a maintained grammar whose specs stay short (no drawing code here).
 
-const WIDTH = 560;
-const HEIGHT = 220;
+const WIDTH = 440;
+const HEIGHT = 200;
 const PALETTE = { train: '#1f77b4', validation: '#ff7f0e', best: '#2ca02c', neutral: '#888888' };
 
 /** Shared look: system sans-serif (nothing to download), no chart border. */
@@ -57,7 +57,7 @@ export function priceSpec(points: PricePoint[], validationFrom: string | undefin
       y: { field: 'close', type: 'quantitative', scale: { zero: false }, title: 'close' },
     },
   });
-  return spec({ width: WIDTH, height: HEIGHT, layer: layers });
+  return spec({ width: 2 * WIDTH - 120, height: HEIGHT, layer: layers });
 }
 
 export type EpochPoint = { epoch: number; loss: number; val_loss: number; lr: number };
@@ -68,7 +68,14 @@ export function learningCurvesSpec(history: EpochPoint[], bestEpoch: number): To
     { epoch: h.epoch, series: 'loss', value: h.loss },
     { epoch: h.epoch, series: 'validation loss', value: h.val_loss },
   ]);
-  const epochAxis = { field: 'epoch', type: 'quantitative', scale: { domainMin: 1, nice: false } };
+  const lastEpoch = history[history.length - 1]?.epoch ?? bestEpoch;
+  const labelSide = bestEpoch > (1 + lastEpoch) / 2 ? { align: 'right', dx: -4 } : { align: 'left', dx: 4 };
+  const epochAxis = {
+    field: 'epoch',
+    type: 'quantitative',
+    scale: { domainMin: 1, nice: false },
+    axis: { tickMinStep: 1, format: 'd' },
+  };
   return spec({
     vconcat: [
       {
@@ -93,7 +100,8 @@ export function learningCurvesSpec(history: EpochPoint[], bestEpoch: number): To
             layer: [
               { mark: { type: 'rule', color: PALETTE.best, strokeDash: [4, 3] }, encoding: { x: epochAxis } },
               {
-                mark: { type: 'text', color: PALETTE.best, align: 'left', dx: 4, baseline: 'top' },
+                // The label sits on the side of the rule that has room.
+                mark: { type: 'text', color: PALETTE.best, baseline: 'top', ...labelSide },
                 encoding: { x: epochAxis, y: { value: 2 }, text: { field: 'label' } },
               },
             ],
@@ -102,12 +110,18 @@ export function learningCurvesSpec(history: EpochPoint[], bestEpoch: number): To
       },
       {
         width: WIDTH,
-        height: 90,
+        height: 70,
         data: { values: history.map((h) => ({ epoch: h.epoch, lr: h.lr })) },
         mark: { type: 'line', interpolate: 'step-after', color: PALETTE.neutral },
         encoding: {
           x: { ...epochAxis, title: 'epoch' },
-          y: { field: 'lr', type: 'quantitative', scale: { type: 'log' }, title: 'learning rate' },
+          y: {
+            field: 'lr',
+            type: 'quantitative',
+            scale: { type: 'log' },
+            axis: { format: '.0e', tickCount: 3 },
+            title: 'learning rate',
+          },
         },
       },
     ],
@@ -125,12 +139,12 @@ export function confusionSpec(c: ConfusionCounts): TopLevelSpec {
     { actual: 'down', predicted: 'down', count: c.tn },
   ];
   const axes = {
-    x: { field: 'predicted', type: 'nominal', sort: ['down', 'up'], axis: { labelAngle: 0 } },
-    y: { field: 'actual', type: 'nominal', sort: ['down', 'up'] },
+    x: { field: 'predicted', type: 'nominal', sort: ['down', 'up'], axis: { labelAngle: 0, grid: false } },
+    y: { field: 'actual', type: 'nominal', sort: ['down', 'up'], axis: { grid: false } },
   };
   return spec({
-    width: 200,
-    height: 200,
+    width: 160,
+    height: 160,
     data: { values: cells },
     layer: [
       {
@@ -166,8 +180,8 @@ export function rocSpec(points: RocPoint[], auc: number | null): TopLevelSpec {
     title,
   });
   return spec({
-    width: 220,
-    height: 200,
+    width: 180,
+    height: 180,
     title: auc === null ? undefined : `AUC ${auc.toFixed(3)}`,
     layer: [
       {

@@ -360,7 +360,7 @@ code{font:.9em ui-monospace,Menlo,Consolas,monospace}
 .rejected .status{background:#fff1d6;color:#8a5a00}
 .failed .status{background:#fde2e1;color:#a4161a}
 .sentence{font-size:1.1em}
-.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:8px 16px;margin:12px 0}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:8px 16px;margin:12px 0}
 .facts div{min-width:0}
 .facts dt{font-size:.8em;color:#5f6368;text-transform:uppercase;letter-spacing:.04em}
 .facts dd{margin:0}
