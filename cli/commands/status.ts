@@ -90,8 +90,8 @@ export function registerStatus(program: Command): void {
       process.stdout.write(
         `${table(['run', 'status', 'symbol', 'timeframe', 'created', 'promoted', 'trials ok'], runRows)}\n\n`,
       );
-      const newest = status.runs[0];
-      if (newest?.report) process.stdout.write(`report of ${newest.runId}: ${newest.report}\n\n`);
+      const reports = status.runs.filter((r) => r.report).map((r) => `report of ${r.runId}: ${r.report}\n`);
+      if (reports.length) process.stdout.write(`${reports.join('')}\n`);
       const modelRows = status.models.map((m) => [
         m.symbol,
         m.timeframe,
