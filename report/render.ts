@@ -58,9 +58,16 @@ function table(head: string[], rows: string[][], className = ''): string {
   return `<div class="scroll"><table class="${className}"><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
 
-function facts(entries: Array<[string, string]>): string {
-  return `<dl class="facts">${entries.map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${v}</dd></div>`).join('')}</dl>`;
+/** Labelled values in a grid; a `wide` one (a long path) takes two columns. */
+function facts(entries: Array<[string, string] | [string, string, 'wide']>): string {
+  const items = entries.map(
+    ([k, v, wide]) => `<div${wide ? ' class="wide"' : ''}><dt>${esc(k)}</dt><dd>${v}</dd></div>`,
+  );
+  return `<dl class="facts">${items.join('')}</dl>`;
 }
+
+/** `2025-11-12T10:05:00.000Z` as `2025-11-12 10:05:00 UTC`: shorter, and it wraps at the space. */
+const when = (iso: string | null) => (iso ? esc(iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC')) : '–');
 
 async function figure(kind: string, caption: string, chart: Promise<string>) {
   return `<figure class="chart" data-chart="${esc(kind)}">${await chart}<figcaption>${esc(caption)}</figcaption></figure>`;
@@ -81,17 +88,19 @@ function decisionSentence(run: RunDoc): string {
 
 function decisionSection(run: RunDoc): string {
   const { source } = run;
+  // A refused upload has no symbol yet: its file names it.
+  const title = run.symbol ? `${run.symbol} ${run.timeframe ?? ''}` : source.object.replace(/^.*\//, '');
   return `<section id="decision" class="decision ${esc(run.status)}">
 <p class="status">${esc(run.status.toUpperCase())}</p>
-<h1>${esc(run.symbol ?? 'Unknown symbol')} ${esc(run.timeframe ?? '')}</h1>
+<h1>${esc(title)}</h1>
 <p class="sentence">${decisionSentence(run)}</p>
 ${facts([
-  ['source', `<code>gs://${esc(source.bucket)}/${esc(source.object)}</code>`],
+  ['source', `<code>gs://${esc(source.bucket)}/${esc(source.object)}</code>`, 'wide'],
   ['generation', `<code>${esc(source.generation)}</code>`],
   ['run', `<code>${esc(run.runId)}</code>`],
-  ['started', esc(run.createdAt)],
-  ['finished', esc(run.finishedAt ?? '–')],
-  ['promotion gate', run.gate ? 'on' : 'off'],
+  ['started', when(run.createdAt)],
+  ['finished', when(run.finishedAt)],
+  ...(run.status === 'failed' ? [] : [['promotion gate', run.gate ? 'on' : 'off'] as [string, string]]),
 ])}
 </section>`;
 }
@@ -252,7 +261,7 @@ function forecastSection(input: ReportInput): string {
 <p class="sentence">As of ${esc(f.asOf)}: <b>${esc(f.signal)}</b>, probability of an up close ${pct(f.probabilityUp)} (threshold ${fixed(f.threshold, 2)}).</p>
 ${facts([
   ['model version', esc(f.modelVersion)],
-  ['made at', esc(f.createdAt)],
+  ['made at', when(f.createdAt)],
 ])}${other}
 </section>`;
 }
@@ -362,6 +371,7 @@ code{font:.9em ui-monospace,Menlo,Consolas,monospace}
 .sentence{font-size:1.1em}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:8px 16px;margin:12px 0}
 .facts div{min-width:0}
+.facts .wide{grid-column:span 2}
 .facts dt{font-size:.8em;color:#5f6368;text-transform:uppercase;letter-spacing:.04em}
 .facts dd{margin:0}
 .scroll{overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch}
@@ -417,7 +427,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
 <main>
 ${body}
 </main>
-<footer>trendcast run report · ${esc(run.runId)} · ${esc(run.finishedAt ?? run.updatedAt)} · charts: Vega-Lite</footer>
+<footer>trendcast run report · ${esc(run.runId)} · ${when(run.finishedAt ?? run.updatedAt)} · charts: Vega-Lite</footer>
 </body>
 </html>
 `;

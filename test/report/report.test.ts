@@ -185,7 +185,7 @@ describe('the run report in headless Chromium', () => {
         expect(requests).toEqual([REPORT_URL]);
         await page.screenshot({ path: join(OUTPUT, `promoted-${width}.png`), fullPage: true });
         if (width === WIDTHS.wide) {
-          await page.setViewportSize({ width: 1100, height: 1250 });
+          await page.setViewportSize({ width: 1000, height: 1120 });
           await page.screenshot({ path: join(OUTPUT, 'readme.png') });
         }
       } finally {
