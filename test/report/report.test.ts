@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,6 +151,33 @@ describe('the run report in headless Chromium', () => {
     expect(report.stdout).toContain(out);
     expect(readFileSync(out, 'utf8')).toBe(promoted.html);
     expect(Buffer.byteLength(promoted.html)).toBeLessThan(1024 * 1024);
+  });
+
+  it('opens the newest run’s report with the platform opener, or says where it is when there is none', async () => {
+    const newest = fileURLToPath(failed.run.reportUri!);
+    const bin = mkdtempSync(join(tmpdir(), 'opener-'));
+    const opened = join(bin, 'opened');
+    // A stand-in opener on PATH records what it was asked to open.
+    writeFileSync(
+      join(bin, process.platform === 'darwin' ? 'open' : 'xdg-open'),
+      `#!/bin/sh\necho "$1" > "${opened}"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const withOpener = await trendcast(['report', '--open', '--home', home], { PATH: bin });
+    expect(withOpener.code).toBe(0);
+    expect(withOpener.stdout).toContain(newest);
+    for (let i = 0; i < 200 && !existsSync(opened); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(readFileSync(opened, 'utf8').trim()).toBe(newest);
+
+    const withoutOpener = await trendcast(['report', '--open', '--home', home], {
+      PATH: mkdtempSync(join(tmpdir(), 'no-opener-')),
+    });
+    expect(withoutOpener.code).toBe(0);
+    expect(withoutOpener.stdout).toMatch(
+      new RegExp(`no (xdg-open|open) on this machine to open it; open ${newest} in a browser`),
+    );
   });
 
   for (const [name, width] of Object.entries(WIDTHS)) {
