@@ -3,6 +3,7 @@ import type { TrainingResult } from '../shared/messages.ts';
 import { DOCS, TOPICS } from '../shared/names.ts';
 import { nowIso } from './decode.ts';
 import type { Deps } from './deps.ts';
+import { writeRunReport } from './report.ts';
 
 /**
  * Ends runs that passed their deadline (run on a schedule: Cloud Scheduler in the cloud, a timer locally).
@@ -31,6 +32,7 @@ export async function sweeper(deps: Deps, now = new Date()): Promise<{ timedOut:
         });
       });
       log.warn('run failed: ingest did not finish by its deadline');
+      await writeRunReport(run.runId, deps);
       continue;
     }
     for (const trial of trials.filter((t) => !FINAL_TRIAL_STATUSES.has(t.status))) {

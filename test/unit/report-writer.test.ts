@@ -10,6 +10,7 @@ import { collector } from '../../functions/collector.ts';
 import type { CloudEventLike, Deps, StorageObjectData } from '../../functions/deps.ts';
 import { failIngest, ingest } from '../../functions/ingest.ts';
 import { writeRunReport } from '../../functions/report.ts';
+import { sweeper } from '../../functions/sweeper.ts';
 import { buildDataset } from '../../shared/dataset.ts';
 import type { RunDoc } from '../../shared/documents.ts';
 import type { TrialMetrics } from '../../shared/messages.ts';
@@ -159,6 +160,20 @@ describe('writeRunReport, hooked into the collector and failIngest', () => {
     expect(html).toMatch(/<dt>row<\/dt><dd>3<\/dd>/);
     expect(html).toMatch(/<dt>column<\/dt><dd>Volume<\/dd>/);
     expect(html).toContain('volume -5 is negative');
+  });
+
+  it('writes the report of a run the sweeper fails for an ingest that never finished', async () => {
+    const s = setup('run-report-swept');
+    await s.docs.create(
+      DOCS.run(s.runId),
+      runDoc(s.runId, [], { status: 'ingesting', deadline: '2025-01-01T00:00:00.000Z' }),
+    );
+    await sweeper(s.deps);
+    const run = (await s.docs.get<RunDoc>(DOCS.run(s.runId)))!;
+    expect(run.status).toBe('failed');
+    expect(run.reportUri).toBeDefined();
+    expect(reportWrites(s)).toBe(1);
+    expect(await reportHtml(s)).toContain('timed out: ingest did not finish by the run deadline');
   });
 
   it('writes nothing for a run that is not decided, or already has its report', async () => {
