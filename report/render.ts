@@ -1,3 +1,4 @@
+import { DEFAULT_PATIENCE } from '../shared/config.ts';
 import type { RunDoc, TrialDoc } from '../shared/documents.ts';
 import {
   confusionSpec,
@@ -69,8 +70,12 @@ function facts(entries: Array<[string, string] | [string, string, 'wide']>): str
 /** `2025-11-12T10:05:00.000Z` as `2025-11-12 10:05:00 UTC`: shorter, and it wraps at the space. */
 const when = (iso: string | null) => (iso ? esc(iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC')) : '–');
 
+/** Time-axis charts stay legible on a phone: below this width they scroll inside their own box instead of shrinking. */
+const WIDE_CHARTS: ReadonlySet<string> = new Set(['price', 'learning-curves', 'equity']);
+
 async function figure(kind: string, caption: string, chart: Promise<string>) {
-  return `<figure class="chart" data-chart="${esc(kind)}">${await chart}<figcaption>${esc(caption)}</figcaption></figure>`;
+  const wide = WIDE_CHARTS.has(kind) ? ' wide' : '';
+  return `<figure class="chart${wide}" data-chart="${esc(kind)}">${await chart}<figcaption>${esc(caption)}</figcaption></figure>`;
 }
 
 function decisionSentence(run: RunDoc): string {
@@ -278,7 +283,7 @@ function configsSection(input: ReportInput): string {
       String(h.learningRate),
       String(h.batchSize),
       String(h.epochs),
-      String(h.patience ?? 15),
+      String(h.patience ?? DEFAULT_PATIENCE),
       m ? String(m.epochsRun) : '–',
       m ? m.parameterCount.toLocaleString('en-US') : '–',
       esc(m?.backend ?? '–'),
@@ -381,8 +386,9 @@ th{white-space:nowrap;background:#fafbfc}
 table.numbers td{white-space:nowrap}
 table.numbers td:last-child{white-space:normal;min-width:16em}
 .charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
-figure.chart{margin:0;min-width:0;max-width:100%}
+figure.chart{margin:0;min-width:0;max-width:100%;overflow-x:auto}
 figure.chart svg{display:block;max-width:100%;height:auto}
+figure.wide svg{min-width:480px}
 figcaption{font-size:.8em;color:#5f6368;margin-top:2px}
 .badge{background:#176f2c;color:#fff;border-radius:10px;padding:1px 8px;font-size:.75em;font-weight:600;vertical-align:middle}
 .yes{color:#176f2c;font-weight:600}
