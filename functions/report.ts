@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import {
   architectureOf,
   closesOf,
@@ -10,6 +11,7 @@ import {
 import { type ReportInput, renderReport, type TrialReport } from '../report/render.ts';
 import { FINAL_RUN_STATUSES, type RunDoc, type TrialDoc } from '../shared/documents.ts';
 import { DATASET_FILES, DOCS, PATHS, REPORT, TRIAL_FILES } from '../shared/names.ts';
+import { InputError, parseJson, parseWith } from '../shared/validate.ts';
 import { nowIso } from './decode.ts';
 import type { Deps } from './deps.ts';
 
@@ -26,11 +28,14 @@ async function readText(deps: ReportDeps, key: string): Promise<string | undefin
   return (await deps.store.read(key)).toString('utf8');
 }
 
-/** Reads one artifact; a missing or malformed one becomes a line in the report instead of stopping it. */
+/**
+ * Reads one artifact; a missing or malformed one becomes a line in the report instead of stopping it. `parse` gets
+ * the text and the file's name, for errors that say where.
+ */
 async function artifact<T>(
   deps: ReportDeps,
   key: string,
-  parse: (text: string) => T,
+  parse: (text: string, name: string) => T,
   problems: string[],
 ): Promise<T | undefined> {
   const text = await readText(deps, key);
@@ -40,25 +45,29 @@ async function artifact<T>(
     return undefined;
   }
   try {
-    return parse(text);
+    return parse(text, name);
   } catch (error) {
-    problems.push(
-      `${name} could not be read (${error instanceof Error ? error.message.split('\n')[0] : error})`,
-    );
+    if (!(error instanceof InputError)) throw error;
+    problems.push(`could not be read: ${error.message}`);
     return undefined;
   }
 }
+
+/** A JSON artifact checked against its schema, with errors that name the file and the field. */
+const jsonOf =
+  <S extends z.ZodType>(schema: S) =>
+  (text: string, name: string): z.output<S> =>
+    parseWith(schema, parseJson(text, name), name);
 
 async function trialReport(deps: ReportDeps, doc: TrialDoc): Promise<TrialReport> {
   const problems: string[] = [];
   if (doc.status !== 'succeeded') return { doc, extras: {}, problems };
   const prefix = PATHS.trial(doc.runId, doc.config);
-  const json = (text: string) => JSON.parse(text) as unknown;
   const [extras, history, predictions, layers] = await Promise.all([
-    artifact(deps, prefix + TRIAL_FILES.metrics, (t) => TrialExtras.parse(json(t)), problems),
-    artifact(deps, prefix + TRIAL_FILES.history, (t) => historyPoints(History.parse(json(t))), problems),
-    artifact(deps, prefix + TRIAL_FILES.predictions, (t) => Predictions.parse(json(t)), problems),
-    artifact(deps, prefix + TRIAL_FILES.model, (t) => architectureOf(json(t)), problems),
+    artifact(deps, prefix + TRIAL_FILES.metrics, jsonOf(TrialExtras), problems),
+    artifact(deps, prefix + TRIAL_FILES.history, (t, n) => historyPoints(jsonOf(History)(t, n)), problems),
+    artifact(deps, prefix + TRIAL_FILES.predictions, jsonOf(Predictions), problems),
+    artifact(deps, prefix + TRIAL_FILES.model, (t, n) => architectureOf(parseJson(t, n), n), problems),
   ]);
   return {
     doc,
@@ -75,7 +84,7 @@ const stripUndefined = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /** Everything the report shows, read through the ports. */
-export async function gatherReport(run: RunDoc, deps: ReportDeps): Promise<ReportInput> {
+async function gatherReport(run: RunDoc, deps: ReportDeps): Promise<ReportInput> {
   if (run.status === 'failed') return { run, trials: [] };
   const docs = (await deps.docs.list<TrialDoc>(DOCS.trials(run.runId))).map((t) => t.data);
   const order = new Map(run.configs.map((c, i) => [c, i]));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InputError, parseWith } from '../shared/validate.ts';
 import type { EpochPoint, EquityPoint, PricePoint, RocPoint } from './charts.ts';
 
 // What the report reads beside the run and trial documents, as it reads it: every field the trainer or the forecaster
@@ -78,8 +79,8 @@ const ModelJson = z.object({
 export type LayerSummary = { name: string; type: string; size: string; parameters: number };
 
 /** One line per layer: its type, its size (units, rate, ...) and its weights counted from the manifest. */
-export function architectureOf(modelJson: unknown): LayerSummary[] {
-  const model = ModelJson.parse(modelJson);
+export function architectureOf(modelJson: unknown, where: string): LayerSummary[] {
+  const model = parseWith(ModelJson, modelJson, where);
   const parameters = new Map<string, number>();
   for (const w of model.weightsManifest.flatMap((g) => g.weights)) {
     const layer = w.name.split('/')[0]!;
@@ -105,12 +106,12 @@ export function architectureOf(modelJson: unknown): LayerSummary[] {
 }
 
 /** The close of every row of a dataset's features.csv (the rows windows are cut from). */
-export function closesOf(featuresCsv: string): PricePoint[] {
+export function closesOf(featuresCsv: string, where: string): PricePoint[] {
   const [header, ...lines] = featuresCsv.trim().split('\n');
   const columns = (header ?? '').split(',');
   const t = columns.indexOf('timestamp');
   const c = columns.indexOf('Close');
-  if (t < 0 || c < 0) throw new Error('features.csv has no timestamp or Close column');
+  if (t < 0 || c < 0) throw new InputError(`${where}: no timestamp or Close column`);
   return lines.map((line) => {
     const cells = line.split(',');
     return { timestamp: cells[t]!, close: Number(cells[c]) };

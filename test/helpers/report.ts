@@ -17,7 +17,7 @@ import { metrics, runDoc, trialDoc } from './docs.ts';
 
 export const RUN_ID = 'run-report-reference';
 const dataset = buildDataset({ bytes: readFileSync(REFERENCE_CSV), fileName: REFERENCE_CSV });
-export const referencePrices = closesOf(dataset.files['features.csv']);
+export const referencePrices = closesOf(dataset.files['features.csv'], 'features.csv');
 const counts = dataset.manifest.counts;
 
 /**
@@ -37,7 +37,7 @@ export async function referenceLayers(): Promise<
     const countParams = model.countParams();
     model.dispose();
     const json = JSON.parse((await store.read(`${config.name}/model.json`)).toString());
-    layers.set(config.name, { layers: architectureOf(json), countParams });
+    layers.set(config.name, { layers: architectureOf(json, 'model.json'), countParams });
   }
   return layers;
 }

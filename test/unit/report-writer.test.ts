@@ -107,6 +107,10 @@ describe('writeRunReport, hooked into the collector and failIngest', () => {
   it('writes a promoted run’s report exactly once under duplicate concurrent deliveries, and sets reportUri', async () => {
     const s = setup();
     await seedTrainingRun(s, ['a', 'b', 'c']);
+    await s.store.write(
+      `${PATHS.trial(s.runId, 'c')}history.json`,
+      JSON.stringify([{ epoch: 1, loss: 'x' }]),
+    );
     await deliverResults(s, { a: { f1: 0.61 }, b: { f1: 0.72 }, c: { f1: 0.65 } });
     const run = (await s.docs.get<RunDoc>(DOCS.run(s.runId)))!;
     expect(run.status).toBe('promoted');
@@ -117,7 +121,9 @@ describe('writeRunReport, hooked into the collector and failIngest', () => {
     expect(html).toContain('data-chart="price"');
     expect(html.split('data-chart="roc"')).toHaveLength(4);
     // A broken artifact is said in the report, not fatal to it.
-    expect(html).toContain('model.json could not be read');
+    expect(html).toContain('could not be read: model.json: not valid JSON');
+    expect(html).toMatch(/could not be read: history\.json: 0\.loss: [^;<]*expected number/);
+    expect(html.split('data-chart="learning-curves"')).toHaveLength(3);
   });
 
   it('writes a rejected run’s report exactly once', async () => {
