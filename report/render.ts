@@ -53,6 +53,8 @@ const fixed = (x: number | null | undefined, digits = 4) =>
 const pct = (x: number | null | undefined, digits = 1) =>
   x === null || x === undefined || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(digits)}%`;
 
+const pValue = (p: number | undefined) => (p === undefined ? '–' : p < 0.001 ? '&lt; 0.001' : p.toFixed(3));
+
 function table(head: string[], rows: string[][], className = ''): string {
   const th = head.map((h) => `<th>${esc(h)}</th>`).join('');
   const body = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
@@ -160,7 +162,7 @@ function rankingSection(input: ReportInput): string {
       fixed(m?.f1),
       fixed(m?.mcc),
       pct(m?.balancedAccuracy),
-      ...(withP ? [fixed(t?.extras.pValue, 3)] : []),
+      ...(withP ? [pValue(t?.extras.pValue)] : []),
       ...(withInterval
         ? [
             t?.extras.accuracyInterval
