@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { RunDoc, TrialDoc } from '../shared/documents.ts';
 
 /** A plain-text table with left-aligned text and right-aligned numbers. */
@@ -62,6 +63,12 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
         : run.status === 'failed'
           ? `FAILED: ${run.error}`
           : `status: ${run.status}`,
+    run.reportUri ? `report: ${reportLocation(run.reportUri)}` : '',
   ];
   return lines.filter(Boolean).join('\n');
+}
+
+/** Where to open a report: a path for the local bucket, the gs:// URI otherwise. */
+export function reportLocation(uri: string): string {
+  return uri.startsWith('file://') ? fileURLToPath(uri) : uri;
 }

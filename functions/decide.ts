@@ -10,6 +10,7 @@ import type { Deps } from '../shared/ports.ts';
 import { promoteBestTrial } from '../shared/promotion.ts';
 import { readModel, readRun, readTrial, readTrials } from '../shared/records.ts';
 import { nowIso } from './pubsub.ts';
+import { writeRunReport } from './report.ts';
 
 const isOpen = (run: RunDoc) => (OPEN_RUN_STATUSES as readonly string[]).includes(run.status);
 
@@ -71,11 +72,10 @@ export async function decideRun(runId: string, deps: Deps): Promise<RunDoc | und
     return deciding;
   });
   if (run?.status === 'rejected' && !run.promotion) deps.log.info(`run rejected: ${run.reason}`, { runId });
-  if (run?.promotion && run.status !== 'promoted') {
-    await finishPromotion(run, deps);
-    return readRun(deps.docs, runId);
-  }
-  return run;
+  if (run?.promotion && run.status !== 'promoted') await finishPromotion(run, deps);
+  // Written once per decided run, whichever delivery gets here first (and by a later one if that one died).
+  await writeRunReport(runId, deps);
+  return readRun(deps.docs, runId);
 }
 
 /** Copies the winner's artifacts to its version folder and to `current/`, then marks the model and the run. Idempotent. */

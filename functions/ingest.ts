@@ -19,6 +19,7 @@ import { readQueue, readRun, readTrials } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 import { nowIso } from './pubsub.ts';
+import { writeRunReport } from './report.ts';
 
 /** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
 async function loadGrid(store: ObjectStore, csvKey: string): Promise<Grid> {
@@ -78,6 +79,7 @@ export async function failIngest(
     } satisfies RunDoc);
   });
   deps.log.warn(`run failed: ${error}`, { runId });
+  await writeRunReport(runId, deps);
 }
 
 /**

@@ -7,6 +7,7 @@ import { readOpenRuns, readRun, readTrials } from '../shared/records.ts';
 import { decideRun } from './decide.ts';
 import { nowIso } from './pubsub.ts';
 import { dispatch, enqueue } from './queue.ts';
+import { writeRunReport } from './report.ts';
 
 export interface SweepOptions {
   now?: Date;
@@ -164,4 +165,5 @@ async function failIngestAtDeadline(deps: Deps, run: RunDoc): Promise<void> {
     } satisfies RunDoc);
   });
   deps.log.warn('run failed: ingest did not finish by its deadline', { runId: run.runId });
+  await writeRunReport(run.runId, deps);
 }

@@ -67,6 +67,8 @@ export const RunDoc = z.object({
     .nullable(),
   /** Why trials of this run are waiting (e.g. for GPU quota), while they wait. */
   waiting: z.string().nullable().default(null),
+  /** The run's report (`runs/<runId>/report.html`), set once it is written. */
+  reportUri: z.string().optional(),
 });
 export type RunDoc = z.infer<typeof RunDoc>;
 

@@ -64,3 +64,9 @@ export const DOCS = {
   model: (symbol: string, timeframe: string) => `models/${symbol}_${timeframe}`,
   trainingQueue: 'queue/training',
 } as const;
+
+/** The run report (report/render.ts): its object, and the document that makes its writing happen once per run. */
+export const REPORT = {
+  object: (runId: string) => `runs/${runId}/report.html`,
+  claimDoc: (runId: string) => `runs/${runId}/report/claim`,
+} as const;

@@ -11,7 +11,7 @@ import { readRun, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { parseJson, parseWith } from '../../shared/validate.ts';
 import { createEmbedded, type Embedded, LOCAL_BUCKET } from '../embedded.ts';
-import { runSummary } from '../format.ts';
+import { reportLocation, runSummary } from '../format.ts';
 
 export interface RunOptions {
   home: string;
@@ -112,7 +112,10 @@ export function registerRun(program: Command): void {
     .action(async (csv: string, options: RunOptions) => {
       const { run, trials } = await runCsv(csv, options);
       // A failed run is a refused input: one `error:` line and exit 2, like every other bad input.
-      if (run.status === 'failed') throw new InputError(run.error ?? `run ${run.runId} failed`);
+      if (run.status === 'failed') {
+        if (run.reportUri) process.stdout.write(`report: ${reportLocation(run.reportUri)}\n`);
+        throw new InputError(run.error ?? `run ${run.runId} failed`);
+      }
       process.stdout.write(`\n${runSummary(run, trials)}\n`);
       if (!FINAL_RUN_STATUSES.has(run.status))
         throw new Error(`run ${run.runId} did not end (status ${run.status})`);

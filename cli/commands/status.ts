@@ -4,7 +4,7 @@ import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import { InputError } from '../../shared/errors.ts';
 import type { DocumentStore } from '../../shared/ports.ts';
 import { readModels, readRuns, readTrials } from '../../shared/records.ts';
-import { runSummary, table } from '../format.ts';
+import { reportLocation, runSummary, table } from '../format.ts';
 
 /** Runs (newest first), their trials, and the current models: what `status --json` prints. */
 export async function collectStatus(docs: DocumentStore, runId?: string) {
@@ -30,6 +30,7 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
       finishedAt: run.finishedAt,
       reason: run.status === 'failed' ? run.error : run.reason,
       promotedConfig: run.status === 'promoted' ? (run.promotion?.config ?? null) : null,
+      report: run.reportUri ? reportLocation(run.reportUri) : null,
       dataset: run.dataset,
       trials: trials.map((t) => ({
         config: t.config,
@@ -87,6 +88,8 @@ export function registerStatus(program: Command): void {
       process.stdout.write(
         `${table(['run', 'status', 'symbol', 'timeframe', 'created', 'promoted', 'trials ok'], runRows)}\n\n`,
       );
+      const reports = status.runs.filter((r) => r.report).map((r) => `report of ${r.runId}: ${r.report}\n`);
+      if (reports.length) process.stdout.write(`${reports.join('')}\n`);
       const modelRows = status.models.map((m) => [
         m.symbol,
         m.timeframe,

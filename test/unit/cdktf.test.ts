@@ -248,7 +248,11 @@ describe('the CDKTF stack', () => {
     const actAs = resources(tf, 'google_service_account_iam_member').filter(
       (m) => m.role === 'roles/iam.serviceAccountUser',
     );
-    expect(actAs.map((m) => m.member.match(/sa-(\w+)/)![1]).sort()).toEqual(['collector', 'launcher', 'sweeper']);
+    expect(actAs.map((m) => m.member.match(/sa-(\w+)/)![1]).sort()).toEqual([
+      'collector',
+      'launcher',
+      'sweeper',
+    ]);
     for (const m of actAs) expect(m.service_account_id).toMatch(/sa-trainer/);
   });
 
