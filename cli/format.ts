@@ -16,6 +16,8 @@ export function table(header: string[], rows: Array<Array<string | number | null
 const fixed = (x: number | null | undefined, digits = 4) =>
   x === null || x === undefined ? null : x.toFixed(digits);
 
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+
 /** The end-of-run summary: one line per trial, the winner marked, then the decision in words. */
 export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
   const rows = trials.map((t) => {
@@ -31,7 +33,10 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
       fixed(m?.f1),
       fixed(m?.mcc),
       fixed(m?.baselineAccuracy),
+      fixed(m?.pValue, 3),
       m ? (m.degenerate ? 'yes' : 'no') : null,
+      m ? percent(m.backtest.totalReturn) : null,
+      m ? percent(m.backtest.buyHoldReturn) : null,
       m ? `${m.seconds.toFixed(0)}s` : null,
     ];
   });
@@ -45,7 +50,10 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
     'f1',
     'mcc',
     'baseline',
+    'p_value',
     'degenerate',
+    'return',
+    'hold',
     'time',
   ];
   const counts = run.dataset?.counts;

@@ -70,7 +70,7 @@ async function recordResult(result: TrainingResult, deps: Deps): Promise<RunDoc 
     if (!complete || run.promotion || !OPEN_RUN_STATUSES.has(run.status) || !run.symbol || !run.timeframe)
       return run;
 
-    const decision = promoteBestTrial(all, run.gate);
+    const decision = promoteBestTrial(all, run.gate, run.evaluation?.alpha);
     if (decision.outcome === 'reject') {
       const rejected: RunDoc = {
         ...run,

@@ -119,7 +119,13 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
 
   // dataset.json goes last: a folder that has it is complete.
   const datasetPrefix = PATHS.dataset(runId);
-  const order = [DATASET_FILES.features, DATASET_FILES.X, DATASET_FILES.y, DATASET_FILES.manifest] as const;
+  const order = [
+    DATASET_FILES.features,
+    DATASET_FILES.X,
+    DATASET_FILES.y,
+    DATASET_FILES.windows,
+    DATASET_FILES.manifest,
+  ] as const;
   for (const name of order) await deps.store.write(datasetPrefix + name, dataset.files[name]);
 
   const { manifest } = dataset;
@@ -130,6 +136,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     datasetUri,
     outputUri: deps.store.baseUri + PATHS.trial(runId, config.name),
     ...(grid.seed !== undefined ? { seed: grid.seed } : {}),
+    evaluation: grid.evaluation,
   }));
 
   await deps.docs.runTransaction(async (tx) => {
@@ -144,6 +151,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
         timeframe: manifest.timeframe,
         configs: grid.configs.map((c) => c.name),
         gate: grid.gate,
+        evaluation: grid.evaluation,
         dataset: {
           uri: datasetUri,
           counts: manifest.counts,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Bar, parsePriceCsv } from './csv.ts';
 import { computeFeatures, FEATURE_NAMES } from './features.ts';
-import { DatasetManifest } from './manifest.ts';
+import { DatasetManifest, type DatasetWindows } from './manifest.ts';
 import { encodeNpy } from './npy.ts';
 import { InputError, parseWith } from './validate.ts';
 
@@ -13,6 +13,7 @@ export type DatasetFiles = {
   'features.csv': string;
   'X.npy': Buffer;
   'y.npy': Buffer;
+  'windows.json': string;
   'dataset.json': string;
 };
 
@@ -98,6 +99,15 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
   for (let w = 0; w < windows; w++) X.set(scaled.subarray(w * F, (w + L) * F), w * L * F);
   const y = Float32Array.from(windowTargets);
 
+  // Window w ends on row w+L−1; its target is the bar after that row's bar.
+  const lastBars = windowTargets.map((_, w) => rows[w + L - 1]!);
+  const windowBars: DatasetWindows = {
+    timestamp: lastBars.map((r) => bars[r]!.timestamp),
+    close: lastBars.map((r) => bars[r]!.close),
+    nextTimestamp: lastBars.map((r) => bars[r + 1]!.timestamp),
+    nextClose: lastBars.map((r) => bars[r + 1]!.close),
+  };
+
   const csvLines = [['timestamp', ...FEATURE_NAMES, 'Target'].join(',')];
   rows.forEach((r, k) => {
     const values = table.columns.map((c) => String(c[r]));
@@ -125,6 +135,7 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
       'features.csv': `${csvLines.join('\n')}\n`,
       'X.npy': encodeNpy({ dtype: 'float32', shape: [windows, L, F], data: X }),
       'y.npy': encodeNpy({ dtype: 'float32', shape: [windows], data: y }),
+      'windows.json': `${JSON.stringify(windowBars)}\n`,
       'dataset.json': `${JSON.stringify(manifest, null, 2)}\n`,
     },
   };

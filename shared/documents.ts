@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TrainingConfig } from './config.ts';
+import { Evaluation, TrainingConfig } from './config.ts';
 import { DatasetManifest } from './manifest.ts';
 import { TrialArtifacts, TrialMetrics } from './messages.ts';
 
@@ -33,6 +33,8 @@ export const RunDoc = z.object({
   /** The configs this run trains, one trial each. */
   configs: z.array(z.string()),
   gate: z.boolean(),
+  /** The grid's significance level and backtest rules; absent on runs from before they existed (the defaults). */
+  evaluation: Evaluation.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   finishedAt: z.string().nullable(),

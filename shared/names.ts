@@ -30,6 +30,8 @@ export const DATASET_FILES = {
   features: 'features.csv',
   X: 'X.npy',
   y: 'y.npy',
+  /** Per window: the timestamp and close of its last bar, and of the next bar (the target). */
+  windows: 'windows.json',
   manifest: 'dataset.json',
 } as const;
 
@@ -40,6 +42,7 @@ export const TRIAL_FILES = {
   predictions: 'predictions.json',
   history: 'history.json',
   curves: 'learning-curves.svg',
+  equity: 'equity-curve.svg',
   result: 'result.json',
 } as const;
 

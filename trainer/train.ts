@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../adapters/log.ts';
 import { openFolderUri } from '../adapters/object-stores.ts';
-import { DEFAULT_PATIENCE } from '../shared/config.ts';
-import { DatasetManifest } from '../shared/manifest.ts';
+import { backtest, backtestReturns, equityCurve, periodsPerYear, positions } from '../shared/backtest.ts';
+import { DEFAULT_EVALUATION, DEFAULT_PATIENCE } from '../shared/config.ts';
+import { DatasetManifest, DatasetWindows } from '../shared/manifest.ts';
 import type { TrainingRequest, TrainingResult, TrialMetrics } from '../shared/messages.ts';
 import { evaluateBinary } from '../shared/metrics.ts';
 import { DATASET_FILES, TRIAL_FILES } from '../shared/names.ts';
 import { decodeNpy } from '../shared/npy.ts';
 import { InputError, parseJson, parseWith } from '../shared/validate.ts';
-import { type EpochRecord, learningCurvesSvg, saveModel } from './artifacts.ts';
+import { type EpochRecord, equityCurveSvg, learningCurvesSvg, saveModel } from './artifacts.ts';
 import { selectBackend } from './backend.ts';
 import { EarlyStopping, ReduceLrOnPlateau } from './callbacks.ts';
 import { buildModel } from './model.ts';
@@ -69,6 +70,11 @@ export async function loadDataset(datasetUri: string) {
   );
   const X = decodeNpy(await read(DATASET_FILES.X), `${datasetUri}${DATASET_FILES.X}`);
   const y = decodeNpy(await read(DATASET_FILES.y), `${datasetUri}${DATASET_FILES.y}`);
+  const bars = parseWith(
+    DatasetWindows,
+    parseJson((await read(DATASET_FILES.windows)).toString('utf8'), `${datasetUri}${DATASET_FILES.windows}`),
+    `${datasetUri}${DATASET_FILES.windows}`,
+  );
   const { windows, train, validation } = manifest.counts;
   const L = manifest.sequenceLength;
   const F = manifest.features.length;
@@ -82,8 +88,16 @@ export async function loadDataset(datasetUri: string) {
       `dataset ${datasetUri}: y.npy [${y.shape}] does not match ${train} training + ${validation} validation windows`,
     );
   }
-  return { manifest, X: X.data as Float32Array, y: Float32Array.from(y.data) };
+  const lengths = [bars.timestamp, bars.close, bars.nextTimestamp, bars.nextClose].map((a) => a.length);
+  if (lengths.some((l) => l !== windows)) {
+    throw new InputError(
+      `dataset ${datasetUri}: windows.json lists [${lengths}] entries, dataset.json says ${windows} windows`,
+    );
+  }
+  return { manifest, X: X.data as Float32Array, y: Float32Array.from(y.data), bars };
 }
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 function snapshot(model: tf.LayersModel): tf.Tensor[] {
   return model.getWeights().map((w) => w.clone());
@@ -110,11 +124,9 @@ export async function runTraining(
   });
   try {
     const backend = await selectBackend();
-    const { manifest, X, y } = await loadDataset(request.datasetUri);
-    log?.info('training', { backend, datasetUri: request.datasetUri, ...manifest.counts });
-    const result = await withSeed(request.seed, () =>
-      train(request, manifest, X, y, backend, started, hooks),
-    );
+    const dataset = await loadDataset(request.datasetUri);
+    log?.info('training', { backend, datasetUri: request.datasetUri, ...dataset.manifest.counts });
+    const result = await withSeed(request.seed, () => train(request, dataset, backend, started, hooks));
     log?.info('trained', {
       outputUri: request.outputUri,
       f1: result.status === 'succeeded' ? result.metrics.f1 : null,
@@ -129,14 +141,14 @@ export async function runTraining(
 
 async function train(
   request: TrainingRequest,
-  manifest: DatasetManifest,
-  Xdata: Float32Array,
-  ydata: Float32Array,
+  dataset: Awaited<ReturnType<typeof loadDataset>>,
   backend: string,
   started: number,
   hooks: TrainingHooks,
 ): Promise<TrainingResult> {
+  const { manifest, X: Xdata, y: ydata, bars } = dataset;
   const { config } = request;
+  const evaluation = request.evaluation ?? DEFAULT_EVALUATION;
   const { train: nTrain, validation: nVal } = manifest.counts;
   const L = manifest.sequenceLength;
   const F = manifest.features.length;
@@ -218,9 +230,19 @@ async function train(
     const probabilityTensor = model.predict(xVal) as tf.Tensor;
     const probabilities = Array.from(await probabilityTensor.data());
     probabilityTensor.dispose();
+    // The validation windows in time order: what was known at each one's last close, and what the next close did.
+    const validation = {
+      close: bars.close.slice(nTrain),
+      nextClose: bars.nextClose.slice(nTrain),
+      probabilities,
+    };
+    const rules = { ...evaluation, periodsPerYear: periodsPerYear(manifest.timeframe) };
+    const position = positions(probabilities, rules);
+    const labels = Array.from(ydata.subarray(nTrain));
     const metrics: TrialMetrics = {
       valLoss,
-      ...evaluateBinary(ydata.subarray(nTrain), probabilities),
+      ...evaluateBinary(labels, probabilities),
+      backtest: backtest(validation, rules),
       backend,
       epochsRun: history.length,
       bestEpoch: stopping.bestEpoch,
@@ -232,15 +254,44 @@ async function train(
     const uri = (name: string) => `${store.baseUri}${prefix}${name}`;
     const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
     await saveModel(model, store, prefix);
+    // Everything needed to recompute every figure of metrics.json by hand, one entry per validation window.
     await store.write(
       prefix + TRIAL_FILES.predictions,
-      json({ probabilities, labels: Array.from(ydata.subarray(nTrain)) }),
+      json({
+        threshold: rules.threshold,
+        costBps: rules.costBps,
+        allowShort: rules.allowShort,
+        periodsPerYear: rules.periodsPerYear,
+        probabilities,
+        labels,
+        windows: probabilities.map((probability, i) => ({
+          timestamp: bars.timestamp[nTrain + i],
+          close: validation.close[i],
+          nextTimestamp: bars.nextTimestamp[nTrain + i],
+          nextClose: validation.nextClose[i],
+          label: labels[i],
+          probability,
+          position: position[i],
+        })),
+      }),
     );
     await store.write(prefix + TRIAL_FILES.history, json(history));
     const title = `${manifest.symbol} ${manifest.timeframe} ${config.name}: best epoch ${stopping.bestEpoch}, F1 ${metrics.f1.toFixed(3)}`;
     await store.write(
       prefix + TRIAL_FILES.curves,
       learningCurvesSvg(history, stopping.bestEpoch, title),
+      'image/svg+xml',
+    );
+    const returns = backtestReturns(validation.close, validation.nextClose, position, rules.costBps);
+    const b = metrics.backtest;
+    await store.write(
+      prefix + TRIAL_FILES.equity,
+      equityCurveSvg(
+        { first: bars.timestamp[nTrain]!, last: bars.nextTimestamp[bars.nextTimestamp.length - 1]! },
+        equityCurve(returns.strategy),
+        equityCurve(returns.buyHold),
+        `${manifest.symbol} ${manifest.timeframe} ${config.name}: ${pct(b.totalReturn)} vs buy-and-hold ${pct(b.buyHoldReturn)}, ${b.costBps} bps`,
+      ),
       'image/svg+xml',
     );
     await store.write(prefix + TRIAL_FILES.metrics, json(metrics));
@@ -255,6 +306,7 @@ async function train(
         predictions: uri(TRIAL_FILES.predictions),
         history: uri(TRIAL_FILES.history),
         curves: uri(TRIAL_FILES.curves),
+        equity: uri(TRIAL_FILES.equity),
       },
       finishedAt: new Date().toISOString(),
     };

@@ -18,7 +18,7 @@ import {
   sessionPids,
 } from '../../scripts/emulator-harness.ts';
 import { type Eventarc, startPipeline } from '../../scripts/eventarc.ts';
-import { DEFAULT_GRID, type Grid } from '../../shared/config.ts';
+import { DEFAULT_GRID, type GridInput } from '../../shared/config.ts';
 import { FINAL_RUN_STATUSES, ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DATASET_FILES, DOCS, PATHS, TOPICS } from '../../shared/names.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
@@ -27,7 +27,7 @@ import { REFERENCE_CSV } from '../helpers/cli.ts';
 
 const skip = emulatorSkipReason();
 
-const GRID: Grid = {
+const GRID: GridInput = {
   ...DEFAULT_GRID,
   seed: 42,
   configs: DEFAULT_GRID.configs.map((c) => ({

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildDataset, splitWindows } from '../../shared/dataset.ts';
-import { DatasetManifest } from '../../shared/manifest.ts';
+import { DatasetManifest, DatasetWindows } from '../../shared/manifest.ts';
 import { decodeNpy } from '../../shared/npy.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
 
@@ -40,6 +40,24 @@ describe('buildDataset on the reference CSV', () => {
         const scaled = (last[c]! - min[c]!) / (max[c]! - min[c]!);
         expect(X.data[(w * 60 + 59) * 27 + c]).toBeCloseTo(scaled, 6);
       }
+    }
+  });
+
+  it("records each window's last bar and target bar in windows.json: the close the target compares", () => {
+    const { files } = reference();
+    const w = DatasetWindows.parse(JSON.parse(files['windows.json']));
+    const y = decodeNpy(files['y.npy']);
+    expect(w.timestamp).toHaveLength(138);
+    // the CSV is newest first: 11-Nov-2025 is its last bar, the target of the last window; 10-Nov-2025 ends it
+    expect(w.timestamp[137]).toBe('2025-11-10');
+    expect(w.nextTimestamp[137]).toBe('2025-11-11');
+    expect(w.close[137]).toBe(1489.3);
+    expect(w.nextClose[137]).toBe(1493.4);
+    const rows = files['features.csv'].trim().split('\n').slice(1);
+    for (let i = 0; i < 138; i++) {
+      expect(y.data[i]).toBe(w.nextClose[i]! > w.close[i]! ? 1 : 0);
+      expect(rows[i + 59]!.split(',')[0]).toBe(w.timestamp[i]);
+      if (i > 0) expect(w.timestamp[i - 1]! < w.timestamp[i]!).toBe(true);
     }
   });
 

@@ -107,6 +107,50 @@ describe('runTraining', () => {
     expect(TrainingResult.parse(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')))).toEqual(first);
   });
 
+  it('writes predictions from which anyone can recompute the backtest and the p-value', () => {
+    if (first.status !== 'succeeded') throw new Error('training failed');
+    const dir = join(root, 'a');
+    const predictions = JSON.parse(readFileSync(join(dir, 'predictions.json'), 'utf8'));
+    const windows = predictions.windows as Array<{
+      timestamp: string;
+      close: number;
+      nextTimestamp: string;
+      nextClose: number;
+      label: number;
+      probability: number;
+      position: number;
+    }>;
+    expect(windows).toHaveLength(36);
+    expect(windows.at(-1)!.nextTimestamp).toBe('2025-11-11');
+    expect(predictions).toMatchObject({
+      threshold: 0.5,
+      costBps: 10,
+      allowShort: false,
+      periodsPerYear: 252,
+    });
+    let equity = 1;
+    let previous = 0;
+    let correct = 0;
+    for (const w of windows) {
+      expect(w.label).toBe(w.nextClose > w.close ? 1 : 0); // the closes are the ones the target compares
+      expect(w.position).toBe(w.probability >= 0.5 ? 1 : 0);
+      equity *= 1 + w.position * (w.nextClose / w.close - 1) - 0.001 * Math.abs(w.position - previous);
+      previous = w.position;
+      if ((w.probability > 0.5 ? 1 : 0) === w.label) correct++;
+    }
+    const m = first.metrics;
+    expect(Math.abs(m.backtest.totalReturn - (equity - 1))).toBeLessThan(1e-9);
+    const buyHold =
+      windows.reduce((e, w) => e * (w.nextClose / w.close), 1) *
+      (1 - 0.001 / (windows[0]!.nextClose / windows[0]!.close));
+    expect(Math.abs(m.backtest.buyHoldReturn - (buyHold - 1))).toBeLessThan(1e-9);
+    expect(m.accuracy).toBeCloseTo(correct / 36, 12);
+    expect(m.pValue).toBeGreaterThan(0);
+    expect(m.accuracyInterval.low).toBeLessThanOrEqual(m.accuracy);
+    expect(readFileSync(join(dir, 'equity-curve.svg'), 'utf8')).toMatch(/buy and hold/);
+    expect(first.artifacts.equity).toMatch(/equity-curve\.svg$/);
+  });
+
   it('gives the same metrics for the same request and seed on the same backend', async () => {
     const again = await runTraining(request('b'));
     if (first.status !== 'succeeded' || again.status !== 'succeeded') throw new Error('training failed');
