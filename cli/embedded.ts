@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../adapters/log.ts';
 import { collector } from '../functions/collector.ts';
 import { deadLetter } from '../functions/dead-letter.ts';
 import type { CloudEventLike, Deps, StorageObjectData } from '../functions/deps.ts';
+import { forecaster } from '../functions/forecast.ts';
 import { failIngest, gridKeyFor, ingest } from '../functions/ingest.ts';
 import { launcher } from '../functions/launcher.ts';
 import { sweeper } from '../functions/sweeper.ts';
@@ -45,6 +46,7 @@ export function createEmbedded(options: EmbeddedOptions) {
   const deps: Deps = { store, bus, docs, launcher: jobs, settings, log };
   bus.subscribe(TOPICS.trainingRequests, (event) => launcher(event, deps));
   bus.subscribe(TOPICS.trainingResults, (event) => collector(event, deps));
+  bus.subscribe(TOPICS.forecastRequests, (event) => forecaster(event, deps));
   for (const topic of Object.values(DEAD_LETTER_TOPICS))
     bus.subscribe(topic, (event) => deadLetter(event, deps));
 

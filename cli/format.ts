@@ -1,4 +1,4 @@
-import type { RunDoc, TrialDoc } from '../shared/documents.ts';
+import type { Forecast, RunDoc, TrialDoc } from '../shared/documents.ts';
 
 /** A plain-text table with left-aligned text and right-aligned numbers. */
 export function table(header: string[], rows: Array<Array<string | number | null>>): string {
@@ -72,4 +72,9 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
           : `status: ${run.status}`,
   ];
   return lines.filter(Boolean).join('\n');
+}
+
+/** One line for a forecast document: the next bar's direction, its probability and the model that said so. */
+export function forecastLine(f: Forecast & { symbol: string; timeframe: string }): string {
+  return `FORECAST ${f.symbol} ${f.timeframe}, the bar after ${f.asOf}: ${f.signal.toUpperCase()} (P(up) ${f.probabilityUp.toFixed(4)}, threshold ${f.threshold}) by model v${f.modelVersion}`;
 }

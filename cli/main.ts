@@ -3,6 +3,7 @@ import { InputError } from '../shared/validate.ts';
 
 // Each command lives in its own module under cli/commands and registers itself on the program.
 import { registerFeatures } from './commands/features.ts';
+import { registerPredict } from './commands/predict.ts';
 import { registerRun } from './commands/run.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerTrain } from './commands/train.ts';
@@ -18,6 +19,7 @@ registerTrain(program);
 registerRun(program);
 registerWatch(program);
 registerStatus(program);
+registerPredict(program);
 
 /** Bad input exits 2 with one `error:` line; anything else exits 1, also without a stack trace unless asked for. */
 export function reportAndExit(error: unknown): never {

@@ -11,6 +11,7 @@ import { promoteBestTrial } from '../shared/promotion.ts';
 import { InputError } from '../shared/validate.ts';
 import { decodeMessage, nowIso } from './decode.ts';
 import type { CloudEventLike, Deps, MessagePublishedData } from './deps.ts';
+import { requestRunForecast } from './forecast.ts';
 
 const OPEN_RUN_STATUSES: ReadonlySet<string> = new Set(['ingesting', 'training']);
 
@@ -35,6 +36,12 @@ export async function collector(event: CloudEventLike<MessagePublishedData>, dep
   }
   if (run.status === 'rejected' && !run.promotion) log.info(`run rejected: ${run.reason}`);
   if (run.promotion && run.status !== 'promoted') await finishPromotion(run, deps);
+  if (run.promotion || run.status === 'rejected') {
+    // The forecast is a by-product of a decided run: failing to ask for it must not redeliver the result forever.
+    await requestRunForecast(run.runId, deps).catch((error: Error) =>
+      log.error(`could not request the run's forecast: ${error.message}`),
+    );
+  }
 }
 
 /** Records the result and, if it completes the run, decides it. Returns the run as it stands after the transaction. */

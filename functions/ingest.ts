@@ -9,6 +9,7 @@ import { deriveRunId } from '../shared/run-id.ts';
 import { InputError, parseJson, parseWith } from '../shared/validate.ts';
 import { nowIso } from './decode.ts';
 import type { CloudEventLike, Deps, StorageObjectData } from './deps.ts';
+import { isForecastCsv, routeForecast } from './forecast.ts';
 
 /** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
 export const GRID_DEFAULT_KEY = 'config/grid.json';
@@ -89,6 +90,10 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     deps.log.warn(`ignoring event ${event.id}: no object in it`);
     return;
   }
+  if (isForecastCsv(object.name)) {
+    await routeForecast(object, deps);
+    return;
+  }
   if (!isIncomingCsv(object.name)) {
     deps.log.debug(`ignoring ${object.name}: not a CSV under ${PATHS.incomingPrefix}`);
     return;
@@ -124,6 +129,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     DATASET_FILES.X,
     DATASET_FILES.y,
     DATASET_FILES.windows,
+    DATASET_FILES.latest,
     DATASET_FILES.manifest,
   ] as const;
   for (const name of order) await deps.store.write(datasetPrefix + name, dataset.files[name]);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Bar, parsePriceCsv } from './csv.ts';
-import { computeFeatures, FEATURE_NAMES } from './features.ts';
+import { computeFeatures, FEATURE_NAMES, firstDefinedBar } from './features.ts';
+import { latestWindow } from './forecast.ts';
 import { DatasetManifest, type DatasetWindows } from './manifest.ts';
 import { encodeNpy } from './npy.ts';
 import { InputError, parseWith } from './validate.ts';
@@ -14,6 +15,7 @@ export type DatasetFiles = {
   'X.npy': Buffer;
   'y.npy': Buffer;
   'windows.json': string;
+  'latest.json': string;
   'dataset.json': string;
 };
 
@@ -30,11 +32,7 @@ export function splitWindows(windows: number): { train: number; validation: numb
  */
 function rowsAndTargets(bars: readonly Bar[]) {
   const table = computeFeatures(bars);
-  const firstDefined = table.columns.reduce((start, c) => {
-    let i = 0;
-    while (i < c.length && Number.isNaN(c[i]!)) i++;
-    return Math.max(start, i);
-  }, 0);
+  const firstDefined = firstDefinedBar(table);
   const rows: number[] = [];
   for (let i = firstDefined; i < bars.length - 1; i++) rows.push(i);
   const targets = rows.map((i): number => (bars[i + 1]!.close > bars[i]!.close ? 1 : 0));
@@ -136,6 +134,7 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
       'X.npy': encodeNpy({ dtype: 'float32', shape: [windows, L, F], data: X }),
       'y.npy': encodeNpy({ dtype: 'float32', shape: [windows], data: y }),
       'windows.json': `${JSON.stringify(windowBars)}\n`,
+      'latest.json': `${JSON.stringify(latestWindow(series, L, table))}\n`,
       'dataset.json': `${JSON.stringify(manifest, null, 2)}\n`,
     },
   };

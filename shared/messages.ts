@@ -111,3 +111,15 @@ export const TrainingResult = z.discriminatedUnion('status', [
   }),
 ]);
 export type TrainingResult = z.infer<typeof TrainingResult>;
+
+/** Published to `forecast-requests`: forecast with the current model after a run, or for a CSV under `forecast/`. */
+export const ForecastRequest = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('run'), runId: RunId }),
+  z.object({
+    kind: z.literal('upload'),
+    bucket: z.string().min(1),
+    object: z.string().min(1),
+    generation: z.string().min(1),
+  }),
+]);
+export type ForecastRequest = z.infer<typeof ForecastRequest>;

@@ -3,6 +3,8 @@
 export const TOPICS = {
   trainingRequests: 'training-requests',
   trainingResults: 'training-results',
+  /** A forecast to make with a symbol's current model: after a run, or for a CSV dropped under `forecast/`. */
+  forecastRequests: 'forecast-requests',
   /** Cloud Scheduler publishes here every few minutes; the sweeper ends runs past their deadline. */
   runSweep: 'run-sweep',
 } as const;
@@ -18,6 +20,8 @@ export const DEFAULT_REGION = 'asia-south1';
 /** Object paths inside the bucket (or the local folder that stands in for it). */
 export const PATHS = {
   incomingPrefix: 'incoming/',
+  /** A CSV dropped here is forecast with the current model; nothing is trained. */
+  forecastPrefix: 'forecast/',
   dataset: (runId: string) => `datasets/${runId}/`,
   trial: (runId: string, config: string) => `runs/${runId}/trials/${config}/`,
   modelCurrent: (symbol: string, timeframe: string) => `models/${symbol}/${timeframe}/current/`,
@@ -32,6 +36,8 @@ export const DATASET_FILES = {
   y: 'y.npy',
   /** Per window: the timestamp and close of its last bar, and of the next bar (the target). */
   windows: 'windows.json',
+  /** The unscaled features of the last bars, up to the last one (which has no target): a forecast's input. */
+  latest: 'latest.json',
   manifest: 'dataset.json',
 } as const;
 
@@ -43,6 +49,8 @@ export const TRIAL_FILES = {
   history: 'history.json',
   curves: 'learning-curves.svg',
   equity: 'equity-curve.svg',
+  /** The scaler and feature list the weights were trained with: a forecast applies them to new bars. */
+  preprocessing: 'preprocessing.json',
   result: 'result.json',
 } as const;
 
@@ -54,4 +62,6 @@ export const DOCS = {
   trial: (runId: string, config: string) => `runs/${runId}/trials/${config}`,
   models: 'models',
   model: (symbol: string, timeframe: string) => `models/${symbol}_${timeframe}`,
+  forecast: (symbol: string, timeframe: string) => `forecasts/${symbol}_${timeframe}`,
+  forecastAttempt: (attemptId: string) => `forecastAttempts/${attemptId}`,
 } as const;

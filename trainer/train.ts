@@ -3,6 +3,7 @@ import type { Logger } from '../adapters/log.ts';
 import { openFolderUri } from '../adapters/object-stores.ts';
 import { backtest, backtestReturns, equityCurve, periodsPerYear, positions } from '../shared/backtest.ts';
 import { DEFAULT_EVALUATION, DEFAULT_PATIENCE } from '../shared/config.ts';
+import type { ModelPreprocessing } from '../shared/forecast.ts';
 import { DatasetManifest, DatasetWindows } from '../shared/manifest.ts';
 import type { TrainingRequest, TrainingResult, TrialMetrics } from '../shared/messages.ts';
 import { evaluateBinary } from '../shared/metrics.ts';
@@ -276,6 +277,16 @@ async function train(
       }),
     );
     await store.write(prefix + TRIAL_FILES.history, json(history));
+    // Beside the weights, and copied with them on promotion: what a forecast needs to prepare new bars.
+    const preprocessing: ModelPreprocessing = {
+      symbol: manifest.symbol,
+      timeframe: manifest.timeframe,
+      sequenceLength: L,
+      features: manifest.features,
+      scaler: manifest.scaler,
+      threshold: rules.threshold,
+    };
+    await store.write(prefix + TRIAL_FILES.preprocessing, json(preprocessing));
     const title = `${manifest.symbol} ${manifest.timeframe} ${config.name}: best epoch ${stopping.bestEpoch}, F1 ${metrics.f1.toFixed(3)}`;
     await store.write(
       prefix + TRIAL_FILES.curves,

@@ -1,16 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import type { EpochProgress } from '../../adapters/local/job-launcher.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { gridKeyFor } from '../../functions/ingest.ts';
 import { DEFAULT_GRID, Grid } from '../../shared/config.ts';
-import { FINAL_RUN_STATUSES, type RunDoc, type TrialDoc } from '../../shared/documents.ts';
+import { FINAL_RUN_STATUSES, type ForecastDoc, type RunDoc, type TrialDoc } from '../../shared/documents.ts';
 import { DOCS, PATHS } from '../../shared/names.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { InputError, parseJson, parseWith } from '../../shared/validate.ts';
 import { createEmbedded, type Embedded, LOCAL_BUCKET } from '../embedded.ts';
-import { runSummary } from '../format.ts';
+import { forecastLine, runSummary } from '../format.ts';
 
 export interface RunOptions {
   home: string;
@@ -89,6 +90,13 @@ export async function runCsv(
   }
 }
 
+/** The forecast this run made with the current model, if it made one. */
+async function runForecast(home: string, run: RunDoc): Promise<ForecastDoc | undefined> {
+  const docs = new LocalDocumentStore(join(resolve(home), 'firestore'));
+  const doc = await docs.get<ForecastDoc>(DOCS.forecast(run.symbol!, run.timeframe!));
+  return doc?.runId === run.runId ? doc : undefined;
+}
+
 export async function readRun(embedded: Pick<Embedded, 'docs'>, runId: string) {
   const run = await embedded.docs.get<RunDoc>(DOCS.run(runId));
   if (!run) throw new Error(`run ${runId} has no document`);
@@ -114,6 +122,8 @@ export function registerRun(program: Command): void {
       // A failed run is a refused input: one `error:` line and exit 2, like every other bad input.
       if (run.status === 'failed') throw new InputError(run.error ?? `run ${run.runId} failed`);
       process.stdout.write(`\n${runSummary(run, trials)}\n`);
+      const forecast = run.symbol && run.timeframe ? await runForecast(options.home, run) : undefined;
+      if (forecast) process.stdout.write(`${forecastLine(forecast)}\n`);
       if (!FINAL_RUN_STATUSES.has(run.status))
         throw new Error(`run ${run.runId} did not end (status ${run.status})`);
     });
