@@ -62,6 +62,8 @@ export const DOCS = {
   trial: (runId: string, config: string) => `runs/${runId}/trials/${config}`,
   models: 'models',
   model: (symbol: string, timeframe: string) => `models/${symbol}_${timeframe}`,
+  forecasts: 'forecasts',
   forecast: (symbol: string, timeframe: string) => `forecasts/${symbol}_${timeframe}`,
+  forecastAttempts: 'forecastAttempts',
   forecastAttempt: (attemptId: string) => `forecastAttempts/${attemptId}`,
 } as const;
