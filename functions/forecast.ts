@@ -141,6 +141,8 @@ export async function forecaster(event: CloudEventLike<MessagePublishedData>, de
     };
   } catch (error) {
     if (!(error instanceof InputError)) throw error; // transient: ask for redelivery
+    const name = request.kind === 'upload' ? posix.basename(request.object) : '';
+    const reason = name && !error.message.includes(name) ? `${name}: ${error.message}` : error.message;
     const failed: ForecastAttempt = {
       attemptId,
       status: 'failed',
@@ -149,11 +151,11 @@ export async function forecaster(event: CloudEventLike<MessagePublishedData>, de
       symbol: bars?.symbol ?? null,
       timeframe: bars?.timeframe ?? null,
       forecast: null,
-      error: error.message,
+      error: reason,
       createdAt: nowIso(),
     };
     await deps.docs.create(DOCS.forecastAttempt(attemptId), failed);
-    log.warn(`forecast failed: ${error.message}`);
+    log.warn(`forecast failed: ${reason}`);
     return;
   }
 

@@ -123,7 +123,9 @@ describe('forecasts on the embedded default', () => {
     const failed = attempts.filter((a) => a.status === 'failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ source: bad, symbol: 'INFY', timeframe: '1d', forecast: null });
-    expect(failed[0]!.error).toMatch(/no current model for INFY 1d/);
+    expect(failed[0]!.error).toMatch(
+      /^Quote-Equity-INFY-EQ-12-11-2024-to-12-11-2025\.csv: no current model for INFY 1d/,
+    );
     expect(await docs.get(DOCS.model('RELIANCE', '1d'))).toEqual(model);
     expect(ForecastDoc.parse(await docs.get(DOCS.forecast('RELIANCE', '1d'))).history).toHaveLength(2);
     expect(await docs.list(DOCS.runs)).toHaveLength(runs);
