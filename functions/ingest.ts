@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { DEFAULT_GRID, Grid } from '../shared/config.ts';
-import { buildDataset } from '../shared/dataset.ts';
+import { buildDataset, walkForwardFolds } from '../shared/dataset.ts';
 import type { RunDoc, TrialDoc } from '../shared/documents.ts';
 import type { TrainingRequest } from '../shared/messages.ts';
 import { DATASET_FILES, DOCS, PATHS, TOPICS } from '../shared/names.ts';
@@ -116,6 +116,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     const bytes = await deps.store.readLimited(object.name, deps.settings.TRENDCAST_MAX_UPLOAD_BYTES);
     grid = await loadGrid(deps.store, object.name);
     dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
+    walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds); // refuses folds the history cannot hold
   } catch (error) {
     if (!(error instanceof InputError)) throw error; // transient: ask for redelivery
     await failIngest(event, deps, error.message);

@@ -34,6 +34,12 @@ export const Evaluation = z
     costBps: z.number().min(0).max(10_000).default(DEFAULT_COST_BPS),
     /** Short (−1) below the threshold instead of flat. */
     allowShort: z.boolean().default(false),
+    /**
+     * Walk-forward folds: k consecutive test blocks of the validation size, each predicted by a model trained on every
+     * window before it (scaler refitted on that part); the metrics pool every block. 1 is the single split. Training
+     * costs about k times as much.
+     */
+    folds: z.number().int().min(1).max(20).default(1),
   })
   .strict();
 export type Evaluation = z.infer<typeof Evaluation>;

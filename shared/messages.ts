@@ -72,6 +72,8 @@ export const TrialMetrics = z.object({
   /** 95% Wilson score interval of the accuracy. */
   accuracyInterval: z.object({ low: z.number(), high: z.number() }),
   backtest: BacktestMetrics,
+  /** Walk-forward folds pooled into these figures (1: the single split). */
+  folds: z.number().int().positive().default(1),
   backend: z.string(),
   epochsRun: z.number().int().nonnegative(),
   bestEpoch: z.number().int().nonnegative(),

@@ -3,6 +3,7 @@ import type { Logger } from '../adapters/log.ts';
 import { openFolderUri } from '../adapters/object-stores.ts';
 import { backtest, backtestReturns, equityCurve, periodsPerYear, positions } from '../shared/backtest.ts';
 import { DEFAULT_EVALUATION, DEFAULT_PATIENCE } from '../shared/config.ts';
+import { parseFeatureRows, scaleWindows, walkForwardFolds } from '../shared/dataset.ts';
 import type { ModelPreprocessing } from '../shared/forecast.ts';
 import { DatasetManifest, DatasetWindows } from '../shared/manifest.ts';
 import type { TrainingRequest, TrainingResult, TrialMetrics } from '../shared/messages.ts';
@@ -16,6 +17,9 @@ import { EarlyStopping, ReduceLrOnPlateau } from './callbacks.ts';
 import { buildModel } from './model.ts';
 
 export type EpochProgress = {
+  /** With walk-forward folds: which fold is training, of how many (training costs about that many times more). */
+  fold?: number;
+  folds?: number;
   epoch: number;
   epochs: number;
   loss: number;
@@ -95,7 +99,8 @@ export async function loadDataset(datasetUri: string) {
       `dataset ${datasetUri}: windows.json lists [${lengths}] entries, dataset.json says ${windows} windows`,
     );
   }
-  return { manifest, X: X.data as Float32Array, y: Float32Array.from(y.data), bars };
+  const featuresCsv = async () => (await read(DATASET_FILES.features)).toString('utf8');
+  return { manifest, X: X.data as Float32Array, y: Float32Array.from(y.data), bars, featuresCsv };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -140,23 +145,31 @@ export async function runTraining(
   }
 }
 
-async function train(
+/** One model fitted on windows [0, start) and validated (early stopping, best weights) on [start, end). */
+type Fitted = {
+  model: tf.LayersModel;
+  history: EpochRecord[];
+  bestEpoch: number;
+  valLoss: number;
+  probabilities: number[];
+};
+
+async function fitFold(
   request: TrainingRequest,
-  dataset: Awaited<ReturnType<typeof loadDataset>>,
-  backend: string,
-  started: number,
-  hooks: TrainingHooks,
-): Promise<TrainingResult> {
-  const { manifest, X: Xdata, y: ydata, bars } = dataset;
+  X: Float32Array,
+  y: Float32Array,
+  block: { start: number; end: number },
+  shape: { L: number; F: number },
+  onEpoch: (p: EpochProgress) => void,
+): Promise<Fitted> {
   const { config } = request;
-  const evaluation = request.evaluation ?? DEFAULT_EVALUATION;
-  const { train: nTrain, validation: nVal } = manifest.counts;
-  const L = manifest.sequenceLength;
-  const F = manifest.features.length;
-  const xTrain = tf.tensor3d(Xdata.subarray(0, nTrain * L * F), [nTrain, L, F]);
-  const yTrain = tf.tensor2d(ydata.subarray(0, nTrain), [nTrain, 1]);
-  const xVal = tf.tensor3d(Xdata.subarray(nTrain * L * F), [nVal, L, F]);
-  const yVal = tf.tensor2d(ydata.subarray(nTrain), [nVal, 1]);
+  const { L, F } = shape;
+  const nTrain = block.start;
+  const nVal = block.end - block.start;
+  const xTrain = tf.tensor3d(X.subarray(0, nTrain * L * F), [nTrain, L, F]);
+  const yTrain = tf.tensor2d(y.subarray(0, nTrain), [nTrain, 1]);
+  const xVal = tf.tensor3d(X.subarray(nTrain * L * F, block.end * L * F), [nVal, L, F]);
+  const yVal = tf.tensor2d(y.subarray(nTrain, block.end), [nVal, 1]);
   const model = buildModel(config, L, F, request.seed);
   let lr = config.learningRate;
   const optimizer = tf.train.adam(lr);
@@ -212,7 +225,7 @@ async function train(
         tf.dispose(best ?? []);
         best = snapshot(model);
       }
-      hooks.onEpoch?.({
+      onEpoch({
         epoch,
         epochs: config.epochs,
         loss: lossSum / nTrain,
@@ -231,22 +244,76 @@ async function train(
     const probabilityTensor = model.predict(xVal) as tf.Tensor;
     const probabilities = Array.from(await probabilityTensor.data());
     probabilityTensor.dispose();
-    // The validation windows in time order: what was known at each one's last close, and what the next close did.
-    const validation = {
-      close: bars.close.slice(nTrain),
-      nextClose: bars.nextClose.slice(nTrain),
+    return { model, history, bestEpoch: stopping.bestEpoch, valLoss, probabilities };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    tf.dispose([xTrain, yTrain, xVal, yVal, ...(best ?? [])]);
+  }
+}
+
+async function train(
+  request: TrainingRequest,
+  dataset: Awaited<ReturnType<typeof loadDataset>>,
+  backend: string,
+  started: number,
+  hooks: TrainingHooks,
+): Promise<TrainingResult> {
+  const { manifest, X: Xdata, y: ydata, bars } = dataset;
+  const { config } = request;
+  const evaluation = request.evaluation ?? DEFAULT_EVALUATION;
+  const L = manifest.sequenceLength;
+  const F = manifest.features.length;
+  const { windows } = manifest.counts;
+  // One fold is the dataset's own split and scaling; more refit the scaler on each fold's training part.
+  const { initialTrain, blocks } = walkForwardFolds(windows, evaluation.folds);
+  const raw =
+    evaluation.folds > 1
+      ? parseFeatureRows(await dataset.featuresCsv(), `${request.datasetUri}${DATASET_FILES.features}`)
+      : undefined;
+  if (raw && raw.length !== manifest.counts.rows * F)
+    throw new InputError(
+      `dataset ${request.datasetUri}: features.csv has ${raw.length / F} rows, dataset.json says ${manifest.counts.rows}`,
+    );
+
+  const probabilities: number[] = [];
+  const history: EpochRecord[] = [];
+  let lossSum = 0;
+  let last: (Fitted & { scaler: { min: number[]; max: number[] } }) | undefined;
+  try {
+    for (const [j, block] of blocks.entries()) {
+      const { X, scaler } = raw
+        ? scaleWindows(raw, F, L, block.start)
+        : { X: Xdata, scaler: manifest.scaler };
+      const fold = blocks.length > 1 ? { fold: j + 1, folds: blocks.length } : {};
+      const fitted = await fitFold(request, X, ydata, block, { L, F }, (p) =>
+        hooks.onEpoch?.({ ...p, ...fold }),
+      );
+      last?.model.dispose();
+      last = { ...fitted, scaler };
+      probabilities.push(...fitted.probabilities);
+      history.push(...fitted.history.map((h) => ({ ...h, ...fold })));
+      lossSum += fitted.valLoss * (block.end - block.start);
+    }
+    const model = last!.model;
+    // Every out-of-sample window, in time order: what was known at each one's last close, and what the next did.
+    const tested = {
+      close: bars.close.slice(initialTrain),
+      nextClose: bars.nextClose.slice(initialTrain),
       probabilities,
     };
     const rules = { ...evaluation, periodsPerYear: periodsPerYear(manifest.timeframe) };
     const position = positions(probabilities, rules);
-    const labels = Array.from(ydata.subarray(nTrain));
+    const labels = Array.from(ydata.subarray(initialTrain));
     const metrics: TrialMetrics = {
-      valLoss,
+      valLoss: lossSum / (windows - initialTrain), // the pooled mean: each fold's mean weighted by its windows
       ...evaluateBinary(labels, probabilities),
-      backtest: backtest(validation, rules),
+      backtest: backtest(tested, rules),
+      folds: blocks.length,
       backend,
       epochsRun: history.length,
-      bestEpoch: stopping.bestEpoch,
+      bestEpoch: last!.bestEpoch,
       seconds: (Date.now() - started) / 1000,
       parameterCount: model.countParams(),
     };
@@ -255,7 +322,7 @@ async function train(
     const uri = (name: string) => `${store.baseUri}${prefix}${name}`;
     const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
     await saveModel(model, store, prefix);
-    // Everything needed to recompute every figure of metrics.json by hand, one entry per validation window.
+    // Everything needed to recompute every figure of metrics.json by hand, one entry per out-of-sample window.
     await store.write(
       prefix + TRIAL_FILES.predictions,
       json({
@@ -263,13 +330,14 @@ async function train(
         costBps: rules.costBps,
         allowShort: rules.allowShort,
         periodsPerYear: rules.periodsPerYear,
+        folds: blocks,
         probabilities,
         labels,
         windows: probabilities.map((probability, i) => ({
-          timestamp: bars.timestamp[nTrain + i],
-          close: validation.close[i],
-          nextTimestamp: bars.nextTimestamp[nTrain + i],
-          nextClose: validation.nextClose[i],
+          timestamp: bars.timestamp[initialTrain + i],
+          close: tested.close[i],
+          nextTimestamp: bars.nextTimestamp[initialTrain + i],
+          nextClose: tested.nextClose[i],
           label: labels[i],
           probability,
           position: position[i],
@@ -283,22 +351,23 @@ async function train(
       timeframe: manifest.timeframe,
       sequenceLength: L,
       features: manifest.features,
-      scaler: manifest.scaler,
+      scaler: last!.scaler,
       threshold: rules.threshold,
     };
     await store.write(prefix + TRIAL_FILES.preprocessing, json(preprocessing));
-    const title = `${manifest.symbol} ${manifest.timeframe} ${config.name}: best epoch ${stopping.bestEpoch}, F1 ${metrics.f1.toFixed(3)}`;
+    const foldNote = blocks.length > 1 ? ` (fold ${blocks.length} of ${blocks.length})` : '';
+    const title = `${manifest.symbol} ${manifest.timeframe} ${config.name}${foldNote}: best epoch ${last!.bestEpoch}, F1 ${metrics.f1.toFixed(3)}`;
     await store.write(
       prefix + TRIAL_FILES.curves,
-      learningCurvesSvg(history, stopping.bestEpoch, title),
+      learningCurvesSvg(last!.history, last!.bestEpoch, title),
       'image/svg+xml',
     );
-    const returns = backtestReturns(validation.close, validation.nextClose, position, rules.costBps);
+    const returns = backtestReturns(tested.close, tested.nextClose, position, rules.costBps);
     const b = metrics.backtest;
     await store.write(
       prefix + TRIAL_FILES.equity,
       equityCurveSvg(
-        { first: bars.timestamp[nTrain]!, last: bars.nextTimestamp[bars.nextTimestamp.length - 1]! },
+        { first: bars.timestamp[initialTrain]!, last: bars.nextTimestamp[windows - 1]! },
         equityCurve(returns.strategy),
         equityCurve(returns.buyHold),
         `${manifest.symbol} ${manifest.timeframe} ${config.name}: ${pct(b.totalReturn)} vs buy-and-hold ${pct(b.buyHoldReturn)}, ${b.costBps} bps`,
@@ -324,7 +393,6 @@ async function train(
     await store.write(prefix + TRIAL_FILES.result, json(result));
     return result;
   } finally {
-    tf.dispose([xTrain, yTrain, xVal, yVal, ...(best ?? [])]);
-    model.dispose();
+    last?.model.dispose();
   }
 }

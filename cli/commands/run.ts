@@ -49,7 +49,7 @@ function progressPrinter(): (p: EpochProgress) => void {
   return (p) => {
     const lr = p.lr === undefined ? '' : `  lr ${p.lr.toExponential(1)}`;
     process.stderr.write(
-      `  ${p.config.padEnd(20)} epoch ${String(p.epoch).padStart(3)}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.valLoss.toFixed(4)}  best ${p.bestValLoss.toFixed(4)}${lr}\n`,
+      `  ${p.config.padEnd(20)}${p.folds ? ` fold ${p.fold}/${p.folds}` : ''} epoch ${String(p.epoch).padStart(3)}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.valLoss.toFixed(4)}  best ${p.bestValLoss.toFixed(4)}${lr}\n`,
     );
   };
 }

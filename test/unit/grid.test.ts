@@ -37,12 +37,14 @@ describe('grids are data', () => {
       threshold: 0.5,
       costBps: 10,
       allowShort: false,
+      folds: 1,
     });
     expect(Grid.parse({ configs, evaluation: { alpha: 0.01, allowShort: true } }).evaluation).toEqual({
       alpha: 0.01,
       threshold: 0.5,
       costBps: 10,
       allowShort: true,
+      folds: 1,
     });
     const bad = Grid.safeParse({ configs, evaluation: { alpha: 0, costbps: 5 } });
     expect(bad.success).toBe(false);

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
-import { DEFAULT_GRID } from '../../shared/config.ts';
+import { DEFAULT_EVALUATION, DEFAULT_GRID } from '../../shared/config.ts';
 import { buildDataset } from '../../shared/dataset.ts';
 import { TrainingResult, TrialMetrics } from '../../shared/messages.ts';
 import { loadModel } from '../../trainer/artifacts.ts';
@@ -175,6 +175,38 @@ describe('runTraining', () => {
     expect(reloaded).toHaveLength(probabilities.length);
     const worst = Math.max(...reloaded.map((p, i) => Math.abs(p - probabilities[i])));
     expect(worst).toBeLessThan(1e-6);
+  });
+
+  it("walk-forward folds: pools every block out of sample, and keeps the last fold's model and scaler", async () => {
+    const epochs: Array<[number | undefined, number | undefined]> = [];
+    const folded = await runTraining(
+      request('folds', { config: { ...tiny, epochs: 1 }, evaluation: { ...DEFAULT_EVALUATION, folds: 2 } }),
+      { onEpoch: (p) => epochs.push([p.fold, p.folds]) },
+    );
+    if (folded.status !== 'succeeded') throw new Error(`training failed: ${JSON.stringify(folded)}`);
+    expect(epochs).toEqual([
+      [1, 2],
+      [2, 2],
+    ]); // two models trained: the cost grows with the folds
+    const m = folded.metrics;
+    expect(m.folds).toBe(2);
+    expect(m.epochsRun).toBe(2);
+    expect(m.confusion.tp + m.confusion.fp + m.confusion.tn + m.confusion.fn).toBe(72); // two blocks of 36
+    const dir = join(root, 'folds');
+    const predictions = JSON.parse(readFileSync(join(dir, 'predictions.json'), 'utf8'));
+    expect(predictions.folds).toEqual([
+      { start: 106, end: 142 },
+      { start: 142, end: 178 },
+    ]);
+    expect(predictions.windows).toHaveLength(72);
+    expect(predictions.windows.at(-1).nextTimestamp).toBe('2025-11-11');
+    // the last fold trains on windows 0..141, the dataset's own training part: the same scaler
+    const manifest = JSON.parse(readFileSync(join(datasetDir, 'dataset.json'), 'utf8'));
+    const preprocessing = JSON.parse(readFileSync(join(dir, 'preprocessing.json'), 'utf8'));
+    expect(preprocessing.scaler).toEqual(manifest.scaler);
+    expect(
+      JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')).map((h: { fold: number }) => h.fold),
+    ).toEqual([1, 2]);
   });
 
   it('fails with a plain reason, not a throw, when the dataset is missing', async () => {
