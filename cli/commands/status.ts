@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
-import type { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
+import type { ForecastDoc, ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { DOCS } from '../../shared/names.ts';
 import type { DocumentStore } from '../../shared/ports.ts';
 import { InputError } from '../../shared/validate.ts';
@@ -21,6 +21,7 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
     }),
   );
   const models = (await docs.list<ModelDoc>(DOCS.models)).map((m) => m.data);
+  const forecasts = (await docs.list<ForecastDoc>(DOCS.forecasts)).map((f) => f.data);
   return {
     runs: runs.map(({ run, trials }) => ({
       runId: run.runId,
@@ -54,6 +55,7 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
       },
       versions: m.history.length,
     })),
+    forecasts: forecasts.map(({ history, ...latest }) => ({ ...latest, forecasts: history.length })),
     details: runs,
   };
 }
@@ -100,5 +102,19 @@ export function registerStatus(program: Command): void {
       process.stdout.write(
         `${table(['symbol', 'timeframe', 'version', 'config', 'f1', 'uri'], modelRows)}\n`,
       );
+      if (status.forecasts.length) {
+        const forecastRows = status.forecasts.map((f) => [
+          f.symbol,
+          f.timeframe,
+          f.asOf,
+          f.signal,
+          f.probabilityUp.toFixed(4),
+          `v${f.modelVersion}`,
+          f.createdAt.slice(0, 19).replace('T', ' '),
+        ]);
+        process.stdout.write(
+          `\n${table(['symbol', 'timeframe', 'after', 'signal', 'P(up)', 'model', 'forecast at'], forecastRows)}\n`,
+        );
+      }
     });
 }

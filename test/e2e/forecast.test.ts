@@ -68,6 +68,10 @@ describe('forecasts on the embedded default', () => {
     const text = await trendcast(['predict', REFERENCE_CSV, '--home', home]);
     expect(text.stdout).toMatch(/^RELIANCE 1d, the bar after 2025-11-11: (UP|DOWN) \(P\(up\) 0\.\d{4}/);
     const folder = join(home, 'bucket/models/RELIANCE/1d/current');
+    const status = JSON.parse((await trendcast(['status', '--json', '--home', home])).stdout);
+    expect(status.forecasts).toEqual([
+      expect.objectContaining({ symbol: 'RELIANCE', asOf: '2025-11-11', modelVersion: 1, forecasts: 1 }),
+    ]);
     const direct = await trendcast(['predict', REFERENCE_CSV, '--model', folder, '--json']);
     expect(direct.code).toBe(0);
     expect(JSON.parse(direct.stdout)).toMatchObject({ asOf: '2025-11-11', modelVersion: null });
