@@ -59,7 +59,7 @@ type Bars = {
   timeframe: string;
   source: string;
   runId: string | null;
-  window: (sequenceLength: number) => LatestWindow;
+  window: (sequenceLength: number) => Promise<LatestWindow>;
 };
 
 async function barsOf(request: ForecastRequest, deps: Deps): Promise<Bars | undefined> {
@@ -71,18 +71,28 @@ async function barsOf(request: ForecastRequest, deps: Deps): Promise<Bars | unde
       timeframe: series.timeframe,
       source: request.object,
       runId: null,
-      window: (L) => latestWindow(series, L),
+      window: async (L) => latestWindow(series, L),
     };
   }
   const run = await deps.docs.get<RunDoc>(DOCS.run(request.runId));
   if (!run?.symbol || !run.timeframe) return undefined;
   const key = PATHS.dataset(run.runId) + DATASET_FILES.latest;
-  const latest = parseWith(
-    LatestWindowSchema,
-    parseJson((await deps.store.read(key)).toString('utf8'), key),
-    key,
-  );
-  return { ...latest, source: run.source.object, runId: run.runId, window: () => latest };
+  // Read only once a model is known to exist: a run that leaves none has nothing to forecast with.
+  const window = async () => {
+    if (!(await deps.store.exists(key)))
+      throw new InputError(
+        `${key} is missing (a dataset made before forecasts existed): nothing to forecast from`,
+      );
+    const text = (await deps.store.read(key)).toString('utf8');
+    return parseWith(LatestWindowSchema, parseJson(text, key), key);
+  };
+  return {
+    symbol: run.symbol,
+    timeframe: run.timeframe,
+    source: run.source.object,
+    runId: run.runId,
+    window,
+  };
 }
 
 /**
@@ -127,7 +137,7 @@ export async function forecaster(event: CloudEventLike<MessagePublishedData>, de
     const where = `model ${bars.symbol} ${bars.timeframe} v${version}`;
     const { readPreprocessing, predictProbability } = await import('../trainer/predict.ts');
     const preprocessing = await readPreprocessing(deps.store, prefix, where);
-    const input = bars.window(preprocessing.sequenceLength);
+    const input = await bars.window(preprocessing.sequenceLength);
     const probabilityUp = await predictProbability(deps.store, prefix, preprocessing, input, where);
     forecast = {
       asOf: input.asOf,
