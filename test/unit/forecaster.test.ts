@@ -59,7 +59,7 @@ describe('forecaster', () => {
     expect(await deps.docs.list(DOCS.forecasts)).toEqual([]);
   });
 
-  it('records a failed attempt, once, when the current model's files are missing; the model is untouched', async () => {
+  it("records a failed attempt, once, when the current model's files are missing; the model is untouched", async () => {
     const { deps, bus } = setup();
     await deps.docs.create(DOCS.run('run-old-data'), runDoc('run-old-data', ['a'], { status: 'rejected' }));
     await deps.docs.set(DOCS.model('TEST', '1d'), model);
