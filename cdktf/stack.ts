@@ -108,6 +108,7 @@ const FUNCTIONS = {
   ingest: { memory: '1Gi', maxInstances: 10 },
   launcher: { memory: '512Mi', maxInstances: 1 }, // one at a time keeps the count of running jobs exact
   collector: { memory: '512Mi', maxInstances: 10 },
+  forecaster: { memory: '2Gi', maxInstances: 5 }, // runs a model with TensorFlow.js (WebAssembly backend)
   deadLetter: { memory: '256Mi', maxInstances: 2 },
   sweeper: { memory: '256Mi', maxInstances: 1 },
 } as const;
@@ -179,6 +180,7 @@ export class TrendcastStack extends TerraformStack {
     const requestsDead = topic('topic-requests-dead-letter', DEAD_LETTER_TOPICS.trainingRequests);
     const resultsDead = topic('topic-results-dead-letter', DEAD_LETTER_TOPICS.trainingResults);
     const sweep = topic('topic-sweep', TOPICS.runSweep);
+    const forecasts = topic('topic-forecasts', TOPICS.forecastRequests);
 
     const firestore = new FirestoreDatabase(this, 'firestore', {
       name: '(default)',
@@ -206,6 +208,7 @@ export class TrendcastStack extends TerraformStack {
       ingest: account('ingest', 'ingest function'),
       launcher: account('launcher', 'launcher function'),
       collector: account('collector', 'collector function'),
+      forecaster: account('forecaster', 'forecaster function'),
       deadLetter: account('dead-letter', 'dead-letter function'),
       sweeper: account('sweeper', 'sweeper function'),
       trainer: account('trainer', 'training jobs (Vertex AI)'),
@@ -218,6 +221,7 @@ export class TrendcastStack extends TerraformStack {
     bucketRole('ingest', sa.ingest, 'roles/storage.objectUser'); // reads incoming/, writes datasets/
     bucketRole('collector', sa.collector, 'roles/storage.objectUser'); // copies artifacts to models/
     bucketRole('trainer', sa.trainer, 'roles/storage.objectUser'); // reads datasets/, writes runs/
+    bucketRole('forecaster', sa.forecaster, 'roles/storage.objectViewer'); // reads forecast/, datasets/, models/
     const publisher = (id: string, t: PubsubTopic, who: string) =>
       new PubsubTopicIamMember(this, `publish-${id}`, {
         topic: t.name,
@@ -229,10 +233,13 @@ export class TrendcastStack extends TerraformStack {
     publisher('trainer-results', results, member(sa.trainer));
     publisher('dead-letter-results', results, member(sa.deadLetter));
     publisher('sweeper-results', results, member(sa.sweeper));
+    publisher('ingest-forecasts', forecasts, member(sa.ingest)); // a CSV under forecast/
+    publisher('collector-forecasts', forecasts, member(sa.collector)); // after a run
     for (const [id, a] of Object.entries({
       ingest: sa.ingest,
       launcher: sa.launcher,
       collector: sa.collector,
+      forecaster: sa.forecaster,
       deadLetter: sa.deadLetter,
       sweeper: sa.sweeper,
     })) {
@@ -328,6 +335,7 @@ export class TrendcastStack extends TerraformStack {
       }),
       launcher: fn('launcher'),
       collector: fn('collector'),
+      forecaster: fn('forecaster'),
       deadLetter: fn('deadLetter'),
       sweeper: fn('sweeper', {
         triggerRegion: region,
@@ -381,6 +389,8 @@ export class TrendcastStack extends TerraformStack {
     };
     push('launcher', requests, functions.launcher, requestsDead);
     push('collector', results, functions.collector, resultsDead);
+    // A forecast that fails for good is recorded as a failed attempt by the function itself: no dead-letter topic.
+    push('forecaster', forecasts, functions.forecaster);
     push('requests-dead-letter', requestsDead, functions.deadLetter);
     push('results-dead-letter', resultsDead, functions.deadLetter);
 

@@ -71,19 +71,23 @@ describe('the CDKTF stack', () => {
       expect(sub.retry_policy).toEqual({ minimum_backoff: '10s', maximum_backoff: '600s' });
       expect(sub.push_config.oidc_token.service_account_email).toMatch(/sa-events/);
     }
+    const forecaster = byName(tf, 'google_pubsub_subscription', 'trendcast-forecaster');
+    expect(forecaster.topic).toMatch(/google_pubsub_topic\.topic-forecasts/);
+    expect(forecaster.push_config.push_endpoint).toMatch(/function-forecaster.*topics\/\${google_pubsub_topic.topic-forecasts.name}$/);
   });
 
-  it('deploys the five functions from the built source, each as its own service account, with its settings', () => {
+  it('deploys the six functions from the built source, each as its own service account, with its settings', () => {
     const functions = resources(tf, 'google_cloudfunctions2_function');
     expect(functions.map((f) => f.build_config.entry_point).sort()).toEqual([
       'collector',
       'deadLetter',
+      'forecaster',
       'ingest',
       'launcher',
       'sweeper',
     ]);
     const accounts = new Set(functions.map((f) => f.service_config.service_account_email));
-    expect(accounts.size).toBe(5);
+    expect(accounts.size).toBe(6);
     for (const f of functions) {
       expect(f.build_config.runtime).toBe('nodejs20');
       expect(f.service_config.ingress_settings).toBe('ALLOW_INTERNAL_ONLY');
@@ -128,7 +132,7 @@ describe('the CDKTF stack', () => {
     expect(projectRoles.some((r) => r.startsWith('roles/owner') || r.startsWith('roles/editor'))).toBe(false);
     const bucketMembers = resources(tf, 'google_storage_bucket_iam_member').map((m) => m.member);
     expect(bucketMembers.sort()).toEqual(
-      ['collector', 'ingest', 'trainer']
+      ['collector', 'forecaster', 'ingest', 'trainer']
         .map((a) => `serviceAccount:\${google_service_account.sa-${a}.email}`)
         .sort(),
     );

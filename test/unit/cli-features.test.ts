@@ -16,6 +16,7 @@ describe('trendcast features', () => {
       'X.npy',
       'dataset.json',
       'features.csv',
+      'latest.json',
       'windows.json',
       'y.npy',
     ]);
