@@ -73,7 +73,9 @@ describe('the CDKTF stack', () => {
     }
     const forecaster = byName(tf, 'google_pubsub_subscription', 'trendcast-forecaster');
     expect(forecaster.topic).toMatch(/google_pubsub_topic\.topic-forecasts/);
-    expect(forecaster.push_config.push_endpoint).toMatch(/function-forecaster.*topics\/\${google_pubsub_topic.topic-forecasts.name}$/);
+    expect(forecaster.push_config.push_endpoint).toMatch(
+      /function-forecaster.*topics\/\${google_pubsub_topic.topic-forecasts.name}$/,
+    );
   });
 
   it('deploys the six functions from the built source, each as its own service account, with its settings', () => {
