@@ -21,8 +21,9 @@ export type FunctionEnvironment = { [K in keyof Settings]?: string };
 /** Memory and scale per function. */
 export const FUNCTION_SIZES: Record<FunctionName, { memory: string; maxInstances: number }> = {
   ingest: { memory: '1Gi', maxInstances: 10 },
-  launcher: { memory: '512Mi', maxInstances: 1 }, // one at a time keeps the count of running jobs exact
+  launcher: { memory: '512Mi', maxInstances: 1 }, // the queue counts slots in transactions; one instance is plenty
   collector: { memory: '512Mi', maxInstances: 10 },
+  forecaster: { memory: '2Gi', maxInstances: 5 }, // runs a model with TensorFlow.js (WebAssembly backend)
   deadLetter: { memory: '256Mi', maxInstances: 2 },
   sweeper: { memory: '256Mi', maxInstances: 1 },
 };
@@ -134,6 +135,7 @@ export class Functions extends Construct {
       ),
       launcher: fn('launcher'),
       collector: fn('collector'),
+      forecaster: fn('forecaster'),
       deadLetter: fn('deadLetter'),
       sweeper: fn(
         'sweeper',

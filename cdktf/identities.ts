@@ -14,7 +14,14 @@ import type { Messaging } from './messaging.ts';
 import type { ServiceAgents } from './service-agents.ts';
 
 /** The functions: entry points in functions/index.ts, one service account each. */
-export const FUNCTION_NAMES = ['ingest', 'launcher', 'collector', 'deadLetter', 'sweeper'] as const;
+export const FUNCTION_NAMES = [
+  'ingest',
+  'launcher',
+  'collector',
+  'forecaster',
+  'deadLetter',
+  'sweeper',
+] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export interface IdentitiesProps {
@@ -61,6 +68,7 @@ export class Identities extends Construct {
       ingest: account('ingest', 'ingest function'),
       launcher: account('launcher', 'launcher function'),
       collector: account('collector', 'collector function'),
+      forecaster: account('forecaster', 'forecaster function'),
       deadLetter: account('dead-letter', 'dead-letter function'),
       sweeper: account('sweeper', 'sweeper function'),
       trainer: account('trainer', 'training jobs (Vertex AI)'),
@@ -81,6 +89,7 @@ export class Identities extends Construct {
     // Whoever decides a run finishes its promotion: the sweeper and the dead-letter function decide runs too.
     bucketRole('sweeper', sa.sweeper, 'roles/storage.objectUser');
     bucketRole('dead-letter', sa.deadLetter, 'roles/storage.objectUser');
+    bucketRole('forecaster', sa.forecaster, 'roles/storage.objectViewer'); // reads forecast/, datasets/, models/
     bucketRole('trainer', sa.trainer, 'roles/storage.objectUser'); // reads datasets/, writes runs/
     const publisher = (grantId: string, t: PubsubTopic, who: string, after: ITerraformDependable[] = []) =>
       new PubsubTopicIamMember(this, `publish-${grantId}`, {
@@ -99,6 +108,11 @@ export class Identities extends Construct {
     publisher('ingest-requests', messaging.requests, member(sa.ingest));
     publisher('launcher-results', messaging.results, member(sa.launcher)); // a refused job becomes a failed result
     publisher('collector-results', messaging.results, member(sa.collector)); // so does one the collector starts
+    // A CSV under forecast/ (ingest), and every decided run (whoever decides it) asks for a forecast.
+    publisher('ingest-forecasts', messaging.forecasts, member(sa.ingest));
+    publisher('collector-forecasts', messaging.forecasts, member(sa.collector));
+    publisher('sweeper-forecasts', messaging.forecasts, member(sa.sweeper));
+    publisher('dead-letter-forecasts', messaging.forecasts, member(sa.deadLetter));
     publisher('trainer-results', messaging.results, member(sa.trainer));
     publisher('dead-letter-results', messaging.results, member(sa.deadLetter));
     publisher('sweeper-results', messaging.results, member(sa.sweeper));

@@ -8,13 +8,14 @@ export interface MessagingProps {
   dependsOn: ITerraformDependable[];
 }
 
-/** The two topics, their dead-letter topics, and the sweep topic Cloud Scheduler publishes to. */
+/** The training topics, their dead-letter topics, the forecast requests, and the sweep topic Cloud Scheduler publishes to. */
 export class Messaging extends Construct {
   readonly requests: PubsubTopic;
   readonly results: PubsubTopic;
   readonly requestsDead: PubsubTopic;
   readonly resultsDead: PubsubTopic;
   readonly sweep: PubsubTopic;
+  readonly forecasts: PubsubTopic;
 
   constructor(scope: Construct, id: string, props: MessagingProps) {
     super(scope, id);
@@ -30,5 +31,6 @@ export class Messaging extends Construct {
     this.requestsDead = topic('topic-requests-dead-letter', DEAD_LETTER_TOPICS.trainingRequests);
     this.resultsDead = topic('topic-results-dead-letter', DEAD_LETTER_TOPICS.trainingResults);
     this.sweep = topic('topic-sweep', TOPICS.runSweep);
+    this.forecasts = topic('topic-forecasts', TOPICS.forecastRequests);
   }
 }

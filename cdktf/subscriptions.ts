@@ -70,5 +70,7 @@ export class Subscriptions extends Construct {
     push('collector', messaging.results, functions.collector, messaging.resultsDead);
     push('requests-dead-letter', messaging.requestsDead, functions.deadLetter);
     push('results-dead-letter', messaging.resultsDead, functions.deadLetter);
+    // A forecast that fails for good is recorded as a failed attempt by the function itself: no dead-letter topic.
+    push('forecaster', messaging.forecasts, functions.forecaster);
   }
 }

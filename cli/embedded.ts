@@ -7,6 +7,7 @@ import { LocalObjectStore } from '../adapters/local/object-store.ts';
 import { createLogger } from '../adapters/log.ts';
 import { collector } from '../functions/collector.ts';
 import { deadLetter } from '../functions/dead-letter.ts';
+import { forecaster } from '../functions/forecast.ts';
 import { failIngest, ingest } from '../functions/ingest.ts';
 import { launcher } from '../functions/launcher.ts';
 import { sweeper } from '../functions/sweeper.ts';
@@ -47,6 +48,7 @@ export function createEmbedded(options: EmbeddedOptions) {
   const deps: Deps = { store, bus, docs, launcher: jobs, settings, log };
   bus.subscribe(TOPICS.trainingRequests, (event) => launcher(event, deps));
   bus.subscribe(TOPICS.trainingResults, (event) => collector(event, deps));
+  bus.subscribe(TOPICS.forecastRequests, (event) => forecaster(event, deps));
   for (const topic of Object.values(DEAD_LETTER_TOPICS))
     bus.subscribe(topic, (event) => deadLetter(event, deps));
 

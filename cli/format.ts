@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { RunDoc, TrialDoc } from '../shared/documents.ts';
+import type { Forecast, RunDoc, TrialDoc } from '../shared/documents.ts';
 
 /** A plain-text table with left-aligned text and right-aligned numbers. */
 export function table(header: string[], rows: Array<Array<string | number | null>>): string {
@@ -17,6 +17,8 @@ export function table(header: string[], rows: Array<Array<string | number | null
 const fixed = (x: number | null | undefined, digits = 4) =>
   x === null || x === undefined ? null : x.toFixed(digits);
 
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+
 /** The end-of-run summary: one line per trial, the winner marked, then the decision in words. */
 export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
   const rows = trials.map((t) => {
@@ -32,7 +34,10 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
       fixed(m?.f1),
       fixed(m?.mcc),
       fixed(m?.baselineAccuracy),
+      fixed(m?.pValue, 3),
       m ? (m.degenerate ? 'yes' : 'no') : null,
+      m ? percent(m.backtest.totalReturn) : null,
+      m ? percent(m.backtest.buyHoldReturn) : null,
       m ? `${m.seconds.toFixed(0)}s` : null,
     ];
   });
@@ -46,7 +51,10 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
     'f1',
     'mcc',
     'baseline',
+    'p_value',
     'degenerate',
+    'return',
+    'hold',
     'time',
   ];
   const counts = run.dataset?.counts;
@@ -71,4 +79,9 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
 /** Where to open a report: a path for the local bucket, the gs:// URI otherwise. */
 export function reportLocation(uri: string): string {
   return uri.startsWith('file://') ? fileURLToPath(uri) : uri;
+}
+
+/** One line for a forecast document: the next bar's direction, its probability and the model that said so. */
+export function forecastLine(f: Forecast & { symbol: string; timeframe: string }): string {
+  return `FORECAST ${f.symbol} ${f.timeframe}, the bar after ${f.asOf}: ${f.signal.toUpperCase()} (P(up) ${f.probabilityUp.toFixed(4)}, threshold ${f.threshold}) by model v${f.modelVersion}`;
 }

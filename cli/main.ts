@@ -4,6 +4,7 @@ import { readSettings } from '../shared/settings.ts';
 
 // Each command lives in its own module under cli/commands and registers itself on the program.
 import { registerFeatures } from './commands/features.ts';
+import { registerPredict } from './commands/predict.ts';
 import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
 import { registerStatus } from './commands/status.ts';
@@ -21,6 +22,7 @@ registerRun(program);
 registerWatch(program);
 registerStatus(program);
 registerReport(program);
+registerPredict(program);
 
 /** Bad input exits 2 with one `error:` line; anything else exits 1, also without a stack trace unless asked for. */
 export function reportAndExit(error: unknown): never {

@@ -27,6 +27,7 @@ export const TRIGGERS: readonly Trigger[] = [
   { target: 'ingest', topic: STORAGE_NOTIFICATIONS_TOPIC, kind: 'storage' },
   { target: 'launcher', topic: TOPICS.trainingRequests, kind: 'pubsub' },
   { target: 'collector', topic: TOPICS.trainingResults, kind: 'pubsub' },
+  { target: 'forecaster', topic: TOPICS.forecastRequests, kind: 'pubsub' },
   { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingRequests, kind: 'pubsub' },
   { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingResults, kind: 'pubsub' },
   { target: 'sweeper', topic: TOPICS.runSweep, kind: 'pubsub' },

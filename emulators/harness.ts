@@ -7,7 +7,6 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { storageClient } from '../adapters/gcp/object-store.ts';
-import { PATHS } from '../shared/names.ts';
 import { readSettings } from '../shared/settings.ts';
 
 export const EMULATOR_PROJECT = 'trendcast-emulated';
@@ -270,8 +269,9 @@ export class Emulators {
         baseEnv,
       );
       started.push(firestore);
-      // fake-gcs-server publishes finalize notifications for incoming/ to the emulated Pub/Sub (its Go client reads
-      // PUBSUB_EMULATOR_HOST), as a bucket notification config does in the cloud.
+      // fake-gcs-server publishes finalize notifications for every object to the emulated Pub/Sub (its Go client reads
+      // PUBSUB_EMULATOR_HOST), as the stack's Eventarc trigger on the bucket does in the cloud; ingest routes by name
+      // (incoming/ trains, forecast/ only forecasts, anything else is ignored).
       const storage = spawnGuarded(
         'fake-gcs-server',
         findFakeGcsServer()!,
@@ -284,7 +284,6 @@ export class Emulators {
           `-public-host=127.0.0.1:${storagePort}`,
           `-event.pubsub-project-id=${projectId}`,
           `-event.pubsub-topic=${STORAGE_NOTIFICATIONS_TOPIC}`,
-          `-event.object-prefix=${PATHS.incomingPrefix}`,
           '-event.list=finalize',
           '-log-level=warn',
         ],

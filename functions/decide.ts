@@ -9,6 +9,7 @@ import { DOCS, PATHS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { promoteBestTrial } from '../shared/promotion.ts';
 import { readModel, readRun, readTrial, readTrials } from '../shared/records.ts';
+import { requestRunForecast } from './forecast.ts';
 import { nowIso } from './pubsub.ts';
 import { writeRunReport } from './report.ts';
 
@@ -30,7 +31,7 @@ export async function decideRun(runId: string, deps: Deps): Promise<RunDoc | und
       trials.length >= run.configs.length && trials.every((x) => FINAL_TRIAL_STATUSES.has(x.status));
     if (!complete) return run;
     const t = nowIso();
-    const decision = promoteBestTrial(trials, run.gate);
+    const decision = promoteBestTrial(trials, run.gate, run.evaluation?.alpha);
     if (decision.outcome === 'reject') {
       const rejected: RunDoc = {
         ...run,
@@ -73,6 +74,14 @@ export async function decideRun(runId: string, deps: Deps): Promise<RunDoc | und
   });
   if (run?.status === 'rejected' && !run.promotion) deps.log.info(`run rejected: ${run.reason}`, { runId });
   if (run?.promotion && run.status !== 'promoted') await finishPromotion(run, deps);
+  const decided = await readRun(deps.docs, runId);
+  if (decided?.status === 'promoted' || decided?.status === 'rejected') {
+    // The forecast is a by-product of a decided run (the forecaster makes it once per run, however often asked):
+    // failing to ask for it must not redeliver the result forever.
+    await requestRunForecast(runId, deps).catch((error: Error) =>
+      deps.log.error(`could not request the run's forecast: ${error.message}`, { runId }),
+    );
+  }
   // Written once per decided run, whichever delivery gets here first (and by a later one if that one died).
   await writeRunReport(runId, deps);
   return readRun(deps.docs, runId);

@@ -1,5 +1,5 @@
 // The Functions Framework entry: Cloud Functions gen2 loads this module and serves one target per function
-// (`--target=ingest|launcher|collector|deadLetter|sweeper --signature-type=cloudevent`).
+// (`--target=ingest|launcher|collector|forecaster|deadLetter|sweeper --signature-type=cloudevent`).
 
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import * as functions from '@google-cloud/functions-framework';
@@ -10,6 +10,7 @@ import type { Deps } from '../shared/ports.ts';
 import { readSettings } from '../shared/settings.ts';
 import { collector } from './collector.ts';
 import { deadLetter } from './dead-letter.ts';
+import { forecaster } from './forecast.ts';
 import { ingest } from './ingest.ts';
 import { launcher } from './launcher.ts';
 import { sweeper } from './sweeper.ts';
@@ -24,6 +25,7 @@ export function registerFunctions(deps: () => Deps): void {
   functions.cloudEvent('ingest', (event: Storage) => ingest(event, deps()));
   functions.cloudEvent('launcher', (event: PubSub) => launcher(event, deps()));
   functions.cloudEvent('collector', (event: PubSub) => collector(event, deps()));
+  functions.cloudEvent('forecaster', (event: PubSub) => forecaster(event, deps()));
   functions.cloudEvent('deadLetter', (event: PubSub) => deadLetter(event, deps()));
   // Cloud Scheduler publishes to `run-sweep`; the message itself carries nothing.
   functions.cloudEvent('sweeper', async (_event: PubSub) => {

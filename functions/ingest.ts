@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { DEFAULT_GRID, Grid } from '../shared/config.ts';
-import { buildDataset } from '../shared/dataset.ts';
+import { buildDataset, walkForwardFolds } from '../shared/dataset.ts';
 import { type QueueDoc, queueKey, type RunDoc, TrialDoc } from '../shared/documents.ts';
 import { isPermanent } from '../shared/errors.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
@@ -10,6 +10,7 @@ import {
   DOCS,
   GRID_DEFAULT_KEY,
   gridKeyFor,
+  isForecastCsv,
   isIncomingCsv,
   PATHS,
   TOPICS,
@@ -18,6 +19,7 @@ import type { Deps, ObjectStore } from '../shared/ports.ts';
 import { readQueue, readRun, readTrials } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
+import { routeForecast } from './forecast.ts';
 import { nowIso } from './pubsub.ts';
 import { writeRunReport } from './report.ts';
 
@@ -93,6 +95,10 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     deps.log.warn(`ignoring event ${event.id}: no object in it`);
     return;
   }
+  if (isForecastCsv(object.name)) {
+    await routeForecast(object, deps);
+    return;
+  }
   if (!isIncomingCsv(object.name)) {
     deps.log.debug(`ignoring ${object.name}: not a CSV under ${PATHS.incomingPrefix}`);
     return;
@@ -115,6 +121,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     const bytes = await deps.store.readLimited(object.name, deps.settings.TRENDCAST_MAX_UPLOAD_BYTES);
     grid = await loadGrid(deps.store, object.name);
     dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
+    walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds); // refuses folds the history cannot hold
   } catch (error) {
     if (!isPermanent(error)) throw error; // transient: ask for redelivery
     await failIngest(event, deps, error.message);
@@ -123,7 +130,14 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
 
   // dataset.json goes last: a folder that has it is complete.
   const datasetPrefix = PATHS.dataset(runId);
-  const order = [DATASET_FILES.features, DATASET_FILES.X, DATASET_FILES.y, DATASET_FILES.manifest] as const;
+  const order = [
+    DATASET_FILES.features,
+    DATASET_FILES.X,
+    DATASET_FILES.y,
+    DATASET_FILES.windows,
+    DATASET_FILES.latest,
+    DATASET_FILES.manifest,
+  ] as const;
   for (const name of order) await deps.store.write(datasetPrefix + name, dataset.files[name]);
 
   const { manifest } = dataset;
@@ -134,6 +148,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     datasetUri,
     outputUri: deps.store.baseUri + PATHS.trial(runId, config.name),
     ...(grid.seed !== undefined ? { seed: grid.seed } : {}),
+    evaluation: grid.evaluation,
   }));
 
   // The run, its trials and their places in the training queue, in one transaction.
@@ -150,6 +165,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
         timeframe: manifest.timeframe,
         configs: grid.configs.map((c) => c.name),
         gate: grid.gate,
+        evaluation: grid.evaluation,
         dataset: {
           uri: datasetUri,
           counts: manifest.counts,

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { DEFAULT_COST_BPS, DEFAULT_THRESHOLD } from './backtest.ts';
+import { DEFAULT_ALPHA } from './significance.ts';
 
 /** One hyperparameter configuration: one trial, one training job. */
 export const TrainingConfig = z
@@ -21,12 +23,38 @@ export const TrainingConfig = z
   .strict();
 export type TrainingConfig = z.infer<typeof TrainingConfig>;
 
+/** How a grid's trials are judged: the significance level of the gate and the backtest's rules. */
+export const Evaluation = z
+  .object({
+    /** The gate promotes only a trial whose p-value against the majority-class baseline is below this. */
+    alpha: z.number().gt(0).max(1).default(DEFAULT_ALPHA),
+    /** Long when P(up) is at least this (also the forecast's up/down line). */
+    threshold: z.number().gt(0).lt(1).default(DEFAULT_THRESHOLD),
+    /** Cost per unit of position change, in basis points. */
+    costBps: z.number().min(0).max(10_000).default(DEFAULT_COST_BPS),
+    /** Short (−1) below the threshold instead of flat. */
+    allowShort: z.boolean().default(false),
+    /**
+     * Walk-forward folds: k consecutive test blocks of the validation size, each predicted by a model trained on every
+     * window before it (scaler refitted on that part); the metrics pool every block. 1 is the single split. Training
+     * costs about k times as much.
+     */
+    folds: z.number().int().min(1).max(20).default(1),
+  })
+  .strict();
+export type Evaluation = z.infer<typeof Evaluation>;
+export const DEFAULT_EVALUATION: Evaluation = Evaluation.parse({});
+
 /** A grid: the configs one uploaded CSV is trained with, and the promotion gate. */
 export const Grid = z
   .object({
     configs: z.array(TrainingConfig).min(1),
-    /** When true (the default) a trial is promoted only if it is not degenerate and beats the majority-class baseline. */
+    /**
+     * When true (the default) a trial is promoted only if it is not degenerate, beats the majority-class baseline and
+     * is distinguishable from it (p-value below `evaluation.alpha`).
+     */
     gate: z.boolean().default(true),
+    evaluation: Evaluation.prefault({}),
     /** Seed for repeatable training; the same seed on the same backend gives the same metrics. */
     seed: z.number().int().min(0).optional(),
   })
@@ -45,6 +73,8 @@ export const Grid = z
     });
   });
 export type Grid = z.infer<typeof Grid>;
+/** A grid as written in a file: `evaluation` and `gate` may be left out. */
+export type GridInput = z.input<typeof Grid>;
 
 /**
  * The three configurations of the reference pipeline: the default grid. It carries a seed so the same CSV gets the
@@ -53,6 +83,7 @@ export type Grid = z.infer<typeof Grid>;
 export const DEFAULT_GRID: Grid = {
   gate: true,
   seed: 42,
+  evaluation: DEFAULT_EVALUATION,
   configs: [
     {
       name: 'config_1_baseline',

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { type Bar, parsePriceCsv } from './csv.ts';
 import { InputError } from './errors.ts';
-import { computeFeatures, FEATURE_NAMES } from './features.ts';
-import { DatasetManifest } from './manifest.ts';
+import { computeFeatures, FEATURE_NAMES, firstDefinedBar } from './features.ts';
+import { latestWindow } from './forecast.ts';
+import { DatasetManifest, type DatasetWindows } from './manifest.ts';
 import { encodeNpy } from './npy.ts';
 import { parseWith } from './validate.ts';
 
@@ -14,6 +15,8 @@ export type DatasetFiles = {
   'features.csv': string;
   'X.npy': Buffer;
   'y.npy': Buffer;
+  'windows.json': string;
+  'latest.json': string;
   'dataset.json': string;
 };
 
@@ -30,15 +33,90 @@ export function splitWindows(windows: number): { train: number; validation: numb
  */
 function rowsAndTargets(bars: readonly Bar[]) {
   const table = computeFeatures(bars);
-  const firstDefined = table.columns.reduce((start, c) => {
-    let i = 0;
-    while (i < c.length && Number.isNaN(c[i]!)) i++;
-    return Math.max(start, i);
-  }, 0);
+  const firstDefined = firstDefinedBar(table);
   const rows: number[] = [];
   for (let i = firstDefined; i < bars.length - 1; i++) rows.push(i);
   const targets = rows.map((i): number => (bars[i + 1]!.close > bars[i]!.close ? 1 : 0));
   return { table, rows, targets };
+}
+
+/**
+ * The windows of a feature table (row-major `raw`, F values per row, in time order), MinMax-scaled with a scaler
+ * fitted on the rows the first `trainWindows` windows cover (rows 0 .. trainWindows+L−2) and applied unchanged to the
+ * rest: what the model of a split (or of a walk-forward fold) may know. 0 where a feature is constant there.
+ */
+export function scaleWindows(
+  raw: Float64Array,
+  F: number,
+  L: number,
+  trainWindows: number,
+): { X: Float32Array; scaler: { min: number[]; max: number[] } } {
+  const rows = raw.length / F;
+  const windows = Math.max(0, rows - L + 1);
+  const fitRows = trainWindows + L - 1;
+  const min = new Array<number>(F).fill(Number.POSITIVE_INFINITY);
+  const max = new Array<number>(F).fill(Number.NEGATIVE_INFINITY);
+  for (let k = 0; k < fitRows; k++) {
+    for (let c = 0; c < F; c++) {
+      const v = raw[k * F + c]!;
+      if (v < min[c]!) min[c] = v;
+      if (v > max[c]!) max[c] = v;
+    }
+  }
+  const scaled = new Float64Array(rows * F);
+  for (let k = 0; k < rows; k++) {
+    for (let c = 0; c < F; c++) {
+      const range = max[c]! - min[c]!;
+      scaled[k * F + c] = range === 0 ? 0 : (raw[k * F + c]! - min[c]!) / range;
+    }
+  }
+  const X = new Float32Array(windows * L * F);
+  for (let w = 0; w < windows; w++) X.set(scaled.subarray(w * F, (w + L) * F), w * L * F);
+  return { X, scaler: { min, max } };
+}
+
+/** The unscaled feature rows of a dataset's features.csv, row-major, in the column order of FEATURE_NAMES. */
+export function parseFeatureRows(csv: string, where: string): Float64Array {
+  const lines = csv.trimEnd().split('\n');
+  const header = lines[0]?.split(',') ?? [];
+  const F = FEATURE_NAMES.length;
+  if (header.slice(1, F + 1).join() !== FEATURE_NAMES.join())
+    throw new InputError(`${where}: the header is not timestamp, the ${F} features, Target`);
+  const raw = new Float64Array((lines.length - 1) * F);
+  lines.slice(1).forEach((line, k) => {
+    const cells = line.split(',');
+    for (let c = 0; c < F; c++) {
+      const v = Number(cells[c + 1]);
+      if (!Number.isFinite(v))
+        throw new InputError(`${where}: row ${k + 2}, ${FEATURE_NAMES[c]}: "${cells[c + 1]}"`);
+      raw[k * F + c] = v;
+    }
+  });
+  return raw;
+}
+
+/**
+ * Walk-forward folds: the windows cut in time order into an initial training part and `folds` consecutive test
+ * blocks of the validation size, ending on the last window; fold j trains on every window before its block. One
+ * fold is the single split. The initial part must hold at least one block's worth of windows.
+ */
+export function walkForwardFolds(
+  windows: number,
+  folds: number,
+): { initialTrain: number; blocks: Array<{ start: number; end: number }> } {
+  const { validation } = splitWindows(windows);
+  const initialTrain = windows - folds * validation;
+  if (initialTrain < validation) {
+    const most = Math.max(0, Math.floor(windows / validation) - 1);
+    throw new InputError(
+      `evaluation.folds: ${folds} test blocks of ${validation} windows leave ${Math.max(0, initialTrain)} of ${windows} windows for the first fold's training (at least ${validation} are needed): use at most ${most} folds, or a longer history`,
+    );
+  }
+  const blocks = Array.from({ length: folds }, (_, j) => ({
+    start: initialTrain + j * validation,
+    end: initialTrain + (j + 1) * validation,
+  }));
+  return { initialTrain, blocks };
 }
 
 /** Parses and validates a CSV, then builds every file of a dataset folder. Pure: the caller writes the files. */
@@ -75,29 +153,23 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
     );
   }
 
-  // MinMax scaler fitted on the rows the training windows cover (rows 0 .. train+L−2), applied unchanged to the rest.
-  const fitRows = train + L - 1;
-  const min = new Array<number>(FEATURE_NAMES.length).fill(Number.POSITIVE_INFINITY);
-  const max = new Array<number>(FEATURE_NAMES.length).fill(Number.NEGATIVE_INFINITY);
-  for (let c = 0; c < FEATURE_NAMES.length; c++) {
-    const column = table.columns[c]!;
-    for (let k = 0; k < fitRows; k++) {
-      const v = column[rows[k]!]!;
-      if (v < min[c]!) min[c] = v;
-      if (v > max[c]!) max[c] = v;
-    }
-  }
   const F = FEATURE_NAMES.length;
-  const scaled = new Float64Array(rows.length * F);
-  for (let k = 0; k < rows.length; k++) {
-    for (let c = 0; c < F; c++) {
-      const range = max[c]! - min[c]!;
-      scaled[k * F + c] = range === 0 ? 0 : (table.columns[c]![rows[k]!]! - min[c]!) / range;
-    }
-  }
-  const X = new Float32Array(windows * L * F);
-  for (let w = 0; w < windows; w++) X.set(scaled.subarray(w * F, (w + L) * F), w * L * F);
+  const raw = new Float64Array(rows.length * F);
+  rows.forEach((r, k) => {
+    for (let c = 0; c < F; c++) raw[k * F + c] = table.columns[c]![r]!;
+  });
+  const { X, scaler } = scaleWindows(raw, F, L, train);
+  const { min, max } = scaler;
   const y = Float32Array.from(windowTargets);
+
+  // Window w ends on row w+L−1; its target is the bar after that row's bar.
+  const lastBars = windowTargets.map((_, w) => rows[w + L - 1]!);
+  const windowBars: DatasetWindows = {
+    timestamp: lastBars.map((r) => bars[r]!.timestamp),
+    close: lastBars.map((r) => bars[r]!.close),
+    nextTimestamp: lastBars.map((r) => bars[r + 1]!.timestamp),
+    nextClose: lastBars.map((r) => bars[r + 1]!.close),
+  };
 
   const csvLines = [['timestamp', ...FEATURE_NAMES, 'Target'].join(',')];
   rows.forEach((r, k) => {
@@ -126,6 +198,8 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
       'features.csv': `${csvLines.join('\n')}\n`,
       'X.npy': encodeNpy({ dtype: 'float32', shape: [windows, L, F], data: X }),
       'y.npy': encodeNpy({ dtype: 'float32', shape: [windows], data: y }),
+      'windows.json': `${JSON.stringify(windowBars)}\n`,
+      'latest.json': `${JSON.stringify(latestWindow(series, L, table))}\n`,
       'dataset.json': `${JSON.stringify(manifest, null, 2)}\n`,
     },
   };

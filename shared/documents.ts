@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TrainingConfig } from './config.ts';
+import { Evaluation, TrainingConfig } from './config.ts';
 import { DatasetManifest } from './manifest.ts';
 import { TrainingRequest, TrialArtifacts, TrialMetrics } from './messages.ts';
 
@@ -41,6 +41,8 @@ export const RunDoc = z.object({
   /** The configs this run trains, one trial each. */
   configs: z.array(z.string()),
   gate: z.boolean(),
+  /** The grid's significance level and backtest rules; absent on runs from before they existed (the defaults). */
+  evaluation: Evaluation.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   finishedAt: z.string().nullable(),
@@ -136,3 +138,44 @@ export const QueueDoc = z.object({
 });
 export type QueueDoc = z.infer<typeof QueueDoc>;
 export const queueKey = (runId: string, config: string) => `${runId}/${config}`;
+/** One forecast of the bar after `asOf`, by the current model of a symbol and timeframe. */
+export const Forecast = z.object({
+  /** The last bar's timestamp: the forecast is for the next bar. */
+  asOf: z.string(),
+  probabilityUp: z.number().min(0).max(1),
+  signal: z.enum(['up', 'down']),
+  threshold: z.number(),
+  modelVersion: z.number().int().positive(),
+  /** The run that made it, or null for a CSV dropped under `forecast/`. */
+  runId: z.string().nullable(),
+  /** The bucket object its bars came from. */
+  source: z.string(),
+  createdAt: z.string(),
+});
+export type Forecast = z.infer<typeof Forecast>;
+
+/** How many past forecasts a forecast document keeps (a Firestore document holds at most 1 MiB). */
+export const FORECAST_HISTORY = 500;
+
+/** `forecasts/{symbol}_{timeframe}`: the latest forecast at the top level, and the history, oldest first. */
+export const ForecastDoc = Forecast.extend({
+  symbol: z.string(),
+  timeframe: z.string(),
+  history: z.array(Forecast),
+  updatedAt: z.string(),
+});
+export type ForecastDoc = z.infer<typeof ForecastDoc>;
+
+/** `forecastAttempts/{attemptId}`: every forecast asked for, and why it failed when it did (the model is never touched). */
+export const ForecastAttempt = z.object({
+  attemptId: z.string(),
+  status: z.enum(['succeeded', 'failed']),
+  runId: z.string().nullable(),
+  source: z.string(),
+  symbol: z.string().nullable(),
+  timeframe: z.string().nullable(),
+  forecast: Forecast.nullable(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type ForecastAttempt = z.infer<typeof ForecastAttempt>;

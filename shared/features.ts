@@ -96,3 +96,12 @@ export function computeFeatures(bars: readonly Bar[]): FeatureTable {
   rollingSampleStd(returns, 20, at('Volatility'));
   return { names: FEATURE_NAMES, columns, length: n };
 }
+
+/** The first bar from which every feature is defined (the indicators' warm-up is behind it). */
+export function firstDefinedBar(table: FeatureTable): number {
+  return table.columns.reduce((start, c) => {
+    let i = 0;
+    while (i < c.length && Number.isNaN(c[i]!)) i++;
+    return Math.max(start, i);
+  }, 0);
+}

@@ -23,3 +23,15 @@ export const DatasetManifest = z.object({
   lastTimestamp: z.string(),
 });
 export type DatasetManifest = z.infer<typeof DatasetManifest>;
+
+/**
+ * `windows.json`: per window, in window order, the last bar it covers (where the prediction is made) and the next bar
+ * (its target): what a backtest needs and what predictions.json repeats for the validation windows.
+ */
+export const DatasetWindows = z.object({
+  timestamp: z.array(z.string()),
+  close: z.array(z.number().positive()),
+  nextTimestamp: z.array(z.string()),
+  nextClose: z.array(z.number().positive()),
+});
+export type DatasetWindows = z.infer<typeof DatasetWindows>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TrainingConfig } from './config.ts';
+import { Evaluation, TrainingConfig } from './config.ts';
 
 /** An id that is safe in a document path, an object path and a Vertex AI display name. */
 export const RunId = z
@@ -16,6 +16,8 @@ export const TrainingRequest = z
     /** Folder the trial's artifacts go to, same forms as datasetUri. */
     outputUri: z.string().regex(/^(file|gs):\/\/.+\/$/, 'a file:// or gs:// folder URI ending in "/"'),
     seed: z.number().int().min(0).optional(),
+    /** The grid's backtest rules (threshold, costs, short or flat); the defaults when absent. */
+    evaluation: Evaluation.optional(),
   })
   .strict();
 export type TrainingRequest = z.infer<typeof TrainingRequest>;
@@ -27,6 +29,27 @@ export const Confusion = z.object({
   fn: z.number().int().nonnegative(),
 });
 export type Confusion = z.infer<typeof Confusion>;
+
+/** What the validation windows' predictions would have earned, in time order, after costs (shared/backtest.ts). */
+export const BacktestMetrics = z.object({
+  /** Π(1 + s_i) − 1 over the strategy's per-window returns. */
+  totalReturn: z.number(),
+  /** Π(1 + b_i) − 1 holding throughout, the entry cost paid once. */
+  buyHoldReturn: z.number(),
+  /** mean / population std of s_i × √periodsPerYear; 0 when every s_i is the same. */
+  sharpe: z.number(),
+  /** The largest fall of the equity from its running peak (which starts at 1), as a share of the peak. */
+  maxDrawdown: z.number(),
+  /** Windows whose position differs from the previous one (the first compared with flat). */
+  trades: z.number().int().nonnegative(),
+  /** Share of windows with a position. */
+  exposure: z.number(),
+  costBps: z.number(),
+  threshold: z.number(),
+  allowShort: z.boolean(),
+  periodsPerYear: z.number(),
+});
+export type BacktestMetrics = z.infer<typeof BacktestMetrics>;
 
 /** `metrics.json` and the metrics a TrainingResult carries: the validation windows at threshold 0.5. */
 export const TrialMetrics = z.object({
@@ -44,6 +67,13 @@ export const TrialMetrics = z.object({
   /** True when one class is given for at least 95% of the windows. */
   degenerate: z.boolean(),
   confusion: Confusion,
+  /** P(at least this many correct | windows, each right with the baseline accuracy): one-sided exact binomial. */
+  pValue: z.number().min(0).max(1),
+  /** 95% Wilson score interval of the accuracy. */
+  accuracyInterval: z.object({ low: z.number(), high: z.number() }),
+  backtest: BacktestMetrics,
+  /** Walk-forward folds pooled into these figures (1: the single split). */
+  folds: z.number().int().positive().default(1),
   backend: z.string(),
   epochsRun: z.number().int().nonnegative(),
   bestEpoch: z.number().int().nonnegative(),
@@ -58,6 +88,8 @@ export const TrialArtifacts = z.object({
   predictions: z.string(),
   history: z.string(),
   curves: z.string(),
+  /** Equity of the strategy and of buy-and-hold over the validation windows (SVG). */
+  equity: z.string(),
 });
 export type TrialArtifacts = z.infer<typeof TrialArtifacts>;
 
@@ -81,3 +113,15 @@ export const TrainingResult = z.discriminatedUnion('status', [
   }),
 ]);
 export type TrainingResult = z.infer<typeof TrainingResult>;
+
+/** Published to `forecast-requests`: forecast with the current model after a run, or for a CSV under `forecast/`. */
+export const ForecastRequest = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('run'), runId: RunId }),
+  z.object({
+    kind: z.literal('upload'),
+    bucket: z.string().min(1),
+    object: z.string().min(1),
+    generation: z.string().min(1),
+  }),
+]);
+export type ForecastRequest = z.infer<typeof ForecastRequest>;

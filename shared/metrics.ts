@@ -1,4 +1,5 @@
 import type { Confusion } from './messages.ts';
+import { pValue, wilsonInterval } from './significance.ts';
 
 /** The classification metrics of one trial on its validation windows (the parts that need no training details). */
 export type BinaryMetrics = {
@@ -12,6 +13,9 @@ export type BinaryMetrics = {
   baselineAccuracy: number;
   degenerate: boolean;
   confusion: Confusion;
+  /** P(X ≥ correct | windows, baseline accuracy): how often guessing at the baseline rate does at least this well. */
+  pValue: number;
+  accuracyInterval: { low: number; high: number };
 };
 
 /** A model is degenerate when it gives one class for at least this share of windows. */
@@ -81,5 +85,7 @@ export function evaluateBinary(
     baselineAccuracy: ratio(Math.max(positives, negatives), n),
     degenerate: n > 0 && Math.max(tp + fp, tn + fn) / n >= DEGENERATE_SHARE,
     confusion: { tp, fp, tn, fn },
+    pValue: pValue(tp + tn, n, ratio(Math.max(positives, negatives), n)),
+    accuracyInterval: wilsonInterval(tp + tn, n),
   };
 }

@@ -3,6 +3,8 @@
 export const TOPICS = {
   trainingRequests: 'training-requests',
   trainingResults: 'training-results',
+  /** A forecast to make with a symbol's current model: after a run, or for a CSV dropped under `forecast/`. */
+  forecastRequests: 'forecast-requests',
   /** Cloud Scheduler publishes here every few minutes; the sweeper ends runs past their deadline. */
   runSweep: 'run-sweep',
 } as const;
@@ -18,6 +20,8 @@ export const DEFAULT_REGION = 'asia-south1';
 /** Object paths inside the bucket (or the local folder that stands in for it). */
 export const PATHS = {
   incomingPrefix: 'incoming/',
+  /** A CSV dropped here is forecast with the current model; nothing is trained. */
+  forecastPrefix: 'forecast/',
   dataset: (runId: string) => `datasets/${runId}/`,
   trial: (runId: string, config: string) => `runs/${runId}/trials/${config}/`,
   modelCurrent: (symbol: string, timeframe: string) => `models/${symbol}/${timeframe}/current/`,
@@ -36,11 +40,21 @@ export const isIncomingCsv = (name: string) =>
   /\.csv$/i.test(name) &&
   !name.split('/').some((s) => s === '..' || s === '.');
 
+/** A CSV under `forecast/`; names with `.` or `..` segments are never taken for one. */
+export const isForecastCsv = (name: string) =>
+  name.startsWith(PATHS.forecastPrefix) &&
+  /\.csv$/i.test(name) &&
+  !name.split('/').some((s) => s === '..' || s === '.');
+
 /** Files of a dataset folder, as written by `trendcast features` and read by the trainer. */
 export const DATASET_FILES = {
   features: 'features.csv',
   X: 'X.npy',
   y: 'y.npy',
+  /** Per window: the timestamp and close of its last bar, and of the next bar (the target). */
+  windows: 'windows.json',
+  /** The unscaled features of the last bars, up to the last one (which has no target): a forecast's input. */
+  latest: 'latest.json',
   manifest: 'dataset.json',
 } as const;
 
@@ -51,6 +65,9 @@ export const TRIAL_FILES = {
   predictions: 'predictions.json',
   history: 'history.json',
   curves: 'learning-curves.svg',
+  equity: 'equity-curve.svg',
+  /** The scaler and feature list the weights were trained with: a forecast applies them to new bars. */
+  preprocessing: 'preprocessing.json',
   result: 'result.json',
 } as const;
 
@@ -63,6 +80,10 @@ export const DOCS = {
   models: 'models',
   model: (symbol: string, timeframe: string) => `models/${symbol}_${timeframe}`,
   trainingQueue: 'queue/training',
+  forecasts: 'forecasts',
+  forecast: (symbol: string, timeframe: string) => `forecasts/${symbol}_${timeframe}`,
+  forecastAttempts: 'forecastAttempts',
+  forecastAttempt: (attemptId: string) => `forecastAttempts/${attemptId}`,
 } as const;
 
 /** The run report (report/render.ts): its object, and the document that makes its writing happen once per run. */

@@ -1,4 +1,6 @@
 import type { RankedTrial, TrialDoc } from './documents.ts';
+import type { TrialMetrics } from './messages.ts';
+import { correctNeeded, DEFAULT_ALPHA } from './significance.ts';
 
 export type PromotionDecision =
   | { outcome: 'promote'; winner: string; reason: string; ranking: RankedTrial[] }
@@ -6,8 +8,26 @@ export type PromotionDecision =
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-/** Why a trial may not win, or null when it may. The gate refuses degenerate models and those that do not beat the baseline. */
-function ineligibility(trial: TrialDoc, gate: boolean): string | null {
+/**
+ * The evidence a trial lacks, in plain words: how many correct windows it would have needed to be told apart from
+ * always answering the majority class at the gate's level, and how many it got.
+ */
+export function evidenceNeeded(m: TrialMetrics, alpha: number): string {
+  const { tp, fp, tn, fn } = m.confusion;
+  const n = tp + fp + tn + fn;
+  const majority = tp + fn >= tn + fp ? 'up' : 'down';
+  const needed = correctNeeded(n, m.baselineAccuracy, alpha);
+  const target = `to be distinguishable from always answering "${majority}" (p < ${alpha})`;
+  return needed === null
+    ? `even ${n} of ${n} correct would not be enough ${target}; got ${tp + tn}: use a longer history`
+    : `needs ${needed} of ${n} correct ${target}; got ${tp + tn}: use a longer history`;
+}
+
+/**
+ * Why a trial may not win, or null when it may. The gate refuses degenerate models, those that do not beat the
+ * baseline, and those whose p-value against the baseline is not below alpha: each note says what was missing.
+ */
+function ineligibility(trial: TrialDoc, gate: boolean, alpha: number): string | null {
   if (trial.status !== 'succeeded' || !trial.metrics)
     return `${trial.status}${trial.error ? `: ${trial.error}` : ''}`;
   if (!gate) return null;
@@ -15,10 +35,13 @@ function ineligibility(trial: TrialDoc, gate: boolean): string | null {
   if (m.degenerate) {
     const { tp, fp, tn, fn } = m.confusion;
     const up = (tp + fp) / Math.max(1, tp + fp + tn + fn);
-    return `degenerate: answers "${up >= 0.5 ? 'up' : 'down'}" for ${pct(Math.max(up, 1 - up))} of windows`;
+    return `degenerate: answers "${up >= 0.5 ? 'up' : 'down'}" for ${pct(Math.max(up, 1 - up))} of windows (${evidenceNeeded(m, alpha)})`;
   }
   if (!(m.accuracy > m.baselineAccuracy)) {
-    return `accuracy ${pct(m.accuracy)} does not beat the majority-class baseline ${pct(m.baselineAccuracy)}`;
+    return `accuracy ${pct(m.accuracy)} does not beat the majority-class baseline ${pct(m.baselineAccuracy)} (${evidenceNeeded(m, alpha)})`;
+  }
+  if (!(m.pValue < alpha)) {
+    return `accuracy ${pct(m.accuracy)} against the baseline ${pct(m.baselineAccuracy)} could be luck (p-value ${m.pValue.toFixed(3)}): ${evidenceNeeded(m, alpha)}`;
   }
   return null;
 }
@@ -36,8 +59,12 @@ function compareTrials(a: TrialDoc, b: TrialDoc): number {
 }
 
 /** Picks the trial to promote among a run's finished trials, with the reason in plain words. */
-export function promoteBestTrial(trials: TrialDoc[], gate: boolean): PromotionDecision {
-  const notes = new Map(trials.map((t) => [t.config, ineligibility(t, gate)]));
+export function promoteBestTrial(
+  trials: TrialDoc[],
+  gate: boolean,
+  alpha = DEFAULT_ALPHA,
+): PromotionDecision {
+  const notes = new Map(trials.map((t) => [t.config, ineligibility(t, gate, alpha)]));
   const eligible = trials.filter((t) => notes.get(t.config) === null).sort(compareTrials);
   const ranking: RankedTrial[] = [...eligible, ...trials.filter((t) => notes.get(t.config) !== null)].map(
     (t) => ({
@@ -63,7 +90,7 @@ export function promoteBestTrial(trials: TrialDoc[], gate: boolean): PromotionDe
       ? ', the only eligible trial'
       : '';
   const gateText = gate
-    ? `; not degenerate and accuracy ${pct(m.accuracy)} beats the baseline ${pct(m.baselineAccuracy)}`
+    ? `; not degenerate and accuracy ${pct(m.accuracy)} beats the baseline ${pct(m.baselineAccuracy)} (p-value ${m.pValue.toFixed(4)} < ${alpha})`
     : '; promotion gate off';
   return {
     outcome: 'promote',

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ModelDoc, OPEN_RUN_STATUSES, QueueDoc, RunDoc, TrialDoc } from './documents.ts';
+import { ForecastDoc, ModelDoc, OPEN_RUN_STATUSES, QueueDoc, RunDoc, TrialDoc } from './documents.ts';
 import { DOCS } from './names.ts';
 import type { DocumentStore, Transaction } from './ports.ts';
 
@@ -47,6 +47,13 @@ export const readModel = (
   timeframe: string,
 ): Promise<ModelDoc | undefined> => readOne(r, ModelDoc, DOCS.model(symbol, timeframe));
 export const readModels = (r: DocumentReader): Promise<ModelDoc[]> => readAll(r, ModelDoc, DOCS.models);
+export const readForecast = (
+  r: DocumentReader,
+  symbol: string,
+  timeframe: string,
+): Promise<ForecastDoc | undefined> => readOne(r, ForecastDoc, DOCS.forecast(symbol, timeframe));
+export const readForecasts = (r: DocumentReader): Promise<ForecastDoc[]> =>
+  readAll(r, ForecastDoc, DOCS.forecasts);
 export const readQueue = async (r: DocumentReader): Promise<QueueDoc> =>
   (await readOne(r, QueueDoc, DOCS.trainingQueue)) ?? { waiting: [], active: [], updatedAt: '' };
 

@@ -90,3 +90,48 @@ ${bestIndex >= 0 ? `<line x1="${x(bestIndex).toFixed(1)}" y1="${pad.top}" x2="${
 </svg>
 `;
 }
+
+/**
+ * A self-contained SVG of the equity of the strategy and of buy-and-hold over the validation windows, both starting
+ * at 1 before the first window; drawn like the learning curves.
+ */
+export function equityCurveSvg(
+  timestamps: { first: string; last: string },
+  strategy: number[],
+  buyHold: number[],
+  title: string,
+): string {
+  const W = 640;
+  const H = 360;
+  const pad = { left: 56, right: 16, top: 36, bottom: 40 };
+  const series = { strategy: [1, ...strategy], buyHold: [1, ...buyHold] };
+  const values = [...series.strategy, ...series.buyHold].filter(Number.isFinite);
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const span = hi - lo || 1;
+  const n = Math.max(1, series.strategy.length - 1);
+  const x = (i: number) => pad.left + ((W - pad.left - pad.right) * i) / n;
+  const y = (v: number) => pad.top + (H - pad.top - pad.bottom) * (1 - (v - lo) / span);
+  const line = (points: number[]) => points.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+  const ticks = [lo, lo + span / 2, hi]
+    .map(
+      (v) =>
+        `<text x="${pad.left - 6}" y="${y(v).toFixed(1)}" text-anchor="end" font-size="11">${v.toFixed(3)}</text>`,
+    )
+    .join('');
+  const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
+<rect width="${W}" height="${H}" fill="white"/>
+<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>
+<line x1="${pad.left}" y1="${H - pad.bottom}" x2="${W - pad.right}" y2="${H - pad.bottom}" stroke="#888"/>
+<line x1="${pad.left}" y1="${pad.top}" x2="${pad.left}" y2="${H - pad.bottom}" stroke="#888"/>
+<line x1="${pad.left}" y1="${y(1).toFixed(1)}" x2="${W - pad.right}" y2="${y(1).toFixed(1)}" stroke="#ccc" stroke-dasharray="4 3"/>
+${ticks}
+<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">validation windows ${escapeXml(timestamps.first)} to ${escapeXml(timestamps.last)}</text>
+<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="${line(series.strategy)}"/>
+<polyline fill="none" stroke="#7f7f7f" stroke-width="2" points="${line(series.buyHold)}"/>
+<text x="${W - pad.right}" y="${pad.top + 12}" text-anchor="end" font-size="12" fill="#1f77b4">strategy</text>
+<text x="${W - pad.right}" y="${pad.top + 28}" text-anchor="end" font-size="12" fill="#7f7f7f">buy and hold</text>
+</svg>
+`;
+}

@@ -1,20 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
 import { openFolderUri } from '../adapters/object-stores.ts';
-import { DEFAULT_PATIENCE } from '../shared/config.ts';
+import { backtest, backtestReturns, equityCurve, periodsPerYear, positions } from '../shared/backtest.ts';
+import { DEFAULT_EVALUATION, DEFAULT_PATIENCE } from '../shared/config.ts';
+import { parseFeatureRows, scaleWindows, walkForwardFolds } from '../shared/dataset.ts';
 import { InputError, messageOf, NotFoundError } from '../shared/errors.ts';
-import { DatasetManifest } from '../shared/manifest.ts';
+import type { ModelPreprocessing } from '../shared/forecast.ts';
+import { DatasetManifest, DatasetWindows } from '../shared/manifest.ts';
 import type { TrainingRequest, TrainingResult, TrialMetrics } from '../shared/messages.ts';
 import { evaluateBinary } from '../shared/metrics.ts';
 import { DATASET_FILES, TRIAL_FILES } from '../shared/names.ts';
 import { decodeNpy } from '../shared/npy.ts';
 import type { Logger } from '../shared/ports.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
-import { type EpochRecord, learningCurvesSvg, saveModel } from './artifacts.ts';
+import { type EpochRecord, equityCurveSvg, learningCurvesSvg, saveModel } from './artifacts.ts';
 import { selectBackend } from './backend.ts';
 import { EarlyStopping, ReduceLrOnPlateau } from './callbacks.ts';
 import { buildModel } from './model.ts';
 
 export type EpochProgress = {
+  /** With walk-forward folds: which fold is training, of how many (training costs about that many times more). */
+  fold?: number;
+  folds?: number;
   epoch: number;
   epochs: number;
   loss: number;
@@ -73,6 +79,11 @@ export async function loadDataset(datasetUri: string) {
   );
   const X = decodeNpy(await read(DATASET_FILES.X), `${datasetUri}${DATASET_FILES.X}`);
   const y = decodeNpy(await read(DATASET_FILES.y), `${datasetUri}${DATASET_FILES.y}`);
+  const bars = parseWith(
+    DatasetWindows,
+    parseJson((await read(DATASET_FILES.windows)).toString('utf8'), `${datasetUri}${DATASET_FILES.windows}`),
+    `${datasetUri}${DATASET_FILES.windows}`,
+  );
   const { windows, train, validation } = manifest.counts;
   const L = manifest.sequenceLength;
   const F = manifest.features.length;
@@ -86,8 +97,17 @@ export async function loadDataset(datasetUri: string) {
       `dataset ${datasetUri}: y.npy [${y.shape}] does not match ${train} training + ${validation} validation windows`,
     );
   }
-  return { manifest, X: X.data as Float32Array, y: Float32Array.from(y.data) };
+  const lengths = [bars.timestamp, bars.close, bars.nextTimestamp, bars.nextClose].map((a) => a.length);
+  if (lengths.some((l) => l !== windows)) {
+    throw new InputError(
+      `dataset ${datasetUri}: windows.json lists [${lengths}] entries, dataset.json says ${windows} windows`,
+    );
+  }
+  const featuresCsv = async () => (await read(DATASET_FILES.features)).toString('utf8');
+  return { manifest, X: X.data as Float32Array, y: Float32Array.from(y.data), bars, featuresCsv };
 }
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 function snapshot(model: tf.LayersModel): tf.Tensor[] {
   return model.getWeights().map((w) => w.clone());
@@ -119,11 +139,9 @@ export async function runTraining(
   });
   try {
     const backend = await selectBackend();
-    const { manifest, X, y } = await loadDataset(request.datasetUri);
-    log?.info('training', { backend, datasetUri: request.datasetUri, ...manifest.counts });
-    const result = await withSeed(request.seed, () =>
-      train(request, manifest, X, y, backend, started, hooks),
-    );
+    const dataset = await loadDataset(request.datasetUri);
+    log?.info('training', { backend, datasetUri: request.datasetUri, ...dataset.manifest.counts });
+    const result = await withSeed(request.seed, () => train(request, dataset, backend, started, hooks));
     log?.info('trained', {
       outputUri: request.outputUri,
       f1: result.status === 'succeeded' ? result.metrics.f1 : null,
@@ -136,23 +154,31 @@ export async function runTraining(
   }
 }
 
-async function train(
+/** One model fitted on windows [0, start) and validated (early stopping, best weights) on [start, end). */
+type Fitted = {
+  model: tf.LayersModel;
+  history: EpochRecord[];
+  bestEpoch: number;
+  valLoss: number;
+  probabilities: number[];
+};
+
+async function fitFold(
   request: TrainingRequest,
-  manifest: DatasetManifest,
-  Xdata: Float32Array,
-  ydata: Float32Array,
-  backend: string,
-  started: number,
-  hooks: TrainingHooks,
-): Promise<TrainingResult> {
+  X: Float32Array,
+  y: Float32Array,
+  block: { start: number; end: number },
+  shape: { L: number; F: number },
+  onEpoch: (p: EpochProgress) => void,
+): Promise<Fitted> {
   const { config } = request;
-  const { train: nTrain, validation: nVal } = manifest.counts;
-  const L = manifest.sequenceLength;
-  const F = manifest.features.length;
-  const xTrain = tf.tensor3d(Xdata.subarray(0, nTrain * L * F), [nTrain, L, F]);
-  const yTrain = tf.tensor2d(ydata.subarray(0, nTrain), [nTrain, 1]);
-  const xVal = tf.tensor3d(Xdata.subarray(nTrain * L * F), [nVal, L, F]);
-  const yVal = tf.tensor2d(ydata.subarray(nTrain), [nVal, 1]);
+  const { L, F } = shape;
+  const nTrain = block.start;
+  const nVal = block.end - block.start;
+  const xTrain = tf.tensor3d(X.subarray(0, nTrain * L * F), [nTrain, L, F]);
+  const yTrain = tf.tensor2d(y.subarray(0, nTrain), [nTrain, 1]);
+  const xVal = tf.tensor3d(X.subarray(nTrain * L * F, block.end * L * F), [nVal, L, F]);
+  const yVal = tf.tensor2d(y.subarray(nTrain, block.end), [nVal, 1]);
   const model = buildModel(config, L, F, request.seed);
   let lr = config.learningRate;
   const optimizer = tf.train.adam(lr);
@@ -208,7 +234,7 @@ async function train(
         tf.dispose(best ?? []);
         best = snapshot(model);
       }
-      hooks.onEpoch?.({
+      onEpoch({
         epoch,
         epochs: config.epochs,
         loss: lossSum / nTrain,
@@ -227,12 +253,76 @@ async function train(
     const probabilityTensor = model.predict(xVal) as tf.Tensor;
     const probabilities = Array.from(await probabilityTensor.data());
     probabilityTensor.dispose();
+    return { model, history, bestEpoch: stopping.bestEpoch, valLoss, probabilities };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    tf.dispose([xTrain, yTrain, xVal, yVal, ...(best ?? [])]);
+  }
+}
+
+async function train(
+  request: TrainingRequest,
+  dataset: Awaited<ReturnType<typeof loadDataset>>,
+  backend: string,
+  started: number,
+  hooks: TrainingHooks,
+): Promise<TrainingResult> {
+  const { manifest, X: Xdata, y: ydata, bars } = dataset;
+  const { config } = request;
+  const evaluation = request.evaluation ?? DEFAULT_EVALUATION;
+  const L = manifest.sequenceLength;
+  const F = manifest.features.length;
+  const { windows } = manifest.counts;
+  // One fold is the dataset's own split and scaling; more refit the scaler on each fold's training part.
+  const { initialTrain, blocks } = walkForwardFolds(windows, evaluation.folds);
+  const raw =
+    evaluation.folds > 1
+      ? parseFeatureRows(await dataset.featuresCsv(), `${request.datasetUri}${DATASET_FILES.features}`)
+      : undefined;
+  if (raw && raw.length !== manifest.counts.rows * F)
+    throw new InputError(
+      `dataset ${request.datasetUri}: features.csv has ${raw.length / F} rows, dataset.json says ${manifest.counts.rows}`,
+    );
+
+  const probabilities: number[] = [];
+  const history: EpochRecord[] = [];
+  let lossSum = 0;
+  let last: (Fitted & { scaler: { min: number[]; max: number[] } }) | undefined;
+  try {
+    for (const [j, block] of blocks.entries()) {
+      const { X, scaler } = raw
+        ? scaleWindows(raw, F, L, block.start)
+        : { X: Xdata, scaler: manifest.scaler };
+      const fold = blocks.length > 1 ? { fold: j + 1, folds: blocks.length } : {};
+      const fitted = await fitFold(request, X, ydata, block, { L, F }, (p) =>
+        hooks.onEpoch?.({ ...p, ...fold }),
+      );
+      last?.model.dispose();
+      last = { ...fitted, scaler };
+      probabilities.push(...fitted.probabilities);
+      history.push(...fitted.history.map((h) => ({ ...h, ...fold })));
+      lossSum += fitted.valLoss * (block.end - block.start);
+    }
+    const model = last!.model;
+    // Every out-of-sample window, in time order: what was known at each one's last close, and what the next did.
+    const tested = {
+      close: bars.close.slice(initialTrain),
+      nextClose: bars.nextClose.slice(initialTrain),
+      probabilities,
+    };
+    const rules = { ...evaluation, periodsPerYear: periodsPerYear(manifest.timeframe) };
+    const position = positions(probabilities, rules);
+    const labels = Array.from(ydata.subarray(initialTrain));
     const metrics: TrialMetrics = {
-      valLoss,
-      ...evaluateBinary(ydata.subarray(nTrain), probabilities),
+      valLoss: lossSum / (windows - initialTrain), // the pooled mean: each fold's mean weighted by its windows
+      ...evaluateBinary(labels, probabilities),
+      backtest: backtest(tested, rules),
+      folds: blocks.length,
       backend,
       epochsRun: history.length,
-      bestEpoch: stopping.bestEpoch,
+      bestEpoch: last!.bestEpoch,
       seconds: (Date.now() - started) / 1000,
       parameterCount: model.countParams(),
     };
@@ -241,15 +331,56 @@ async function train(
     const uri = (name: string) => `${store.baseUri}${prefix}${name}`;
     const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
     await saveModel(model, store, prefix);
+    // Everything needed to recompute every figure of metrics.json by hand, one entry per out-of-sample window.
     await store.write(
       prefix + TRIAL_FILES.predictions,
-      json({ probabilities, labels: Array.from(ydata.subarray(nTrain)) }),
+      json({
+        threshold: rules.threshold,
+        costBps: rules.costBps,
+        allowShort: rules.allowShort,
+        periodsPerYear: rules.periodsPerYear,
+        folds: blocks,
+        probabilities,
+        labels,
+        windows: probabilities.map((probability, i) => ({
+          timestamp: bars.timestamp[initialTrain + i],
+          close: tested.close[i],
+          nextTimestamp: bars.nextTimestamp[initialTrain + i],
+          nextClose: tested.nextClose[i],
+          label: labels[i],
+          probability,
+          position: position[i],
+        })),
+      }),
     );
     await store.write(prefix + TRIAL_FILES.history, json(history));
-    const title = `${manifest.symbol} ${manifest.timeframe} ${config.name}: best epoch ${stopping.bestEpoch}, F1 ${metrics.f1.toFixed(3)}`;
+    // Beside the weights, and copied with them on promotion: what a forecast needs to prepare new bars.
+    const preprocessing: ModelPreprocessing = {
+      symbol: manifest.symbol,
+      timeframe: manifest.timeframe,
+      sequenceLength: L,
+      features: manifest.features,
+      scaler: last!.scaler,
+      threshold: rules.threshold,
+    };
+    await store.write(prefix + TRIAL_FILES.preprocessing, json(preprocessing));
+    const foldNote = blocks.length > 1 ? ` (fold ${blocks.length} of ${blocks.length})` : '';
+    const title = `${manifest.symbol} ${manifest.timeframe} ${config.name}${foldNote}: best epoch ${last!.bestEpoch}, F1 ${metrics.f1.toFixed(3)}`;
     await store.write(
       prefix + TRIAL_FILES.curves,
-      learningCurvesSvg(history, stopping.bestEpoch, title),
+      learningCurvesSvg(last!.history, last!.bestEpoch, title),
+      'image/svg+xml',
+    );
+    const returns = backtestReturns(tested.close, tested.nextClose, position, rules.costBps);
+    const b = metrics.backtest;
+    await store.write(
+      prefix + TRIAL_FILES.equity,
+      equityCurveSvg(
+        { first: bars.timestamp[initialTrain]!, last: bars.nextTimestamp[windows - 1]! },
+        equityCurve(returns.strategy),
+        equityCurve(returns.buyHold),
+        `${manifest.symbol} ${manifest.timeframe} ${config.name}: ${pct(b.totalReturn)} vs buy-and-hold ${pct(b.buyHoldReturn)}, ${b.costBps} bps`,
+      ),
       'image/svg+xml',
     );
     await store.write(prefix + TRIAL_FILES.metrics, json(metrics));
@@ -264,13 +395,13 @@ async function train(
         predictions: uri(TRIAL_FILES.predictions),
         history: uri(TRIAL_FILES.history),
         curves: uri(TRIAL_FILES.curves),
+        equity: uri(TRIAL_FILES.equity),
       },
       finishedAt: new Date().toISOString(),
     };
     await store.write(prefix + TRIAL_FILES.result, json(result));
     return result;
   } finally {
-    tf.dispose([xTrain, yTrain, xVal, yVal, ...(best ?? [])]);
-    model.dispose();
+    last?.model.dispose();
   }
 }

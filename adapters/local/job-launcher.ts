@@ -12,6 +12,9 @@ export type EpochProgress = {
   event: 'epoch';
   runId: string;
   config: string;
+  /** With walk-forward folds: which fold is training, of how many. */
+  fold?: number;
+  folds?: number;
   epoch: number;
   epochs: number;
   loss: number;

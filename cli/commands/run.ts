@@ -1,17 +1,18 @@
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import type { EpochProgress } from '../../adapters/local/job-launcher.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { DEFAULT_GRID, Grid } from '../../shared/config.ts';
-import { FINAL_RUN_STATUSES, type RunDoc, type TrialDoc } from '../../shared/documents.ts';
+import { FINAL_RUN_STATUSES, type ForecastDoc, type RunDoc, type TrialDoc } from '../../shared/documents.ts';
 import { InputError } from '../../shared/errors.ts';
 import { gridKeyFor, PATHS } from '../../shared/names.ts';
-import { readRun, readTrials } from '../../shared/records.ts';
+import { readForecast, readRun, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { parseJson, parseWith } from '../../shared/validate.ts';
 import { createEmbedded, type Embedded, LOCAL_BUCKET } from '../embedded.ts';
-import { reportLocation, runSummary } from '../format.ts';
+import { forecastLine, reportLocation, runSummary } from '../format.ts';
 
 export interface RunOptions {
   home: string;
@@ -49,7 +50,7 @@ function progressPrinter(): (p: EpochProgress) => void {
   return (p) => {
     const lr = p.lr === undefined ? '' : `  lr ${p.lr.toExponential(1)}`;
     process.stderr.write(
-      `  ${p.config.padEnd(20)} epoch ${String(p.epoch).padStart(3)}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.valLoss.toFixed(4)}  best ${p.bestValLoss.toFixed(4)}${lr}\n`,
+      `  ${p.config.padEnd(20)}${p.folds ? ` fold ${p.fold}/${p.folds}` : ''} epoch ${String(p.epoch).padStart(3)}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.valLoss.toFixed(4)}  best ${p.bestValLoss.toFixed(4)}${lr}\n`,
     );
   };
 }
@@ -90,6 +91,13 @@ export async function runCsv(
   }
 }
 
+/** The forecast this run made with the current model, if it made one. */
+async function runForecast(home: string, run: RunDoc): Promise<ForecastDoc | undefined> {
+  const docs = new LocalDocumentStore(join(resolve(home), 'firestore'));
+  const doc = await readForecast(docs, run.symbol!, run.timeframe!);
+  return doc?.runId === run.runId ? doc : undefined;
+}
+
 export async function readRunWithTrials(embedded: Pick<Embedded, 'docs'>, runId: string) {
   const run = await readRun(embedded.docs, runId);
   if (!run) throw new Error(`run ${runId} has no document`);
@@ -117,6 +125,8 @@ export function registerRun(program: Command): void {
         throw new InputError(run.error ?? `run ${run.runId} failed`);
       }
       process.stdout.write(`\n${runSummary(run, trials)}\n`);
+      const forecast = run.symbol && run.timeframe ? await runForecast(options.home, run) : undefined;
+      if (forecast) process.stdout.write(`${forecastLine(forecast)}\n`);
       if (!FINAL_RUN_STATUSES.has(run.status))
         throw new Error(`run ${run.runId} did not end (status ${run.status})`);
     });

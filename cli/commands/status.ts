@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import { InputError } from '../../shared/errors.ts';
 import type { DocumentStore } from '../../shared/ports.ts';
-import { readModels, readRuns, readTrials } from '../../shared/records.ts';
+import { readForecasts, readModels, readRuns, readTrials } from '../../shared/records.ts';
 import { reportLocation, runSummary, table } from '../format.ts';
 
 /** Runs (newest first), their trials, and the current models: what `status --json` prints. */
@@ -19,6 +19,7 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
     }),
   );
   const models = await readModels(docs);
+  const forecasts = await readForecasts(docs);
   return {
     runs: runs.map(({ run, trials }) => ({
       runId: run.runId,
@@ -53,6 +54,7 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
       },
       versions: m.history.length,
     })),
+    forecasts: forecasts.map(({ history, ...latest }) => ({ ...latest, forecasts: history.length })),
     details: runs,
   };
 }
@@ -101,5 +103,19 @@ export function registerStatus(program: Command): void {
       process.stdout.write(
         `${table(['symbol', 'timeframe', 'version', 'config', 'f1', 'uri'], modelRows)}\n`,
       );
+      if (status.forecasts.length) {
+        const forecastRows = status.forecasts.map((f) => [
+          f.symbol,
+          f.timeframe,
+          f.asOf,
+          f.signal,
+          f.probabilityUp.toFixed(4),
+          `v${f.modelVersion}`,
+          f.createdAt.slice(0, 19).replace('T', ' '),
+        ]);
+        process.stdout.write(
+          `\n${table(['symbol', 'timeframe', 'after', 'signal', 'P(up)', 'model', 'forecast at'], forecastRows)}\n`,
+        );
+      }
     });
 }

@@ -26,7 +26,7 @@ function progressReporter(request: TrainingRequest, mode: string): (p: EpochProg
     return (p) => process.stdout.write(`${JSON.stringify({ event: 'epoch', runId, config, ...p })}\n`);
   }
   const line = (p: EpochProgress) =>
-    `${config} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val_loss ${p.valLoss.toFixed(4)} best ${p.bestValLoss.toFixed(4)} lr ${p.lr.toExponential(1)}`;
+    `${config}${p.folds ? ` fold ${p.fold}/${p.folds}` : ''} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val_loss ${p.valLoss.toFixed(4)} best ${p.bestValLoss.toFixed(4)} lr ${p.lr.toExponential(1)}`;
   if (process.stderr.isTTY) {
     return (p) => {
       const done = Math.round((20 * p.epoch) / p.epochs);

@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log.ts';
-import { isIncomingCsv, PATHS } from '../../shared/names.ts';
+import { isForecastCsv, isIncomingCsv, PATHS } from '../../shared/names.ts';
 import { createEmbedded } from '../embedded.ts';
 
 const POLL_MS = 2000;
 
-/** Keeps running and ingests every CSV that appears (or changes) in the local bucket's `incoming/`. */
+/** Keeps running and ingests every CSV that appears (or changes) in the local bucket's `incoming/` or `forecast/`. */
 export function registerWatch(program: Command): void {
   program
     .command('watch')
-    .description("process every CSV that appears in the local bucket's incoming/ folder (Ctrl-C stops)")
+    .description(
+      "process every CSV that appears in the local bucket's incoming/ (train) or forecast/ (forecast only) folder (Ctrl-C stops)",
+    )
     .option('--home <dir>', 'state folder', '.trendcast')
     .option('--max-jobs <n>', 'trainer processes at once (default: one per CPU core)')
     .action(async (options: { home: string; maxJobs?: string }) => {
@@ -23,12 +25,18 @@ export function registerWatch(program: Command): void {
       process.once('SIGINT', () => {
         void embedded.jobs.stop().then(() => process.exit(130));
       });
-      log.info(`watching ${embedded.store.root}/${PATHS.incomingPrefix} (Ctrl-C stops)`);
+      log.info(
+        `watching ${embedded.store.root}/${PATHS.incomingPrefix} and ${PATHS.forecastPrefix} (Ctrl-C stops)`,
+      );
       // Polling rather than fs.watch: it behaves the same on every OS and on network folders.
       const seen = new Set<string>();
       while (true) {
-        for (const key of await embedded.store.list(PATHS.incomingPrefix)) {
-          if (!isIncomingCsv(key)) continue;
+        const keys = [
+          ...(await embedded.store.list(PATHS.incomingPrefix)),
+          ...(await embedded.store.list(PATHS.forecastPrefix)),
+        ];
+        for (const key of keys) {
+          if (!isIncomingCsv(key) && !isForecastCsv(key)) continue;
           const stamp = `${key}:${(await embedded.store.read(key)).length}`;
           if (seen.has(stamp)) continue;
           seen.add(stamp);

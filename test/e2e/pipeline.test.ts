@@ -47,6 +47,9 @@ describe('trendcast run on the reference CSV (embedded default)', () => {
       down: 66,
     });
     expect(run.reason).toBeTruthy();
+    // a rejection names the evidence missing: the correct windows a trial would have needed
+    if (run.status === 'rejected')
+      expect(run.reason).toMatch(/needs \d+ of 28 correct to be distinguishable|would not be enough/);
     expect(run.ranking).toHaveLength(3);
     expect(first.stdout).toMatch(/config_2_deeper/);
     // progress: one line per epoch per trial

@@ -9,7 +9,7 @@ import { storageClient } from '../../adapters/gcp/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { type EmulatedCloud, startEmulatedCloud } from '../../emulators/cloud.ts';
 import { emulatorSkipReason, STORAGE_NOTIFICATIONS_TOPIC, sessionPids } from '../../emulators/harness.ts';
-import { DEFAULT_GRID, type Grid } from '../../shared/config.ts';
+import { DEFAULT_GRID, type GridInput } from '../../shared/config.ts';
 import type { TrialDoc } from '../../shared/documents.ts';
 import { DATASET_FILES, DOCS, gridKeyFor, PATHS, TOPICS } from '../../shared/names.ts';
 import { readModel, readRun, readTrial, readTrials } from '../../shared/records.ts';
@@ -18,7 +18,7 @@ import { REFERENCE_CSV } from '../helpers/cli.ts';
 const skip = emulatorSkipReason();
 
 /** The default grid, each LSTM a sixteenth of its size, two epochs. */
-const GRID: Grid = {
+const GRID: GridInput = {
   ...DEFAULT_GRID,
   configs: DEFAULT_GRID.configs.map((c) => ({
     ...c,
@@ -259,7 +259,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
       const run = await cloud.waitForRun(id);
       expect(failures).toBe(1);
       expect(run.status).toBe('promoted');
-      expect(await cloud.deps.store.list(PATHS.dataset(id))).toHaveLength(4);
+      expect(await cloud.deps.store.list(PATHS.dataset(id))).toHaveLength(Object.keys(DATASET_FILES).length);
       expect(cloud.deliveries.some((d) => d.target === 'ingest' && d.status >= 500)).toBe(true);
       const model = await readModel(cloud.deps.docs, run.symbol!, run.timeframe!);
       expect(model?.history.filter((h) => h.runId === id)).toHaveLength(1);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../adapters/log.ts';
 import { createEmbedded, type Embedded } from '../../cli/embedded.ts';
-import type { Grid } from '../../shared/config.ts';
+import type { GridInput } from '../../shared/config.ts';
 import { DOCS, gridKeyFor, TOPICS } from '../../shared/names.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 import { readModel, readRun, readRuns, readTrials } from '../../shared/records.ts';
@@ -23,14 +23,14 @@ const tiny = (name: string, epochs: number) => ({
   batchSize: 32,
   epochs,
 });
-const grid = (epochs: number, names = ['tiny_a', 'tiny_b']): Grid => ({
+const grid = (epochs: number, names = ['tiny_a', 'tiny_b']): GridInput => ({
   gate: false,
   seed: 7,
   configs: names.map((n) => tiny(n, epochs)),
 });
 const quietLog = createLogger({}, { write: () => {} });
 
-async function drop(embedded: Embedded, g: Grid, name = 'Quote-Equity-RELIANCE-EQ-faults.csv') {
+async function drop(embedded: Embedded, g: GridInput, name = 'Quote-Equity-RELIANCE-EQ-faults.csv') {
   const key = `incoming/${name}`;
   await embedded.store.write(gridKeyFor(key), JSON.stringify(g));
   await embedded.store.write(key, readFileSync(REFERENCE_CSV));

@@ -12,7 +12,14 @@ describe('trendcast features', () => {
     expect(r.stdout).toMatch(
       /RELIANCE 1d: 247 bars, 197 rows, 138 windows \(110 train, 28 validation\), 72 up \/ 66 down/,
     );
-    expect(readdirSync(out).sort()).toEqual(['X.npy', 'dataset.json', 'features.csv', 'y.npy']);
+    expect(readdirSync(out).sort()).toEqual([
+      'X.npy',
+      'dataset.json',
+      'features.csv',
+      'latest.json',
+      'windows.json',
+      'y.npy',
+    ]);
     expect(JSON.parse(readFileSync(join(out, 'dataset.json'), 'utf8')).symbol).toBe('RELIANCE');
   });
 

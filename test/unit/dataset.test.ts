@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildDataset, splitWindows } from '../../shared/dataset.ts';
-import { DatasetManifest } from '../../shared/manifest.ts';
+import {
+  buildDataset,
+  parseFeatureRows,
+  scaleWindows,
+  splitWindows,
+  walkForwardFolds,
+} from '../../shared/dataset.ts';
+import { DatasetManifest, DatasetWindows } from '../../shared/manifest.ts';
 import { decodeNpy } from '../../shared/npy.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
 
@@ -43,6 +49,24 @@ describe('buildDataset on the reference CSV', () => {
     }
   });
 
+  it("records each window's last bar and target bar in windows.json: the close the target compares", () => {
+    const { files } = reference();
+    const w = DatasetWindows.parse(JSON.parse(files['windows.json']));
+    const y = decodeNpy(files['y.npy']);
+    expect(w.timestamp).toHaveLength(138);
+    // the CSV is newest first: 11-Nov-2025 is its last bar, the target of the last window; 10-Nov-2025 ends it
+    expect(w.timestamp[137]).toBe('2025-11-10');
+    expect(w.nextTimestamp[137]).toBe('2025-11-11');
+    expect(w.close[137]).toBe(1489.3);
+    expect(w.nextClose[137]).toBe(1493.4);
+    const rows = files['features.csv'].trim().split('\n').slice(1);
+    for (let i = 0; i < 138; i++) {
+      expect(y.data[i]).toBe(w.nextClose[i]! > w.close[i]! ? 1 : 0);
+      expect(rows[i + 59]!.split(',')[0]).toBe(w.timestamp[i]);
+      if (i > 0) expect(w.timestamp[i - 1]! < w.timestamp[i]!).toBe(true);
+    }
+  });
+
   it('fits the scaler only on the rows the training windows cover', () => {
     const { manifest, files } = reference();
     const rows = files['features.csv']
@@ -70,5 +94,42 @@ describe('buildDataset on the reference CSV', () => {
     const line = reference().files['features.csv'].split('\n')[1]!;
     expect(line.startsWith('2025-01-23,1270,1277.35,1261.6,1263.65,8720682,')).toBe(true);
     expect(line).toMatch(/,1266\.1400000000003,/);
+  });
+});
+
+describe('walk-forward folds', () => {
+  it('one fold is the single split; k folds are k blocks of the validation size ending on the last window', () => {
+    expect(walkForwardFolds(138, 1)).toEqual({ initialTrain: 110, blocks: [{ start: 110, end: 138 }] });
+    expect(walkForwardFolds(138, 3)).toEqual({
+      initialTrain: 54,
+      blocks: [
+        { start: 54, end: 82 },
+        { start: 82, end: 110 },
+        { start: 110, end: 138 },
+      ],
+    });
+  });
+
+  it('refuses more folds than the history holds, and says how many fit', () => {
+    expect(() => walkForwardFolds(138, 4)).toThrow(
+      "evaluation.folds: 4 test blocks of 28 windows leave 26 of 138 windows for the first fold's training (at least 28 are needed): use at most 3 folds, or a longer history",
+    );
+  });
+
+  it("rescales from features.csv exactly as the dataset did: fitted on the fold's training rows only", () => {
+    const { manifest, files } = reference();
+    const raw = parseFeatureRows(files['features.csv'], 'features.csv');
+    const same = scaleWindows(raw, 27, 60, 110);
+    expect(same.scaler).toEqual(manifest.scaler);
+    expect(Buffer.from(same.X.buffer).equals(Buffer.from(decodeNpy(files['X.npy']).data.buffer))).toBe(true);
+    const earlier = scaleWindows(raw, 27, 60, 54);
+    // fitted on rows 0..112 only: the close's range is that of those rows
+    const closes = Array.from({ length: 113 }, (_, k) => raw[k * 27 + 3]!);
+    expect(earlier.scaler.max[3]).toBe(Math.max(...closes));
+    expect(earlier.scaler.min[3]).toBe(Math.min(...closes));
+  });
+
+  it('refuses a features.csv that is not one', () => {
+    expect(() => parseFeatureRows('a,b\n1,2\n', 'x/features.csv')).toThrow(/x\/features\.csv: the header/);
   });
 });

@@ -30,6 +30,33 @@ describe('grids are data', () => {
     expect(DEFAULT_GRID.gate).toBe(true);
   });
 
+  it('judges with the default evaluation unless the grid sets its own, and refuses a bad one by field', () => {
+    const configs = DEFAULT_GRID.configs;
+    expect(Grid.parse({ configs }).evaluation).toEqual({
+      alpha: 0.05,
+      threshold: 0.5,
+      costBps: 10,
+      allowShort: false,
+      folds: 1,
+    });
+    expect(Grid.parse({ configs, evaluation: { alpha: 0.01, allowShort: true } }).evaluation).toEqual({
+      alpha: 0.01,
+      threshold: 0.5,
+      costBps: 10,
+      allowShort: true,
+      folds: 1,
+    });
+    const bad = Grid.safeParse({ configs, evaluation: { alpha: 0, costbps: 5 } });
+    expect(bad.success).toBe(false);
+    const paths = bad.error!.issues.map((i) => [i.path.join('.'), i.code]);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        ['evaluation.alpha', 'too_small'],
+        ['evaluation', 'unrecognized_keys'],
+      ]),
+    );
+  });
+
   it('reads a grid file, as an object or a bare array, and caps epochs', async () => {
     const config = {
       name: 'small',

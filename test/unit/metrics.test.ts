@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateBinary } from '../../shared/metrics.ts';
+import { pValue, wilsonInterval } from '../../shared/significance.ts';
 
 // scikit-learn's own numbers (scripts/sklearn_metrics.py wrote them).
 const { cases } = JSON.parse(
@@ -38,6 +39,16 @@ describe('the honesty checks', () => {
     expect(m.baselineAccuracy).toBeCloseTo(0.5714, 4);
     expect(m.degenerate).toBe(true);
     expect(m.mcc).toBe(0);
+  });
+
+  it('gives the p-value against the baseline and the Wilson interval of the accuracy', () => {
+    const labels = [...Array(16).fill(1), ...Array(12).fill(0)];
+    const m = evaluateBinary(labels, Array(28).fill(0.6));
+    expect(m.pValue).toBe(pValue(16, 28, 16 / 28));
+    expect(m.pValue).toBeGreaterThan(0.5); // answering the majority class is as good as guessing, by definition
+    expect(m.accuracyInterval).toEqual(wilsonInterval(16, 28));
+    expect(m.accuracyInterval.low).toBeLessThan(m.accuracy);
+    expect(m.accuracyInterval.high).toBeGreaterThan(m.accuracy);
   });
 
   it('is not degenerate below 95% of one class', () => {

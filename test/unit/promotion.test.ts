@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { promoteBestTrial } from '../../shared/promotion.ts';
+import { pValue } from '../../shared/significance.ts';
 import { metrics, trialDoc } from '../helpers/docs.ts';
 
 const done = (config: string, m: Parameters<typeof metrics>[0]) =>
@@ -47,6 +48,46 @@ describe('promoteBestTrial', () => {
     expect(d.reason).toMatch(
       /config_1_baseline: accuracy 53\.6% does not beat the majority-class baseline 57\.1%/,
     );
+  });
+
+  it("refuses the issue's lucky trial: 17 of 28 against always answering up (16), p = 0.43, and names what was needed", () => {
+    // the fresh clone's config_2 of the issue: accuracy 60.7% against a 57.1% baseline
+    const lucky = done('config_2_deeper', {
+      accuracy: 17 / 28,
+      baselineAccuracy: 16 / 28,
+      pValue: pValue(17, 28, 16 / 28),
+      confusion: { tp: 12, fp: 7, tn: 5, fn: 4 },
+    });
+    const d = promoteBestTrial([lucky], true);
+    expect(d.outcome).toBe('reject');
+    expect(d.reason).toMatch(
+      /config_2_deeper: accuracy 60\.7% against the baseline 57\.1% could be luck \(p-value 0\.428\)/,
+    );
+    expect(d.reason).toMatch(
+      /needs 21 of 28 correct to be distinguishable from always answering "up" \(p < 0\.05\); got 17: use a longer history/,
+    );
+    // a grid's own level: at 0.5 the same trial passes; with the gate off it passes whatever its p-value
+    expect(promoteBestTrial([lucky], true, 0.5).outcome).toBe('promote');
+    expect(promoteBestTrial([lucky], false).outcome).toBe('promote');
+  });
+
+  it('says the majority class is "down" when down days dominate, and when no score could be enough', () => {
+    const downs = done('a', {
+      degenerate: true,
+      accuracy: 3 / 4,
+      baselineAccuracy: 3 / 4,
+      confusion: { tp: 0, fp: 0, tn: 3, fn: 1 },
+    });
+    const d = promoteBestTrial([downs], true);
+    expect(d.reason).toMatch(
+      /degenerate: answers "down" for 100\.0% of windows \(even 4 of 4 correct would not be enough to be distinguishable from always answering "down" \(p < 0\.05\); got 3: use a longer history\)/,
+    );
+  });
+
+  it('promotes a trial whose p-value is below the level, and says so', () => {
+    const d = promoteBestTrial([done('a', { pValue: 0.01 })], true);
+    expect(d.outcome).toBe('promote');
+    expect(d.reason).toMatch(/p-value 0\.0100 < 0\.05/);
   });
 
   it('with the gate off, promotes the highest F1 even if degenerate', () => {

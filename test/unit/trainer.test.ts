@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
-import { DEFAULT_GRID } from '../../shared/config.ts';
+import { DEFAULT_EVALUATION, DEFAULT_GRID } from '../../shared/config.ts';
 import { buildDataset } from '../../shared/dataset.ts';
 import { TrainingResult, TrialMetrics } from '../../shared/messages.ts';
 import { loadModel } from '../../trainer/artifacts.ts';
@@ -107,6 +107,50 @@ describe('runTraining', () => {
     expect(TrainingResult.parse(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')))).toEqual(first);
   });
 
+  it('writes predictions from which anyone can recompute the backtest and the p-value', () => {
+    if (first.status !== 'succeeded') throw new Error('training failed');
+    const dir = join(root, 'a');
+    const predictions = JSON.parse(readFileSync(join(dir, 'predictions.json'), 'utf8'));
+    const windows = predictions.windows as Array<{
+      timestamp: string;
+      close: number;
+      nextTimestamp: string;
+      nextClose: number;
+      label: number;
+      probability: number;
+      position: number;
+    }>;
+    expect(windows).toHaveLength(36);
+    expect(windows.at(-1)!.nextTimestamp).toBe('2025-11-11');
+    expect(predictions).toMatchObject({
+      threshold: 0.5,
+      costBps: 10,
+      allowShort: false,
+      periodsPerYear: 252,
+    });
+    let equity = 1;
+    let previous = 0;
+    let correct = 0;
+    for (const w of windows) {
+      expect(w.label).toBe(w.nextClose > w.close ? 1 : 0); // the closes are the ones the target compares
+      expect(w.position).toBe(w.probability >= 0.5 ? 1 : 0);
+      equity *= 1 + w.position * (w.nextClose / w.close - 1) - 0.001 * Math.abs(w.position - previous);
+      previous = w.position;
+      if ((w.probability > 0.5 ? 1 : 0) === w.label) correct++;
+    }
+    const m = first.metrics;
+    expect(Math.abs(m.backtest.totalReturn - (equity - 1))).toBeLessThan(1e-9);
+    const buyHold =
+      windows.reduce((e, w) => e * (w.nextClose / w.close), 1) *
+      (1 - 0.001 / (windows[0]!.nextClose / windows[0]!.close));
+    expect(Math.abs(m.backtest.buyHoldReturn - (buyHold - 1))).toBeLessThan(1e-9);
+    expect(m.accuracy).toBeCloseTo(correct / 36, 12);
+    expect(m.pValue).toBeGreaterThan(0);
+    expect(m.accuracyInterval.low).toBeLessThanOrEqual(m.accuracy);
+    expect(readFileSync(join(dir, 'equity-curve.svg'), 'utf8')).toMatch(/buy and hold/);
+    expect(first.artifacts.equity).toMatch(/equity-curve\.svg$/);
+  });
+
   it('gives the same metrics for the same request and seed on the same backend', async () => {
     const again = await runTraining(request('b'));
     if (first.status !== 'succeeded' || again.status !== 'succeeded') throw new Error('training failed');
@@ -131,6 +175,38 @@ describe('runTraining', () => {
     expect(reloaded).toHaveLength(probabilities.length);
     const worst = Math.max(...reloaded.map((p, i) => Math.abs(p - probabilities[i])));
     expect(worst).toBeLessThan(1e-6);
+  });
+
+  it("walk-forward folds: pools every block out of sample, and keeps the last fold's model and scaler", async () => {
+    const epochs: Array<[number | undefined, number | undefined]> = [];
+    const folded = await runTraining(
+      request('folds', { config: { ...tiny, epochs: 1 }, evaluation: { ...DEFAULT_EVALUATION, folds: 2 } }),
+      { onEpoch: (p) => epochs.push([p.fold, p.folds]) },
+    );
+    if (folded.status !== 'succeeded') throw new Error(`training failed: ${JSON.stringify(folded)}`);
+    expect(epochs).toEqual([
+      [1, 2],
+      [2, 2],
+    ]); // two models trained: the cost grows with the folds
+    const m = folded.metrics;
+    expect(m.folds).toBe(2);
+    expect(m.epochsRun).toBe(2);
+    expect(m.confusion.tp + m.confusion.fp + m.confusion.tn + m.confusion.fn).toBe(72); // two blocks of 36
+    const dir = join(root, 'folds');
+    const predictions = JSON.parse(readFileSync(join(dir, 'predictions.json'), 'utf8'));
+    expect(predictions.folds).toEqual([
+      { start: 106, end: 142 },
+      { start: 142, end: 178 },
+    ]);
+    expect(predictions.windows).toHaveLength(72);
+    expect(predictions.windows.at(-1).nextTimestamp).toBe('2025-11-11');
+    // the last fold trains on windows 0..141, the dataset's own training part: the same scaler
+    const manifest = JSON.parse(readFileSync(join(datasetDir, 'dataset.json'), 'utf8'));
+    const preprocessing = JSON.parse(readFileSync(join(dir, 'preprocessing.json'), 'utf8'));
+    expect(preprocessing.scaler).toEqual(manifest.scaler);
+    expect(
+      JSON.parse(readFileSync(join(dir, 'history.json'), 'utf8')).map((h: { fold: number }) => h.fold),
+    ).toEqual([1, 2]);
   });
 
   it('fails with a plain reason, not a throw, when the dataset is missing', async () => {

@@ -1,0 +1,94 @@
+// Forecasts on the emulators, with the real event wiring: after a promoted run the forecaster writes the forecast
+// document, and a CSV uploaded under forecast/ updates it without a run or a training job.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../adapters/log.ts';
+import { type EmulatedCloud, startEmulatedCloud } from '../../emulators/cloud.ts';
+import { emulatorSkipReason } from '../../emulators/harness.ts';
+import { ForecastAttempt, ForecastDoc, ModelDoc } from '../../shared/documents.ts';
+import { DOCS, gridKeyFor, PATHS } from '../../shared/names.ts';
+import { REFERENCE_CSV } from '../helpers/cli.ts';
+
+const skip = emulatorSkipReason();
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+}
+
+describe.skipIf(skip).sequential('forecasts on the emulators', () => {
+  let cloud: EmulatedCloud;
+
+  beforeAll(async () => {
+    cloud = await startEmulatedCloud({ log: createLogger({}, { json: true, write: () => {} }) });
+  }, 180_000);
+
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+
+  it('a promoted run writes the forecast of the bar after 11-Nov-2025', async () => {
+    const key = `${PATHS.incomingPrefix}${basename(REFERENCE_CSV)}`;
+    const grid = {
+      gate: false,
+      seed: 5,
+      configs: [
+        { name: 'tiny', lstmUnits: [4, 4, 4], dropout: 0.1, learningRate: 0.01, batchSize: 32, epochs: 1 },
+      ],
+    };
+    await cloud.upload(gridKeyFor(key), JSON.stringify(grid));
+    const runId = await cloud.upload(key, readFileSync(REFERENCE_CSV));
+    const run = await cloud.waitForRun(runId, 300_000);
+    expect(run.status).toBe('promoted');
+    const forecast = await until(
+      'the forecast',
+      async () => ForecastDoc.safeParse(await cloud.deps.docs.get(DOCS.forecast('RELIANCE', '1d'))).data,
+      60_000,
+    );
+    expect(forecast).toMatchObject({
+      asOf: '2025-11-11',
+      runId,
+      modelVersion: 1,
+      history: [expect.anything()],
+    });
+  }, 420_000);
+
+  it('a CSV uploaded under forecast/ updates the forecast without training; a bad one is a failed attempt', async () => {
+    const model = await cloud.deps.docs.get(DOCS.model('RELIANCE', '1d'));
+    const runs = (await cloud.deps.docs.list(DOCS.runs)).length;
+    const launched = cloud.deliveries.filter((d) => d.target === 'launcher').length;
+    const key = `${PATHS.forecastPrefix}${basename(REFERENCE_CSV)}`;
+    await cloud.upload(key, readFileSync(REFERENCE_CSV));
+    const forecast = await until(
+      'the dropped CSV to be forecast',
+      async () => {
+        const doc = ForecastDoc.parse(await cloud.deps.docs.get(DOCS.forecast('RELIANCE', '1d')));
+        return doc.history.length === 2 ? doc : undefined;
+      },
+      60_000,
+    );
+    expect(forecast).toMatchObject({ asOf: '2025-11-11', runId: null, source: key, modelVersion: 1 });
+
+    const bad = `${PATHS.forecastPrefix}prices.csv`;
+    await cloud.upload(bad, 'Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n');
+    const failed = await until(
+      'the failed attempt',
+      async () =>
+        (await cloud.deps.docs.list(DOCS.forecastAttempts))
+          .map((a) => ForecastAttempt.parse(a.data))
+          .find((a) => a.source === bad),
+      60_000,
+    );
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/^prices\.csv: no current model for PRICES 1d/);
+    expect(ModelDoc.parse(await cloud.deps.docs.get(DOCS.model('RELIANCE', '1d')))).toEqual(model);
+    expect(await cloud.deps.docs.list(DOCS.runs)).toHaveLength(runs);
+    expect(cloud.deliveries.filter((d) => d.target === 'launcher')).toHaveLength(launched);
+  }, 180_000);
+});

@@ -1,0 +1,57 @@
+// Runs a saved model on one window: the forecast's only use of TensorFlow.js, loaded on demand by its callers.
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../shared/errors.ts';
+import { checkFits, type LatestWindow, ModelPreprocessing, scaleWindow } from '../shared/forecast.ts';
+import { TRIAL_FILES } from '../shared/names.ts';
+import type { ObjectStore } from '../shared/ports.ts';
+import { parseJson, parseWith } from '../shared/validate.ts';
+import { loadModel } from './artifacts.ts';
+import { selectBackend } from './backend.ts';
+
+/** The scaler and feature list saved beside a model's weights; `where` names the model in errors. */
+export async function readPreprocessing(
+  store: ObjectStore,
+  prefix: string,
+  where: string,
+): Promise<ModelPreprocessing> {
+  const key = prefix + TRIAL_FILES.preprocessing;
+  if (!(await store.exists(prefix + TRIAL_FILES.model)))
+    throw new InputError(`${where}: no ${TRIAL_FILES.model} there`);
+  if (!(await store.exists(key)))
+    throw new InputError(
+      `${where}: no ${TRIAL_FILES.preprocessing} beside the weights (a model from before forecasts existed): promote a newer one`,
+    );
+  const text = (await store.read(key)).toString('utf8');
+  return parseWith(
+    ModelPreprocessing,
+    parseJson(text, `${where}${TRIAL_FILES.preprocessing}`),
+    `${where}${TRIAL_FILES.preprocessing}`,
+  );
+}
+
+/** P(up) for the bar after the window's last one, from the model saved under `prefix`. */
+export async function predictProbability(
+  store: ObjectStore,
+  prefix: string,
+  preprocessing: ModelPreprocessing,
+  input: LatestWindow,
+  where: string,
+): Promise<number> {
+  checkFits(preprocessing, input, where);
+  await selectBackend();
+  const model = await loadModel(store, prefix);
+  const x = tf.tensor3d(scaleWindow(preprocessing, input), [
+    1,
+    preprocessing.sequenceLength,
+    preprocessing.features.length,
+  ]);
+  try {
+    const y = model.predict(x) as tf.Tensor;
+    const [probability] = await y.data();
+    y.dispose();
+    return probability!;
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+}
