@@ -5,6 +5,7 @@ import {
   OPEN_RUN_STATUSES,
   type RunDoc,
 } from '../shared/documents.ts';
+import { messageOf } from '../shared/errors.ts';
 import { DOCS, PATHS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { promoteBestTrial } from '../shared/promotion.ts';
@@ -76,14 +77,15 @@ export async function decideRun(runId: string, deps: Deps): Promise<RunDoc | und
   if (run?.promotion && run.status !== 'promoted') await finishPromotion(run, deps);
   const decided = await readRun(deps.docs, runId);
   if (decided?.status === 'promoted' || decided?.status === 'rejected') {
-    // The forecast is a by-product of a decided run (the forecaster makes it once per run, however often asked):
-    // failing to ask for it must not redeliver the result forever.
-    await requestRunForecast(runId, deps).catch((error: Error) =>
-      deps.log.error(`could not request the run's forecast: ${error.message}`, { runId }),
-    );
+    // The forecaster makes the run's forecast (once, however often asked), then writes the run's report, which shows
+    // it. Failing to ask must not redeliver the result forever: the report is then written here, without a forecast.
+    try {
+      await requestRunForecast(runId, deps);
+    } catch (error) {
+      deps.log.error(`could not request the run's forecast: ${messageOf(error)}`, { runId });
+      await writeRunReport(runId, deps);
+    }
   }
-  // Written once per decided run, whichever delivery gets here first (and by a later one if that one died).
-  await writeRunReport(runId, deps);
   return readRun(deps.docs, runId);
 }
 

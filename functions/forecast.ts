@@ -23,6 +23,7 @@ import { readForecast, readModel, readRun } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 import { nowIso, onMessage } from './pubsub.ts';
+import { writeRunReport } from './report.ts';
 
 /** ingest's route for a CSV dropped under `forecast/`: a forecast request, no run, no training. */
 export async function routeForecast(object: StorageObjectData, deps: Deps): Promise<void> {
@@ -96,6 +97,12 @@ async function barsOf(request: ForecastRequest, deps: Deps): Promise<Bars | unde
  * the model is only read, never written.
  */
 export const forecaster = onMessage(ForecastRequest, 'forecast request', async (request, deps) => {
+  await makeForecast(request, deps);
+  // A run's report shows its forecast, so the report is written once the forecast is in (or known not to be).
+  if (request.kind === 'run') await writeRunReport(request.runId, deps);
+});
+
+async function makeForecast(request: ForecastRequest, deps: Deps): Promise<void> {
   const attemptId = attemptIdOf(request);
   const log = deps.log.child({ forecast: attemptId });
   if (await deps.docs.get(DOCS.forecastAttempt(attemptId))) {
@@ -182,4 +189,4 @@ export const forecaster = onMessage(ForecastRequest, 'forecast request', async (
   log.info(
     `${symbol} ${timeframe} after ${forecast.asOf}: ${forecast.signal} (P(up) ${forecast.probabilityUp.toFixed(4)}, model v${forecast.modelVersion})`,
   );
-});
+}

@@ -239,8 +239,16 @@ describe('the CDKTF stack', () => {
     expect(projectRoles.some((r) => /roles\/(owner|editor|artifactregistry)/.test(r))).toBe(false);
     const bucketMembers = resources(tf, 'google_storage_bucket_iam_member')
       .filter((m) => m.bucket === '${google_storage_bucket.bucket.name}')
-      .map((m) => m.member);
-    expect(bucketMembers.sort()).toEqual(
+      .map((m) => `${m.role} ${m.member}`);
+    expect(bucketMembers.filter((m) => m.startsWith('roles/storage.objectViewer '))).toEqual([
+      'roles/storage.objectViewer serviceAccount:${google_service_account.sa-forecaster.email}',
+    ]);
+    expect(
+      bucketMembers
+        .filter((m) => m.startsWith('roles/storage.objectUser '))
+        .map((m) => m.split(' ')[1])
+        .sort(),
+    ).toEqual(
       ['collector', 'dead-letter', 'ingest', 'sweeper', 'trainer']
         .map((a) => `serviceAccount:\${google_service_account.sa-${a}.email}`)
         .sort(),

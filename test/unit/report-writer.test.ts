@@ -7,6 +7,7 @@ import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { collector } from '../../functions/collector.ts';
+import { forecaster } from '../../functions/forecast.ts';
 import { failIngest, ingest } from '../../functions/ingest.ts';
 import { writeRunReport } from '../../functions/report.ts';
 import { sweeper } from '../../functions/sweeper.ts';
@@ -48,6 +49,8 @@ function setup(runId = 'run-report-writer') {
     log: createLogger({}, { write: () => {} }),
   };
   bus.subscribe(TOPICS.trainingResults, (e) => collector(e, deps));
+  // The forecaster writes a decided run's report once the run's forecast is in.
+  bus.subscribe(TOPICS.forecastRequests, (e) => forecaster(e, deps));
   return { deps, store, docs, bus, runId };
 }
 

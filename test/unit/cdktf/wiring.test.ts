@@ -187,7 +187,7 @@ describe('Encryption (optional)', () => {
     const topics = Object.values(JSON.parse(cmek).resource.google_pubsub_topic) as Array<{
       kms_key_name?: string;
     }>;
-    expect(topics.map((t) => t.kms_key_name)).toEqual(Array(5).fill(key));
+    expect(topics.map((t) => t.kms_key_name)).toEqual(Array(6).fill(key));
   });
 });
 
