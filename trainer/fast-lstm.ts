@@ -18,6 +18,7 @@
  * tanh with sigmoid/hardSigmoid gates) run tfjs's own code unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
+import { orthogonal } from './orthogonal.ts';
 
 type StockLstm = ReturnType<typeof tf.layers.lstm>;
 type LstmCell = ReturnType<typeof tf.layers.lstmCell>;
@@ -244,7 +245,7 @@ const SEEDABLE_INITIALIZERS = {
   heUniform: tf.initializers.heUniform,
   leCunNormal: tf.initializers.leCunNormal,
   leCunUniform: tf.initializers.leCunUniform,
-  orthogonal: tf.initializers.orthogonal,
+  orthogonal, // tfjs's values, without its slow QR and its warning
   randomNormal: tf.initializers.randomNormal,
   randomUniform: tf.initializers.randomUniform,
   truncatedNormal: tf.initializers.truncatedNormal,
@@ -273,14 +274,17 @@ export const KERAS_LSTM_DEFAULTS = {
  * Same arguments and defaults as `tf.layers.lstm` (note tfjs's defaults differ from Keras's: recurrentActivation
  * 'hardSigmoid', kernelInitializer 'glorotNormal', unitForgetBias off). With `seed`, the kernel and recurrent
  * initializers given by name (or the defaults) are seeded with `seed` and `seed + 1`; initializer objects are
- * used as given.
+ * used as given. An orthogonal recurrent initializer named by string is `FastOrthogonal` (same values as tfjs's).
  */
 export function fastLstm(args: FastLstmArgs): FastLstm {
   const { seed, ...layerArgs } = args;
+  // 'glorotNormal' and 'orthogonal' are tfjs's LSTMCell defaults.
+  const recurrentInitializer = layerArgs.recurrentInitializer ?? 'orthogonal';
   if (seed !== undefined) {
-    // 'glorotNormal' and 'orthogonal' are tfjs's LSTMCell defaults.
     layerArgs.kernelInitializer = seeded(layerArgs.kernelInitializer ?? 'glorotNormal', seed);
-    layerArgs.recurrentInitializer = seeded(layerArgs.recurrentInitializer ?? 'orthogonal', seed + 1);
+    layerArgs.recurrentInitializer = seeded(recurrentInitializer, seed + 1);
+  } else if (recurrentInitializer === 'orthogonal') {
+    layerArgs.recurrentInitializer = orthogonal();
   }
   return new FastLstm(layerArgs);
 }
