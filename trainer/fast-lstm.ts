@@ -18,6 +18,7 @@
  * tanh with sigmoid/hardSigmoid gates) run tfjs's own code unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
+import { lstmBackward, lstmForward } from './lstm-kernel.ts';
 import { orthogonal } from './orthogonal.ts';
 
 type StockLstm = ReturnType<typeof tf.layers.lstm>;
@@ -56,6 +57,19 @@ function stockLstmClass(): new (args: LstmArgs) => StockLstm {
 }
 
 /**
+ * How the recurrence runs: `kernel`, the WebAssembly SIMD kernel (two calls per layer and batch; data goes through
+ * JS memory, which costs nothing on the wasm and cpu backends, whose tensors live in this process's memory), or
+ * `ops`, tfjs ops per step (what runs on tfjs-node and its GPU build, whose tensors live in TensorFlow's memory or
+ * on the GPU, where a round trip through JS per layer would cost more than it saves).
+ */
+export type LstmImplementation = 'kernel' | 'ops';
+
+/** The implementation for the active backend: the kernel where tensors live in this process (wasm, cpu). */
+export function defaultImplementation(): LstmImplementation {
+  return ['wasm', 'cpu'].includes(tf.getBackend()) ? 'kernel' : 'ops';
+}
+
+/**
  * Runs an LSTM over `x` [batch, steps, in] from zero states: returns every step's output [batch, steps, units]
  * when `returnSequences`, else the last one [batch, units]. Differentiable with respect to all four inputs.
  */
@@ -64,10 +78,90 @@ export function lstmSequence(
   kernel: tf.Tensor,
   recurrentKernel: tf.Tensor,
   bias: tf.Tensor,
+  options: { returnSequences: boolean; gateActivation: GateActivation; implementation?: LstmImplementation },
+): tf.Tensor {
+  if (x.rank !== 3) throw new Error(`lstmSequence: input must be [batch, steps, features], got [${x.shape}]`);
+  return (options.implementation ?? defaultImplementation()) === 'kernel'
+    ? kernelSequence(x, kernel, recurrentKernel, bias, options)
+    : opsSequence(x, kernel, recurrentKernel, bias, options);
+}
+
+/** lstmSequence by the WebAssembly kernel (trainer/lstm-kernel.ts); the products over all steps stay in tfjs. */
+function kernelSequence(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  recurrentKernel: tf.Tensor,
+  bias: tf.Tensor,
   options: { returnSequences: boolean; gateActivation: GateActivation },
 ): tf.Tensor {
   const { returnSequences, gateActivation } = options;
-  if (x.rank !== 3) throw new Error(`lstmSequence: input must be [batch, steps, features], got [${x.shape}]`);
+  const [batch, steps, inputDim] = x.shape as [number, number, number];
+  const units = recurrentKernel.shape[0] as number;
+  const shape = { steps, batch, units };
+  const op = tf.customGrad((...args) => {
+    const [xIn, w, r, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const save = args[4] as tf.GradSaveFunc;
+    const xRows = tf.reshape(tf.transpose(xIn, [1, 0, 2]), [steps * batch, inputDim]);
+    const recurrent = r.dataSync() as Float32Array;
+    const state = lstmForward(
+      tf.add(tf.matMul(xRows, w), b).dataSync() as Float32Array,
+      recurrent,
+      shape,
+      gateActivation,
+    );
+    save([xRows, w]);
+    const value = returnSequences
+      ? tf.transpose(tf.tensor3d(state.h, [steps, batch, units]), [1, 0, 2])
+      : tf.tensor2d(state.h.subarray((steps - 1) * batch * units), [batch, units]);
+
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [xRowsS, wS] = saved as [tf.Tensor, tf.Tensor];
+        const dyData = (returnSequences ? tf.transpose(dy, [1, 0, 2]) : dy).dataSync() as Float32Array;
+        const dzRows = tf.tensor2d(lstmBackward(state, recurrent, dyData), [steps * batch, 4 * units]);
+        // h(t-1) of every step: zeros, then h of steps 0 ... T-2.
+        const hPrevData = new Float32Array(steps * batch * units);
+        hPrevData.set(state.h.subarray(0, (steps - 1) * batch * units), batch * units);
+        const hPrev = tf.tensor2d(hPrevData, [steps * batch, units]);
+        return weightAndInputGradients(dzRows, xRowsS, wS, hPrev, { steps, batch, inputDim, units });
+      });
+    return { value, gradFunc };
+  });
+  return op(x, kernel, recurrentKernel, bias);
+}
+
+/**
+ * dx, dW, dR, db from dz of all steps [T·B, 4U] (time-major rows), as single products; none uses matMul's
+ * transpose flags (several times slower on the wasm backend).
+ */
+function weightAndInputGradients(
+  dzRows: tf.Tensor,
+  xRows: tf.Tensor,
+  w: tf.Tensor,
+  hPrev: tf.Tensor,
+  shape: { steps: number; batch: number; inputDim: number; units: number },
+): tf.Tensor[] {
+  const { steps, batch, inputDim, units } = shape;
+  const dx = tf.transpose(
+    tf.reshape(tf.matMul(dzRows, tf.transpose(w)), [steps, batch, inputDim]),
+    [1, 0, 2],
+  );
+  const dw = tf.matMul(tf.transpose(xRows), dzRows);
+  const dr = tf.matMul(tf.transpose(hPrev), dzRows);
+  // A product with ones: wasm's column sum over [steps·batch, 4u] is several times slower.
+  const db = tf.reshape(tf.matMul(tf.ones([1, steps * batch]), dzRows), [4 * units]);
+  return [dx, dw, dr, db];
+}
+
+/** lstmSequence by tfjs ops: one customGrad op with a hand-written backward pass; see the top of this file. */
+function opsSequence(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  recurrentKernel: tf.Tensor,
+  bias: tf.Tensor,
+  options: { returnSequences: boolean; gateActivation: GateActivation },
+): tf.Tensor {
+  const { returnSequences, gateActivation } = options;
   const [batch, steps, inputDim] = x.shape as [number, number, number];
   const units = recurrentKernel.shape[0] as number;
   const gates = (z: tf.Tensor) => (gateActivation === 'sigmoid' ? tf.sigmoid(z) : hardSigmoid(z));
@@ -160,15 +254,7 @@ export function lstmSequence(
           }
         }
         const dzRows = tf.concat(dz, 0); // [steps·batch, 4u], time-major like xRows
-        const dx = tf.transpose(
-          tf.reshape(tf.matMul(dzRows, tf.transpose(wS)), [steps, batch, inputDim]),
-          [1, 0, 2],
-        );
-        const dw = tf.matMul(tf.transpose(xRowsS), dzRows);
-        const dr = tf.matMul(tf.transpose(hPrev), dzRows);
-        // A product with ones: wasm's column sum over [steps·batch, 4u] is several times slower.
-        const db = tf.reshape(tf.matMul(tf.ones([1, steps * batch]), dzRows), [4 * units]);
-        return [dx, dw, dr, db];
+        return weightAndInputGradients(dzRows, xRowsS, wS, hPrev, { steps, batch, inputDim, units });
       });
     return { value, gradFunc };
   });

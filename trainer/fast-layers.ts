@@ -1,0 +1,37 @@
+/**
+ * Stock tfjs layers with a cheaper training step, serialized as the stock class (a saved model loads with stock
+ * `tf.loadLayersModel`).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type StockRepeatVector = ReturnType<typeof tf.layers.repeatVector>;
+type RepeatVectorArgs = Parameters<typeof tf.layers.repeatVector>[0];
+type CallKwargs = Parameters<StockRepeatVector['call']>[1];
+
+function stockRepeatVectorClass(): new (args: RepeatVectorArgs) => StockRepeatVector {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap.RepeatVector;
+  if (entry === undefined) throw new Error('tfjs-layers has no RepeatVector class registered');
+  return entry[0] as unknown as new (
+    args: RepeatVectorArgs,
+  ) => StockRepeatVector;
+}
+
+/**
+ * tf.layers.repeatVector by a broadcasting product instead of `tile`: the same values, but its gradient is one sum
+ * over the repeated axis, where tile's is one slice and one add per repetition (128 of each per batch for the
+ * attention block of config_2, with wasm's Slice copying the whole tensor every time).
+ */
+export class FastRepeatVector extends stockRepeatVectorClass() {
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: CallKwargs): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (x === undefined || x.rank !== 2) {
+      throw new Error(`RepeatVector layer ${this.name} expects one [batch, features] input`);
+    }
+    const n = (this as unknown as { n: number }).n;
+    return tf.tidy(() => tf.mul(tf.expandDims(x, 1), tf.ones([1, n, 1])));
+  }
+}
+
+export function fastRepeatVector(args: RepeatVectorArgs): FastRepeatVector {
+  return new FastRepeatVector(args);
+}
