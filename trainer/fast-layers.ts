@@ -35,3 +35,29 @@ export class FastRepeatVector extends stockRepeatVectorClass() {
 export function fastRepeatVector(args: RepeatVectorArgs): FastRepeatVector {
   return new FastRepeatVector(args);
 }
+
+let batchNormGradientReplaced = false;
+
+/**
+ * Replaces the gradient tfjs registered for its FusedBatchNorm kernel by the same one whose input gradient
+ * broadcasts 1/√(variance + ε) in a product instead of `tile`-ing it to the input's shape first (wasm's Tile is
+ * slow: about a tenth of a training batch of config_2, two calls). Same values; process-wide, once; tfjs only warns
+ * about the replacement in debug mode, which the trainer never enables.
+ */
+export function useFastBatchNormGradient(): void {
+  if (batchNormGradientReplaced) return;
+  const stock = tf.getGradient('FusedBatchNorm');
+  if (stock === undefined) throw new Error('tfjs has no gradient registered for FusedBatchNorm');
+  tf.registerGradient({
+    ...stock,
+    gradFunc: (dy, saved, attrs) => {
+      const grads = stock.gradFunc(dy as tf.Tensor, saved, attrs);
+      const [x, , variance, scale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+      const epsilon = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+      const inputGradient = () =>
+        tf.reshape(tf.mul(tf.mul(dy as tf.Tensor, tf.rsqrt(tf.add(variance, epsilon))), scale ?? 1), x.shape);
+      return { ...grads, x: inputGradient };
+    },
+  });
+  batchNormGradientReplaced = true;
+}

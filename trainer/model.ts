@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingConfig } from '../shared/config.ts';
-import { fastRepeatVector } from './fast-layers.ts';
+import { fastRepeatVector, useFastBatchNormGradient } from './fast-layers.ts';
 import { fastLstm, KERAS_LSTM_DEFAULTS } from './fast-lstm.ts';
 
 const L2 = 1e-3;
@@ -20,6 +20,7 @@ export function buildModel(
   featureCount: number,
   seed?: number,
 ): tf.LayersModel {
+  useFastBatchNormGradient();
   const [u1, u2, u3] = config.lstmUnits;
   const l2 = () => tf.regularizers.l2({ l2: L2 });
   // With a seed, every random initializer gets its own seed derived from it. Dropout layers are left unseeded on

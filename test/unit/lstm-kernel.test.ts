@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FastRepeatVector } from '../../trainer/fast-layers.ts';
+import { FastRepeatVector, useFastBatchNormGradient } from '../../trainer/fast-layers.ts';
 import { defaultImplementation, type LstmImplementation, lstmSequence } from '../../trainer/fast-lstm.ts';
 import { KERNEL_WASM, kernelMatMul } from '../../trainer/lstm-kernel.ts';
 
@@ -112,6 +112,29 @@ for (const backend of ['cpu', 'wasm']) {
         }
       }
     }
+
+    it('batch norm gradients (the input one broadcast, not tiled) equal autodiff of the formula to 1e-5', () => {
+      useFastBatchNormGradient();
+      const x = tf.variable(tf.randomNormal([4, 6, 3], 0, 1, 'float32', 41));
+      const scale = tf.variable(tf.randomNormal([3], 1, 0.2, 'float32', 42));
+      const offset = tf.variable(tf.randomNormal([3], 0, 0.2, 'float32', 43));
+      const probe = tf.randomNormal([4, 6, 3], 0, 1, 'float32', 44);
+      const eps = 1e-3;
+      // Batch statistics, as tfjs-layers' BatchNormalization uses them in training: gradients flow through them.
+      const loss = (normalize: (mean: tf.Tensor, variance: tf.Tensor) => tf.Tensor) => () => {
+        const { mean, variance } = tf.moments(x, [0, 1]);
+        return tf.sum(tf.mul(normalize(mean, variance), probe)) as tf.Scalar;
+      };
+      const fused = tf.variableGrads(loss((m, v) => tf.batchNorm(x, m, v, offset, scale, eps)));
+      const formula = tf.variableGrads(
+        loss((m, v) => tf.add(tf.mul(tf.mul(tf.sub(x, m), tf.rsqrt(tf.add(v, eps))), scale), offset)),
+      );
+      for (const v of [x, scale, offset]) {
+        const [a, e] = [fused.grads[v.name]!, formula.grads[v.name]!];
+        const err = tf.max(tf.abs(tf.sub(a, e))).dataSync()[0]! / tf.max(tf.abs(e)).dataSync()[0]!;
+        expect(err, v.name).toBeLessThan(1e-5);
+      }
+    });
 
     it('repeats a vector like tf.layers.repeatVector, gradient included', () => {
       const stock = tf.layers.repeatVector({ n: 7 });
