@@ -22,7 +22,16 @@ declare const WebAssembly: {
 type KernelExports = {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
-  matMul(a: number, b: number, c: number, m: number, k: number, n: number, accumulate: number): void;
+  matMul(
+    a: number,
+    b: number,
+    bp: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    accumulate: number,
+  ): void;
   forward(
     t: number,
     b: number,
@@ -30,6 +39,7 @@ type KernelExports = {
     kind: number,
     z: number,
     r: number,
+    rp: number,
     c: number,
     tanhC: number,
     h: number,
@@ -44,6 +54,7 @@ type KernelExports = {
     c: number,
     tanhC: number,
     rT: number,
+    rTp: number,
     dy: number,
     dz: number,
     dh: number,
@@ -97,11 +108,12 @@ export function kernelMatMul(
   k: number,
   n: number,
 ): Float32Array {
-  const mem = layout([m * k, k * n, m * n]);
+  const mem = layout([m * k, k * n, k * n, m * n]);
   mem.view(0).set(a);
   mem.view(1).set(b);
-  kernel().matMul(mem.offsets[0]!, mem.offsets[1]!, mem.offsets[2]!, m, k, n, 0);
-  return mem.view(2).slice();
+  const [aAt, bAt, packedAt, cAt] = mem.offsets as [number, number, number, number];
+  kernel().matMul(aAt, bAt, packedAt, cAt, m, k, n, 0);
+  return mem.view(3).slice();
 }
 
 /**
@@ -122,18 +134,18 @@ export function lstmForward(
       `lstmForward: ${projected.length} projected and ${recurrent.length} recurrent values for T=${steps} B=${batch} U=${units}`,
     );
   }
-  const mem = layout([steps * batch * g, units * g, n, n, n]);
+  const mem = layout([steps * batch * g, units * g, units * g, n, n, n]);
   mem.view(0).set(projected);
   mem.view(1).set(recurrent);
-  const [z, r, c, tanhC, h] = mem.offsets as [number, number, number, number, number];
-  kernel().forward(steps, batch, units, GATE_CODES[gate], z, r, c, tanhC, h);
+  const [z, r, rp, c, tanhC, h] = mem.offsets as [number, number, number, number, number, number];
+  kernel().forward(steps, batch, units, GATE_CODES[gate], z, r, rp, c, tanhC, h);
   return {
     ...shape,
     gate,
     act: mem.view(0).slice(),
-    c: mem.view(2).slice(),
-    tanhC: mem.view(3).slice(),
-    h: mem.view(4).slice(),
+    c: mem.view(3).slice(),
+    tanhC: mem.view(4).slice(),
+    h: mem.view(5).slice(),
   };
 }
 
@@ -149,7 +161,7 @@ export function lstmBackward(state: LstmState, recurrent: Float32Array, dy: Floa
   if (!sequences && dy.length !== batch * units) {
     throw new Error(`lstmBackward: dy has ${dy.length} values, expected ${n} or ${batch * units}`);
   }
-  const mem = layout([n * 4, n, n, units * g, dy.length, n * 4, batch * units, batch * units]);
+  const mem = layout([n * 4, n, n, units * g, units * g, dy.length, n * 4, batch * units, batch * units]);
   mem.view(0).set(state.act);
   mem.view(1).set(state.c);
   mem.view(2).set(state.tanhC);
@@ -157,8 +169,9 @@ export function lstmBackward(state: LstmState, recurrent: Float32Array, dy: Floa
   for (let i = 0; i < units; i++) {
     for (let j = 0; j < g; j++) rT[j * units + i] = recurrent[i * g + j]!;
   }
-  mem.view(4).set(dy);
-  const [act, c, tanhC, rTOffset, dyOffset, dz, dh, dc] = mem.offsets as [
+  mem.view(5).set(dy);
+  const [act, c, tanhC, rTOffset, rTPacked, dyOffset, dz, dh, dc] = mem.offsets as [
+    number,
     number,
     number,
     number,
@@ -178,10 +191,11 @@ export function lstmBackward(state: LstmState, recurrent: Float32Array, dy: Floa
     c,
     tanhC,
     rTOffset,
+    rTPacked,
     dyOffset,
     dz,
     dh,
     dc,
   );
-  return mem.view(5).slice();
+  return mem.view(6).slice();
 }

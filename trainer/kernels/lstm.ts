@@ -28,23 +28,78 @@ function tanh(x: f32): f32 {
   return 1 - 2 / (Mathf.exp(2 * x) + 1);
 }
 
-// C[m, n] = A[m, k]·B[k, n] (+ C when accumulate). Four rows of A and eight columns of B per block, so that each
-// vector of B loaded serves four rows and the eight accumulators stay in registers.
-export function matMul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, accumulate: bool): void {
+// e^x for four lanes (Cephes' expf): x = n·ln2 + r, |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n into the
+// exponent bits. Relative error about 2e-7 over [-87, 88]; inputs are clamped there.
+@inline
+function exp4(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.0)), f32x4.splat(88.0));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.mul(f32x4.mul(p, r), r), f32x4.add(r, f32x4.splat(1)));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, scale);
+}
+
+@inline
+function gate4(x: v128, kind: i32): v128 {
+  if (kind == HARD_SIGMOID) {
+    return f32x4.min(f32x4.max(f32x4.add(f32x4.mul(x, f32x4.splat(0.2)), f32x4.splat(0.5)), f32x4.splat(0)), f32x4.splat(1));
+  }
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), exp4(f32x4.neg(x))));
+}
+
+@inline
+function tanh4(x: v128): v128 {
+  return f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(exp4(f32x4.add(x, x)), f32x4.splat(1))));
+}
+
+// Copies the first n & ~7 columns of B [k, n] into panels of eight columns, each a contiguous [k, 8] block, so that
+// a product streams B in order.
+export function pack(b: usize, bp: usize, k: i32, n: i32): void {
+  const n8 = n & ~7;
+  const rowB = <usize>n << 2;
+  for (let j = 0; j < n8; j += 8) {
+    let src = b + (<usize>j << 2);
+    let dst = bp + ((<usize>j * k) << 2);
+    for (let p = 0; p < k; p++) {
+      v128.store(dst, v128.load(src));
+      v128.store(dst, v128.load(src, 16), 16);
+      src += rowB;
+      dst += 32;
+    }
+  }
+}
+
+// C[m, n] = A[m, k]·B[k, n] (+ C when accumulate), B given both as is (b) and packed (bp, see pack).
+export function matMul(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32, accumulate: bool): void {
+  pack(b, bp, k, n);
+  productPacked(a, b, bp, c, m, k, n, accumulate);
+}
+
+// The product itself: one panel of B at a time (it stays in L1 while every row of A passes), four rows of A per
+// block, so that each vector of B loaded serves four rows and the eight accumulators stay in registers.
+function productPacked(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32, accumulate: bool): void {
   const n8 = n & ~7;
   const rowA = <usize>k << 2;
-  const rowB = <usize>n << 2;
-  let i = 0;
-  for (; i + 4 <= m; i += 4) {
-    const a0 = a + <usize>i * rowA;
-    const c0 = c + <usize>i * rowB;
-    for (let j = 0; j < n8; j += 8) {
-      const cj = c0 + (<usize>j << 2);
+  const rowC = <usize>n << 2;
+  for (let j = 0; j < n8; j += 8) {
+    const panel = bp + ((<usize>j * k) << 2);
+    let i = 0;
+    for (; i + 4 <= m; i += 4) {
+      const cj = c + <usize>i * rowC + (<usize>j << 2);
       let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
       let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
-      let pb = b + (<usize>j << 2);
-      let pa = a0;
-      for (let p = 0; p < k; p++) {
+      let pb = panel;
+      let pa = a + <usize>i * rowA;
+      const end = pa + rowA;
+      while (pa < end) {
         const b0 = v128.load(pb);
         const b1 = v128.load(pb, 16);
         const x0 = v128.load32_splat(pa);
@@ -59,43 +114,41 @@ export function matMul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, acc
         s21 = f32x4.add(s21, f32x4.mul(x2, b1));
         s30 = f32x4.add(s30, f32x4.mul(x3, b0));
         s31 = f32x4.add(s31, f32x4.mul(x3, b1));
-        pb += rowB;
+        pb += 32;
         pa += 4;
       }
       if (accumulate) {
         s00 = f32x4.add(s00, v128.load(cj));
         s01 = f32x4.add(s01, v128.load(cj, 16));
-        s10 = f32x4.add(s10, v128.load(cj + rowB));
-        s11 = f32x4.add(s11, v128.load(cj + rowB, 16));
-        s20 = f32x4.add(s20, v128.load(cj + 2 * rowB));
-        s21 = f32x4.add(s21, v128.load(cj + 2 * rowB, 16));
-        s30 = f32x4.add(s30, v128.load(cj + 3 * rowB));
-        s31 = f32x4.add(s31, v128.load(cj + 3 * rowB, 16));
+        s10 = f32x4.add(s10, v128.load(cj + rowC));
+        s11 = f32x4.add(s11, v128.load(cj + rowC, 16));
+        s20 = f32x4.add(s20, v128.load(cj + 2 * rowC));
+        s21 = f32x4.add(s21, v128.load(cj + 2 * rowC, 16));
+        s30 = f32x4.add(s30, v128.load(cj + 3 * rowC));
+        s31 = f32x4.add(s31, v128.load(cj + 3 * rowC, 16));
       }
       v128.store(cj, s00);
       v128.store(cj, s01, 16);
-      v128.store(cj + rowB, s10);
-      v128.store(cj + rowB, s11, 16);
-      v128.store(cj + 2 * rowB, s20);
-      v128.store(cj + 2 * rowB, s21, 16);
-      v128.store(cj + 3 * rowB, s30);
-      v128.store(cj + 3 * rowB, s31, 16);
+      v128.store(cj + rowC, s10);
+      v128.store(cj + rowC, s11, 16);
+      v128.store(cj + 2 * rowC, s20);
+      v128.store(cj + 2 * rowC, s21, 16);
+      v128.store(cj + 3 * rowC, s30);
+      v128.store(cj + 3 * rowC, s31, 16);
     }
-    for (let r = i; r < i + 4; r++) matMulRowTail(a, b, c, r, k, n, n8, accumulate);
-  }
-  for (; i < m; i++) {
-    // Leftover rows, one at a time: the vector columns, then the tail.
-    const ai = a + <usize>i * rowA;
-    const ci = c + <usize>i * rowB;
-    for (let j = 0; j < n8; j += 8) {
-      const cj = ci + (<usize>j << 2);
+    for (; i < m; i++) {
+      // Leftover rows, one at a time.
+      const cj = c + <usize>i * rowC + (<usize>j << 2);
       let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
-      let pb = b + (<usize>j << 2);
-      for (let p = 0; p < k; p++) {
-        const x = v128.load32_splat(ai + (<usize>p << 2));
+      let pb = panel;
+      let pa = a + <usize>i * rowA;
+      const end = pa + rowA;
+      while (pa < end) {
+        const x = v128.load32_splat(pa);
         s0 = f32x4.add(s0, f32x4.mul(x, v128.load(pb)));
         s1 = f32x4.add(s1, f32x4.mul(x, v128.load(pb, 16)));
-        pb += rowB;
+        pb += 32;
+        pa += 4;
       }
       if (accumulate) {
         s0 = f32x4.add(s0, v128.load(cj));
@@ -104,8 +157,8 @@ export function matMul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, acc
       v128.store(cj, s0);
       v128.store(cj, s1, 16);
     }
-    matMulRowTail(a, b, c, i, k, n, n8, accumulate);
   }
+  if (n8 < n) for (let r = 0; r < m; r++) matMulRowTail(a, b, c, r, k, n, n8, accumulate);
 }
 
 // Columns n8..n of row r of C, scalar.
@@ -118,19 +171,40 @@ function matMulRowTail(a: usize, b: usize, c: usize, r: i32, k: i32, n: i32, fro
 }
 
 // Forward over all steps from zero states. z [T, B, G] holds x·W + b on entry and the gate activations
-// (i, f, g, o) on return; r is the recurrent kernel [U, G]. Writes c [T, B, U], tanh(c) [T, B, U], h [T, B, U].
-export function forward(t: i32, bRows: i32, u: i32, kind: i32, z: usize, r: usize, c: usize, tanhC: usize, h: usize): void {
+// (i, f, g, o) on return; r is the recurrent kernel [U, G], rp room for it packed. Writes c [T, B, U], tanh(c) [T, B, U], h [T, B, U].
+export function forward(
+  t: i32, bRows: i32, u: i32, kind: i32, z: usize, r: usize, rp: usize, c: usize, tanhC: usize, h: usize,
+): void {
   const g = 4 * u;
+  pack(r, rp, u, g);
   const stepZ = <usize>bRows * g << 2;
   const stepU = <usize>bRows * u << 2;
   for (let s = 0; s < t; s++) {
     const zs = z + <usize>s * stepZ;
-    if (s > 0) matMul(h + <usize>(s - 1) * stepU, r, zs, bRows, u, g, true);
+    if (s > 0) productPacked(h + <usize>(s - 1) * stepU, r, rp, zs, bRows, u, g, true);
     for (let row = 0; row < bRows; row++) {
       const zr = zs + (<usize>row * g << 2);
       const off = (<usize>s * bRows + row) * u;
       const prevOff = off - <usize>bRows * u;
-      for (let j = 0; j < u; j++) {
+      const u4 = u & ~3;
+      for (let j = 0; j < u4; j += 4) {
+        const pj = <usize>j << 2;
+        const gi = gate4(v128.load(zr + pj), kind);
+        const gf = gate4(v128.load(zr + pj + (<usize>u << 2)), kind);
+        const gg = tanh4(v128.load(zr + pj + (<usize>(2 * u) << 2)));
+        const go = gate4(v128.load(zr + pj + (<usize>(3 * u) << 2)), kind);
+        const cPrev = s > 0 ? v128.load(c + ((prevOff + j) << 2)) : f32x4.splat(0);
+        const cell = f32x4.add(f32x4.mul(gf, cPrev), f32x4.mul(gi, gg));
+        const tc = tanh4(cell);
+        v128.store(zr + pj, gi);
+        v128.store(zr + pj + (<usize>u << 2), gf);
+        v128.store(zr + pj + (<usize>(2 * u) << 2), gg);
+        v128.store(zr + pj + (<usize>(3 * u) << 2), go);
+        v128.store(c + ((off + j) << 2), cell);
+        v128.store(tanhC + ((off + j) << 2), tc);
+        v128.store(h + ((off + j) << 2), f32x4.mul(go, tc));
+      }
+      for (let j = u4; j < u; j++) {
         const pj = <usize>j << 2;
         const gi = gate(load<f32>(zr + pj), kind);
         const gf = gate(load<f32>(zr + pj + (<usize>u << 2)), kind);
@@ -151,14 +225,16 @@ export function forward(t: i32, bRows: i32, u: i32, kind: i32, z: usize, r: usiz
   }
 }
 
-// Backward over all steps. act, c, tanhC as forward left them; rT is the recurrent kernel transposed [G, U].
+// Backward over all steps. act, c, tanhC as forward left them; rT is the recurrent kernel transposed [G, U], rTp
+// room for it packed.
 // dy is [T, B, U] when sequences, else [B, U] (the last step's output). Writes dz [T, B, G], the gradient of the
 // gate pre-activations, from which the caller forms dW, dR, db and dx. dh, dc [B, U] are scratch.
 export function backward(
   t: i32, bRows: i32, u: i32, kind: i32, sequences: bool,
-  act: usize, c: usize, tanhC: usize, rT: usize, dy: usize, dz: usize, dh: usize, dc: usize,
+  act: usize, c: usize, tanhC: usize, rT: usize, rTp: usize, dy: usize, dz: usize, dh: usize, dc: usize,
 ): void {
   const g = 4 * u;
+  pack(rT, rTp, g, u);
   const n = bRows * u;
   memory.fill(dh, 0, <usize>n << 2);
   memory.fill(dc, 0, <usize>n << 2);
@@ -185,7 +261,7 @@ export function backward(
         store<f32>(dc + k, dcj * gf);
       }
     }
-    if (s > 0) matMul(dz + (<usize>s * bRows * g << 2), rT, dh, bRows, g, u, false);
+    if (s > 0) productPacked(dz + (<usize>s * bRows * g << 2), rT, rTp, dh, bRows, g, u, false);
   }
 }
 
