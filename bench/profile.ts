@@ -24,8 +24,11 @@ for (let i = 0; i < 3; i++) await model.trainOnBatch(x, y); // warm-up
 
 const batches = 5;
 const started = performance.now();
+const startedCpu = process.cpuUsage();
 for (let i = 0; i < batches; i++) await model.trainOnBatch(x, y);
 const wall = (performance.now() - started) / batches;
+const cpuUsed = process.cpuUsage(startedCpu);
+const cpu = (cpuUsed.user + cpuUsed.system) / 1000 / batches;
 
 const byKernel = new Map<string, { ms: number; calls: number }>();
 const profile = await tf.profile(async () => {
@@ -40,7 +43,7 @@ for (const k of profile.kernels) {
 const tfjsMs = [...byKernel.values()].reduce((a, b) => a + b.ms, 0);
 const calls = [...byKernel.values()].reduce((a, b) => a + b.calls, 0);
 console.log(`${configName} on ${backend}, batch ${config.batchSize} of ${steps}×${features}`);
-console.log(`wall time per batch (mean of ${batches}): ${wall.toFixed(1)} ms`);
+console.log(`per batch (mean of ${batches}): wall ${wall.toFixed(1)} ms, CPU ${cpu.toFixed(1)} ms`);
 console.log(
   `tfjs kernels: ${tfjsMs.toFixed(1)} ms in ${calls} calls; the rest (LSTM kernel, JS): ${(wall - tfjsMs).toFixed(1)} ms`,
 );
