@@ -22,7 +22,7 @@ const x = tf.randomNormal([config.batchSize, steps, features], 0, 1, 'float32', 
 const y = tf.cast(tf.greater(tf.randomUniform([config.batchSize, 1], 0, 1, 'float32', 3), 0.5), 'float32');
 for (let i = 0; i < 3; i++) await model.trainOnBatch(x, y); // warm-up
 
-const batches = 5;
+const batches = Number(process.env.PROFILE_BATCHES ?? 10);
 const started = performance.now();
 const startedCpu = process.cpuUsage();
 for (let i = 0; i < batches; i++) await model.trainOnBatch(x, y);
