@@ -18,7 +18,7 @@
  * tanh with sigmoid/hardSigmoid gates) run tfjs's own code unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
-import { lstmBackward, lstmForward } from './lstm-kernel.ts';
+import { lstmLayerBackward, lstmLayerForward } from './lstm-kernel.ts';
 import { orthogonal } from './orthogonal.ts';
 
 type StockLstm = ReturnType<typeof tf.layers.lstm>;
@@ -86,7 +86,7 @@ export function lstmSequence(
     : opsSequence(x, kernel, recurrentKernel, bias, options);
 }
 
-/** lstmSequence by the WebAssembly kernel (trainer/lstm-kernel.ts); the products over all steps stay in tfjs. */
+/** lstmSequence by the WebAssembly kernel (trainer/lstm-kernel.ts): one call forward, one backward. */
 function kernelSequence(
   x: tf.Tensor,
   kernel: tf.Tensor,
@@ -95,35 +95,31 @@ function kernelSequence(
   options: { returnSequences: boolean; gateActivation: GateActivation },
 ): tf.Tensor {
   const { returnSequences, gateActivation } = options;
-  const [batch, steps, inputDim] = x.shape as [number, number, number];
+  const [batch, steps, inputs] = x.shape as [number, number, number];
   const units = recurrentKernel.shape[0] as number;
-  const shape = { steps, batch, units };
+  const shape = { steps, batch, inputs, units };
   const op = tf.customGrad((...args) => {
     const [xIn, w, r, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    const save = args[4] as tf.GradSaveFunc;
-    const xRows = tf.reshape(tf.transpose(xIn, [1, 0, 2]), [steps * batch, inputDim]);
-    const recurrent = r.dataSync() as Float32Array;
-    const state = lstmForward(
-      tf.add(tf.matMul(xRows, w), b).dataSync() as Float32Array,
-      recurrent,
+    const read = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    // Time-major rows (row t·batch + s is sample s at step t), so that one step is a contiguous block.
+    const state = lstmLayerForward(
+      read(tf.transpose(xIn, [1, 0, 2])),
+      { kernel: read(w), bias: read(b), recurrent: read(r) },
       shape,
       gateActivation,
     );
-    save([xRows, w]);
     const value = returnSequences
       ? tf.transpose(tf.tensor3d(state.h, [steps, batch, units]), [1, 0, 2])
       : tf.tensor2d(state.h.subarray((steps - 1) * batch * units), [batch, units]);
-
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
+    const gradFunc = (dy: tf.Tensor) =>
       tf.tidy(() => {
-        const [xRowsS, wS] = saved as [tf.Tensor, tf.Tensor];
-        const dyData = (returnSequences ? tf.transpose(dy, [1, 0, 2]) : dy).dataSync() as Float32Array;
-        const dzRows = tf.tensor2d(lstmBackward(state, recurrent, dyData), [steps * batch, 4 * units]);
-        // h(t-1) of every step: zeros, then h of steps 0 ... T-2.
-        const hPrevData = new Float32Array(steps * batch * units);
-        hPrevData.set(state.h.subarray(0, (steps - 1) * batch * units), batch * units);
-        const hPrev = tf.tensor2d(hPrevData, [steps * batch, units]);
-        return weightAndInputGradients(dzRows, xRowsS, wS, hPrev, { steps, batch, inputDim, units });
+        const grads = lstmLayerBackward(state, read(returnSequences ? tf.transpose(dy, [1, 0, 2]) : dy));
+        return [
+          tf.transpose(tf.tensor3d(grads.dx, [steps, batch, inputs]), [1, 0, 2]),
+          tf.tensor2d(grads.dKernel, [inputs, 4 * units]),
+          tf.tensor2d(grads.dRecurrent, [units, 4 * units]),
+          tf.tensor1d(grads.dBias),
+        ];
       });
     return { value, gradFunc };
   });

@@ -269,3 +269,34 @@ export function backward(
 export function heapBase(): usize {
   return (__heap_base + 15) & ~15;
 }
+
+// The product of packed B (see pack) with A, for callers that reuse one packing for several products.
+export function matMulPacked(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32, accumulate: bool): void {
+  productPacked(a, b, bp, c, m, k, n, accumulate);
+}
+
+// dst [cols, rows] = src [rows, cols]ᵀ.
+export function transpose(src: usize, dst: usize, rows: i32, cols: i32): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      store<f32>(dst + ((<usize>c * rows + r) << 2), load<f32>(src + ((<usize>r * cols + c) << 2)));
+    }
+  }
+}
+
+// Every row of dst [rows, cols] set to row [cols] (the bias under x·W).
+export function fillRows(dst: usize, row: usize, rows: i32, cols: i32): void {
+  const bytes = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * bytes, row, bytes);
+}
+
+// dst [cols] = the column sums of src [rows, cols].
+export function columnSums(src: usize, dst: usize, rows: i32, cols: i32): void {
+  memory.fill(dst, 0, <usize>cols << 2);
+  for (let r = 0; r < rows; r++) {
+    const from = src + ((<usize>r * cols) << 2);
+    for (let c = 0; c < cols; c++) {
+      store<f32>(dst + (<usize>c << 2), load<f32>(dst + (<usize>c << 2)) + load<f32>(from + (<usize>c << 2)));
+    }
+  }
+}
