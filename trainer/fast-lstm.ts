@@ -18,6 +18,8 @@
  * tanh with sigmoid/hardSigmoid gates) run tfjs's own code unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
+import { lstmLayerBackward, lstmLayerForward } from './lstm-kernel.ts';
+import { orthogonal } from './orthogonal.ts';
 
 type StockLstm = ReturnType<typeof tf.layers.lstm>;
 type LstmCell = ReturnType<typeof tf.layers.lstmCell>;
@@ -55,6 +57,19 @@ function stockLstmClass(): new (args: LstmArgs) => StockLstm {
 }
 
 /**
+ * How the recurrence runs: `kernel`, the WebAssembly SIMD kernel (two calls per layer and batch; data goes through
+ * JS memory, which costs nothing on the wasm and cpu backends, whose tensors live in this process's memory), or
+ * `ops`, tfjs ops per step (what runs on tfjs-node and its GPU build, whose tensors live in TensorFlow's memory or
+ * on the GPU, where a round trip through JS per layer would cost more than it saves).
+ */
+export type LstmImplementation = 'kernel' | 'ops';
+
+/** The implementation for the active backend: the kernel where tensors live in this process (wasm, cpu). */
+export function defaultImplementation(): LstmImplementation {
+  return ['wasm', 'cpu'].includes(tf.getBackend()) ? 'kernel' : 'ops';
+}
+
+/**
  * Runs an LSTM over `x` [batch, steps, in] from zero states: returns every step's output [batch, steps, units]
  * when `returnSequences`, else the last one [batch, units]. Differentiable with respect to all four inputs.
  */
@@ -63,10 +78,86 @@ export function lstmSequence(
   kernel: tf.Tensor,
   recurrentKernel: tf.Tensor,
   bias: tf.Tensor,
+  options: { returnSequences: boolean; gateActivation: GateActivation; implementation?: LstmImplementation },
+): tf.Tensor {
+  if (x.rank !== 3) throw new Error(`lstmSequence: input must be [batch, steps, features], got [${x.shape}]`);
+  return (options.implementation ?? defaultImplementation()) === 'kernel'
+    ? kernelSequence(x, kernel, recurrentKernel, bias, options)
+    : opsSequence(x, kernel, recurrentKernel, bias, options);
+}
+
+/** lstmSequence by the WebAssembly kernel (trainer/lstm-kernel.ts): one call forward, one backward. */
+function kernelSequence(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  recurrentKernel: tf.Tensor,
+  bias: tf.Tensor,
   options: { returnSequences: boolean; gateActivation: GateActivation },
 ): tf.Tensor {
   const { returnSequences, gateActivation } = options;
-  if (x.rank !== 3) throw new Error(`lstmSequence: input must be [batch, steps, features], got [${x.shape}]`);
+  const [batch, steps, inputs] = x.shape as [number, number, number];
+  const units = recurrentKernel.shape[0] as number;
+  const shape = { steps, batch, inputs, units };
+  const op = tf.customGrad((...args) => {
+    const [xIn, w, r, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const read = (t: tf.Tensor) => t.dataSync() as Float32Array;
+    // Time-major rows (row t·batch + s is sample s at step t), so that one step is a contiguous block.
+    const state = lstmLayerForward(
+      read(tf.transpose(xIn, [1, 0, 2])),
+      { kernel: read(w), bias: read(b), recurrent: read(r) },
+      shape,
+      gateActivation,
+    );
+    const value = returnSequences
+      ? tf.transpose(tf.tensor3d(state.h, [steps, batch, units]), [1, 0, 2])
+      : tf.tensor2d(state.h.subarray((steps - 1) * batch * units), [batch, units]);
+    const gradFunc = (dy: tf.Tensor) =>
+      tf.tidy(() => {
+        const grads = lstmLayerBackward(state, read(returnSequences ? tf.transpose(dy, [1, 0, 2]) : dy));
+        return [
+          tf.transpose(tf.tensor3d(grads.dx, [steps, batch, inputs]), [1, 0, 2]),
+          tf.tensor2d(grads.dKernel, [inputs, 4 * units]),
+          tf.tensor2d(grads.dRecurrent, [units, 4 * units]),
+          tf.tensor1d(grads.dBias),
+        ];
+      });
+    return { value, gradFunc };
+  });
+  return op(x, kernel, recurrentKernel, bias);
+}
+
+/**
+ * dx, dW, dR, db from dz of all steps [T·B, 4U] (time-major rows), as single products; none uses matMul's
+ * transpose flags (several times slower on the wasm backend).
+ */
+function weightAndInputGradients(
+  dzRows: tf.Tensor,
+  xRows: tf.Tensor,
+  w: tf.Tensor,
+  hPrev: tf.Tensor,
+  shape: { steps: number; batch: number; inputDim: number; units: number },
+): tf.Tensor[] {
+  const { steps, batch, inputDim, units } = shape;
+  const dx = tf.transpose(
+    tf.reshape(tf.matMul(dzRows, tf.transpose(w)), [steps, batch, inputDim]),
+    [1, 0, 2],
+  );
+  const dw = tf.matMul(tf.transpose(xRows), dzRows);
+  const dr = tf.matMul(tf.transpose(hPrev), dzRows);
+  // A product with ones: wasm's column sum over [steps·batch, 4u] is several times slower.
+  const db = tf.reshape(tf.matMul(tf.ones([1, steps * batch]), dzRows), [4 * units]);
+  return [dx, dw, dr, db];
+}
+
+/** lstmSequence by tfjs ops: one customGrad op with a hand-written backward pass; see the top of this file. */
+function opsSequence(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  recurrentKernel: tf.Tensor,
+  bias: tf.Tensor,
+  options: { returnSequences: boolean; gateActivation: GateActivation },
+): tf.Tensor {
+  const { returnSequences, gateActivation } = options;
   const [batch, steps, inputDim] = x.shape as [number, number, number];
   const units = recurrentKernel.shape[0] as number;
   const gates = (z: tf.Tensor) => (gateActivation === 'sigmoid' ? tf.sigmoid(z) : hardSigmoid(z));
@@ -159,15 +250,7 @@ export function lstmSequence(
           }
         }
         const dzRows = tf.concat(dz, 0); // [steps·batch, 4u], time-major like xRows
-        const dx = tf.transpose(
-          tf.reshape(tf.matMul(dzRows, tf.transpose(wS)), [steps, batch, inputDim]),
-          [1, 0, 2],
-        );
-        const dw = tf.matMul(tf.transpose(xRowsS), dzRows);
-        const dr = tf.matMul(tf.transpose(hPrev), dzRows);
-        // A product with ones: wasm's column sum over [steps·batch, 4u] is several times slower.
-        const db = tf.reshape(tf.matMul(tf.ones([1, steps * batch]), dzRows), [4 * units]);
-        return [dx, dw, dr, db];
+        return weightAndInputGradients(dzRows, xRowsS, wS, hPrev, { steps, batch, inputDim, units });
       });
     return { value, gradFunc };
   });
@@ -244,7 +327,7 @@ const SEEDABLE_INITIALIZERS = {
   heUniform: tf.initializers.heUniform,
   leCunNormal: tf.initializers.leCunNormal,
   leCunUniform: tf.initializers.leCunUniform,
-  orthogonal: tf.initializers.orthogonal,
+  orthogonal, // tfjs's values, without its slow QR and its warning
   randomNormal: tf.initializers.randomNormal,
   randomUniform: tf.initializers.randomUniform,
   truncatedNormal: tf.initializers.truncatedNormal,
@@ -273,14 +356,17 @@ export const KERAS_LSTM_DEFAULTS = {
  * Same arguments and defaults as `tf.layers.lstm` (note tfjs's defaults differ from Keras's: recurrentActivation
  * 'hardSigmoid', kernelInitializer 'glorotNormal', unitForgetBias off). With `seed`, the kernel and recurrent
  * initializers given by name (or the defaults) are seeded with `seed` and `seed + 1`; initializer objects are
- * used as given.
+ * used as given. An orthogonal recurrent initializer named by string is `FastOrthogonal` (same values as tfjs's).
  */
 export function fastLstm(args: FastLstmArgs): FastLstm {
   const { seed, ...layerArgs } = args;
+  // 'glorotNormal' and 'orthogonal' are tfjs's LSTMCell defaults.
+  const recurrentInitializer = layerArgs.recurrentInitializer ?? 'orthogonal';
   if (seed !== undefined) {
-    // 'glorotNormal' and 'orthogonal' are tfjs's LSTMCell defaults.
     layerArgs.kernelInitializer = seeded(layerArgs.kernelInitializer ?? 'glorotNormal', seed);
-    layerArgs.recurrentInitializer = seeded(layerArgs.recurrentInitializer ?? 'orthogonal', seed + 1);
+    layerArgs.recurrentInitializer = seeded(recurrentInitializer, seed + 1);
+  } else if (recurrentInitializer === 'orthogonal') {
+    layerArgs.recurrentInitializer = orthogonal();
   }
   return new FastLstm(layerArgs);
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingConfig } from '../shared/config.ts';
+import { fastRepeatVector, useFastBatchNormGradient } from './fast-layers.ts';
 import { fastLstm, KERAS_LSTM_DEFAULTS } from './fast-lstm.ts';
 
 const L2 = 1e-3;
@@ -9,7 +10,8 @@ const L2 = 1e-3;
  * LSTM(u1) → Dropout → BatchNorm → LSTM(u2) → Dropout → BatchNorm → attention (Dense(1, tanh) per step → Flatten →
  * softmax over the steps → RepeatVector(u2) → Permute(2,1) → Multiply with the LSTM(u2) output) → LSTM(u3) → Dropout →
  * Dense(64, relu) → Dropout(0.2) → Dense(32, relu) → Dropout(0.2) → Dense(1, sigmoid).
- * The LSTMs are fastLstm (a faster backward pass; saved as standard tfjs LSTM layers); every layer takes Keras's
+ * The LSTMs are fastLstm and the RepeatVector fastRepeatVector (faster training steps; saved as the standard tfjs
+ * layers); every layer takes Keras's
  * defaults where tfjs's differ (sigmoid gates, glorotUniform kernels, unit forget bias).
  */
 export function buildModel(
@@ -18,6 +20,7 @@ export function buildModel(
   featureCount: number,
   seed?: number,
 ): tf.LayersModel {
+  useFastBatchNormGradient();
   const [u1, u2, u3] = config.lstmUnits;
   const l2 = () => tf.regularizers.l2({ l2: L2 });
   // With a seed, every random initializer gets its own seed derived from it. Dropout layers are left unseeded on
@@ -56,9 +59,7 @@ export function buildModel(
   attention = tf.layers
     .activation({ activation: 'softmax', name: 'attention_weights' })
     .apply(attention) as tf.SymbolicTensor;
-  attention = tf.layers
-    .repeatVector({ n: u2, name: 'attention_repeat' })
-    .apply(attention) as tf.SymbolicTensor;
+  attention = fastRepeatVector({ n: u2, name: 'attention_repeat' }).apply(attention) as tf.SymbolicTensor;
   attention = tf.layers
     .permute({ dims: [2, 1], name: 'attention_permute' })
     .apply(attention) as tf.SymbolicTensor;

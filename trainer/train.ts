@@ -27,6 +27,8 @@ export type EpochProgress = {
   valLoss: number;
   bestValLoss: number;
   lr: number;
+  /** Wall-clock seconds of this epoch (training and the validation pass), to plan the remaining time with. */
+  seconds: number;
 };
 
 /** mulberry32: a small seeded PRNG, enough for repeatable shuffles and dropout masks. */
@@ -197,6 +199,7 @@ async function fitFold(
 
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      const epochStarted = performance.now();
       const order = Array.from({ length: nTrain }, (_, i) => i);
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(Math.random() * (i + 1));
@@ -241,6 +244,7 @@ async function fitFold(
         valLoss,
         bestValLoss: stopping.best,
         lr,
+        seconds: (performance.now() - epochStarted) / 1000,
       });
       lr = plateau.update(valLoss, lr);
       // tfjs keeps the rate in a protected field that every Adam step reads; there is no public setter.

@@ -11,7 +11,7 @@ import { TrainingResult, TrialMetrics } from '../../shared/messages.ts';
 import { loadModel } from '../../trainer/artifacts.ts';
 import { selectBackend } from '../../trainer/backend.ts';
 import { buildModel } from '../../trainer/model.ts';
-import { runTraining } from '../../trainer/train.ts';
+import { type EpochProgress, runTraining } from '../../trainer/train.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'trainer-'));
@@ -79,9 +79,22 @@ describe('the model', () => {
 
 describe('runTraining', () => {
   let first: TrainingResult;
+  const progress: EpochProgress[] = [];
   beforeAll(async () => {
-    first = await runTraining(request('a'));
+    first = await runTraining(request('a'), { onEpoch: (p) => progress.push(p) });
   }, 120_000);
+
+  it('reports every epoch with its measured seconds, to plan the remaining time with', () => {
+    expect(progress.map((p) => [p.epoch, p.epochs])).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
+    for (const p of progress) expect(p.seconds).toBeGreaterThan(0);
+    if (first.status !== 'succeeded') throw new Error('training failed');
+    // Each epoch's seconds fit inside the whole run's.
+    expect(progress.reduce((sum, p) => sum + p.seconds, 0)).toBeLessThanOrEqual(first.metrics.seconds);
+  });
 
   it('trains, evaluates and writes every artifact', () => {
     expect(first.status).toBe('succeeded');

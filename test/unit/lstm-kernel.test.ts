@@ -1,0 +1,154 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FastRepeatVector, useFastBatchNormGradient } from '../../trainer/fast-layers.ts';
+import { defaultImplementation, type LstmImplementation, lstmSequence } from '../../trainer/fast-lstm.ts';
+import { KERNEL_WASM, kernelMatMul } from '../../trainer/lstm-kernel.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function seededValues(length: number, seed: number): Float32Array {
+  return tf.tidy(() => tf.randomNormal([length], 0, 1, 'float32', seed).dataSync() as Float32Array);
+}
+
+describe('the LSTM kernel binary', () => {
+  beforeAll(async () => {
+    tf.enableProdMode();
+    expect(await tf.setBackend('cpu')).toBe(true);
+  });
+
+  it('is what `npm run build:kernels` builds from trainer/kernels/lstm.ts', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'kernel-build-')), 'lstm.wasm');
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/assemblyscript/bin/asc.js'),
+        '--config',
+        join(ROOT, 'trainer/kernels/asconfig.json'),
+        '--target',
+        'release',
+        '--outFile',
+        out,
+      ],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
+    expect(readFileSync(out).equals(readFileSync(KERNEL_WASM))).toBe(true);
+  }, 60_000);
+
+  it('multiplies matrices of any shape like a plain product (vector blocks, leftover rows and columns)', () => {
+    for (const [m, k, n] of [
+      [6, 5, 13],
+      [16, 32, 64],
+      [1, 3, 7],
+      [9, 17, 8],
+    ] as const) {
+      const a = seededValues(m * k, m);
+      const b = seededValues(k * n, n);
+      const c = kernelMatMul(a, b, m, k, n);
+      let worst = 0;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+          worst = Math.max(worst, Math.abs(c[i * n + j]! - s));
+        }
+      }
+      expect(worst, `${m}×${k}·${k}×${n}`).toBeLessThan(1e-4);
+    }
+  });
+});
+
+for (const backend of ['cpu', 'wasm']) {
+  describe(`lstmSequence on the ${backend} backend`, () => {
+    beforeAll(async () => {
+      tf.enableProdMode();
+      expect(await tf.setBackend(backend)).toBe(true);
+    });
+
+    it('uses the WebAssembly kernel here (tensors in this process)', () => {
+      expect(defaultImplementation()).toBe('kernel');
+    });
+
+    // Odd sizes: batch 6 is one block of four rows and two leftover rows; 5 units leave scalar column tails.
+    const [batch, steps, features, units] = [6, 4, 3, 5];
+    for (const implementation of ['kernel', 'ops'] as LstmImplementation[]) {
+      for (const returnSequences of [true, false]) {
+        for (const gateActivation of ['sigmoid', 'hardSigmoid'] as const) {
+          it(`${implementation}: output and gradients equal tf.layers.lstm autodiff to 1e-5 (returnSequences ${returnSequences}, ${gateActivation})`, () => {
+            const stock = tf.layers.lstm({ units, returnSequences, recurrentActivation: gateActivation });
+            const x = tf.variable(tf.randomNormal([batch, steps, features], 0, 1, 'float32', 21));
+            stock.apply(x);
+            const [kernel, recurrent] = stock.getWeights();
+            const bias = tf.variable(tf.randomNormal([4 * units], 0, 0.5, 'float32', 22));
+            stock.setWeights([kernel!, recurrent!, bias]);
+            const weights = stock.trainableWeights.map((w) => w.read() as tf.Variable);
+            const probeShape = returnSequences ? [batch, steps, units] : [batch, units];
+            const probe = tf.randomNormal(probeShape, 0, 1, 'float32', 23);
+            const run = (f: () => tf.Tensor) =>
+              tf.variableGrads(() => tf.sum(tf.mul(f(), probe)) as tf.Scalar, [x, ...weights]);
+            const expected = run(() => stock.apply(x) as tf.Tensor);
+            const actual = run(() =>
+              lstmSequence(x, weights[0]!, weights[1]!, weights[2]!, {
+                returnSequences,
+                gateActivation,
+                implementation,
+              }),
+            );
+            expect(Math.abs(actual.value.dataSync()[0]! - expected.value.dataSync()[0]!)).toBeLessThan(1e-4);
+            for (const v of [x, ...weights]) {
+              const [a, e] = [actual.grads[v.name]!, expected.grads[v.name]!];
+              const scale = tf.max(tf.abs(e)).dataSync()[0]!;
+              expect(scale).toBeGreaterThan(0);
+              const err = tf.max(tf.abs(tf.sub(a, e))).dataSync()[0]! / scale;
+              expect(err, `gradient of ${v.name}`).toBeLessThan(1e-5);
+            }
+            stock.dispose();
+          });
+        }
+      }
+    }
+
+    it('batch norm gradients (the input one broadcast, not tiled) equal autodiff of the formula to 1e-5', () => {
+      useFastBatchNormGradient();
+      const x = tf.variable(tf.randomNormal([4, 6, 3], 0, 1, 'float32', 41));
+      const scale = tf.variable(tf.randomNormal([3], 1, 0.2, 'float32', 42));
+      const offset = tf.variable(tf.randomNormal([3], 0, 0.2, 'float32', 43));
+      const probe = tf.randomNormal([4, 6, 3], 0, 1, 'float32', 44);
+      const eps = 1e-3;
+      // Batch statistics, as tfjs-layers' BatchNormalization uses them in training: gradients flow through them.
+      const loss = (normalize: (mean: tf.Tensor, variance: tf.Tensor) => tf.Tensor) => () => {
+        const { mean, variance } = tf.moments(x, [0, 1]);
+        return tf.sum(tf.mul(normalize(mean, variance), probe)) as tf.Scalar;
+      };
+      const fused = tf.variableGrads(loss((m, v) => tf.batchNorm(x, m, v, offset, scale, eps)));
+      const formula = tf.variableGrads(
+        loss((m, v) => tf.add(tf.mul(tf.mul(tf.sub(x, m), tf.rsqrt(tf.add(v, eps))), scale), offset)),
+      );
+      for (const v of [x, scale, offset]) {
+        const [a, e] = [fused.grads[v.name]!, formula.grads[v.name]!];
+        const err = tf.max(tf.abs(tf.sub(a, e))).dataSync()[0]! / tf.max(tf.abs(e)).dataSync()[0]!;
+        expect(err, v.name).toBeLessThan(1e-5);
+      }
+    });
+
+    it('repeats a vector like tf.layers.repeatVector, gradient included', () => {
+      const stock = tf.layers.repeatVector({ n: 7 });
+      const fast = new FastRepeatVector({ n: 7 });
+      expect(fast.getClassName()).toBe('RepeatVector');
+      const x = tf.variable(tf.randomNormal([3, 5], 0, 1, 'float32', 31));
+      const probe = tf.randomNormal([3, 7, 5], 0, 1, 'float32', 32);
+      const grad = (layer: tf.layers.Layer) =>
+        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(layer.apply(v) as tf.Tensor, probe)))(x);
+      expect(Array.from((fast.apply(x) as tf.Tensor).dataSync())).toEqual(
+        Array.from((stock.apply(x) as tf.Tensor).dataSync()),
+      );
+      const [g1, g2] = [grad(fast).dataSync(), grad(stock).dataSync()];
+      expect(Math.max(...Array.from(g1, (v, i) => Math.abs(v - g2[i]!)))).toBeLessThan(1e-5);
+    });
+  });
+}
