@@ -1,9 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { buildCustomJob } from '../../adapters/gcp/job-launcher.ts';
+import { DEFAULT_GRID } from '../../shared/config.ts';
+import { TrainingRequest } from '../../shared/messages.ts';
+import { readSettings } from '../../shared/settings.ts';
 import { BACKENDS } from '../../trainer/backend.ts';
 import { trendcast } from '../helpers/cli.ts';
 
@@ -73,21 +78,47 @@ describe.each(Object.entries(DOCKERFILES))('the %s Dockerfile', (_kind, dockerfi
     }
   });
 
-  it('copies every folder the CLI imports from', () => {
+  it('copies every folder the CLI imports from, found by following its imports', () => {
     const copied = new Set([...dockerfile.matchAll(/^COPY (\w+) /gm)].map((m) => m[1]));
-    for (const folder of ['bin', 'cli', 'shared', 'adapters', 'functions', 'trainer'])
-      expect(copied.has(folder), folder).toBe(true);
+    const folders = importedFolders('cli/main.ts');
+    expect(folders).toContain('trainer');
+    for (const folder of ['bin', ...folders]) expect(copied.has(folder), folder).toBe(true);
   });
 
-  it('runs the entry point the Vertex AI launcher calls: `train --request <json>`', async () => {
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "bin\/trendcast\.js"\]$/m);
-    const launcher = read('adapters/gcp/job-launcher.ts');
-    expect(launcher).toMatch(/args: \['train', '--request', JSON\.stringify\(request\)\]/);
-    const help = await trendcast(['train', '--help']);
-    expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/--request <file or JSON>/);
+  it("runs the launcher's job: the entry point with the args the launcher builds parses them as a request", async () => {
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(entrypoint).toEqual(['node', 'bin/trendcast.js']);
+    const missing = `${pathToFileURL(mkdtempSync(join(tmpdir(), 'no-dataset-'))).href}/`;
+    const request = TrainingRequest.parse({
+      runId: 'run-dockerfile-check',
+      config: { ...DEFAULT_GRID.configs[0]!, epochs: 1 },
+      datasetUri: missing,
+      outputUri: `${missing}out/`,
+    });
+    const job = buildCustomJob(request, readSettings({ TRENDCAST_TRAINER_IMAGE: 'image' }));
+    const args = job.jobSpec!.workerPoolSpecs![0]!.containerSpec!.args!;
+    // The image's entry point with exactly those args: the request parses (a bad one would be an `--request:` error)
+    // and training starts, stopping at the dataset, which does not exist here.
+    const run = await trendcast(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(`error: dataset ${missing}: dataset.json does not exist`);
   });
 });
+
+/** The top-level folders of the repository that `entry` imports, statically or dynamically, transitively. */
+function importedFolders(entry: string): string[] {
+  const seen = new Set<string>();
+  const folders = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file) || !existsSync(join(ROOT, file))) return;
+    seen.add(file);
+    folders.add(file.split('/')[0]!);
+    for (const [, spec] of read(file).matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+\.ts)'/g))
+      visit(join(dirname(file), spec!));
+  };
+  visit(entry);
+  return [...folders].sort();
+}
 
 /** What Cloud Build does to the config's text before running it: `$$` is a literal `$`, `${_X}`/`${PROJECT_ID}` substituted. */
 function cloudBuildSubstitute(text: string, values: Record<string, string>): string {
