@@ -43,7 +43,7 @@ async function allGone(sessions: number[], timeoutMs: number): Promise<number[]>
 
 describe.skipIf(skip)('emulator processes never outlive the harness', () => {
   it('Ctrl-C (SIGINT) on `npm run emulators` stops every emulator', async () => {
-    const harness = await startHarness(['emulators/main.ts', '--no-functions']);
+    const harness = await startHarness(['emulators/main.ts', 'serve']);
     expect(harness.sessions).toHaveLength(3);
     expect(harness.sessions.every((sid) => sessionPids(sid).length > 0)).toBe(true);
     harness.child.kill('SIGINT');
@@ -64,7 +64,7 @@ describe.skipIf(skip)('emulator processes never outlive the harness', () => {
   });
 
   it('SIGKILL of the harness: the guards end the emulators within seconds', async () => {
-    const harness = await startHarness(['emulators/main.ts', '--no-functions']);
+    const harness = await startHarness(['emulators/main.ts', 'serve']);
     harness.child.kill('SIGKILL');
     await harness.exited;
     expect(await allGone(harness.sessions, 15_000)).toEqual([]);
