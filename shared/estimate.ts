@@ -10,7 +10,9 @@ import type { Settings } from './settings.ts';
  * config_2 1.12, config_3 0.86 on the reference dataset, config_1 56.6 CPU s/epoch on a year of 5-minute bars. The
  * LSTM products run at about 30 GFLOP/s in the kernel; the rest of a batch (attention, batch norm, dropout, the dense
  * head, the loss, Adam: ~790 small tfjs calls) costs about 24 ms plus 1 ms per window of the batch. With these, the
- * model gives 0.48, 1.04, 0.88 and 62.5 s for those four: within 10%.
+ * model gives 0.48, 1.04, 0.88 and 62.5 s for those four: within 10%. A trial's fixed cost (process and backend
+ * start-up, reading the dataset, building the model, the final evaluation and saving) was 2-3 s in `trendcast run`
+ * on the reference CSV (`metrics.seconds` less the epochs, plus the process start).
  */
 export const WASM_CALIBRATION = {
   /** Matrix-product throughput of the LSTM layers, FLOP per second. */
@@ -19,6 +21,8 @@ export const WASM_CALIBRATION = {
   batchSeconds: 0.024,
   /** Cost per window of a training batch outside the LSTM products, seconds. */
   windowSeconds: 0.001,
+  /** Fixed cost of a trial outside its epochs, seconds. */
+  trialSeconds: 3,
 } as const;
 export type Calibration = typeof WASM_CALIBRATION;
 
@@ -84,7 +88,7 @@ export function estimateGrid(
       config: config.name,
       // Of the last (largest) fold: the pace a progress line shows for most of the trial.
       secondsPerEpoch: perFold[perFold.length - 1] ?? 0,
-      seconds: perFold.reduce((sum, s) => sum + s * config.epochs, 0),
+      seconds: calibration.trialSeconds + perFold.reduce((sum, s) => sum + s * config.epochs, 0),
     };
   });
   const slots = Array.from({ length: Math.max(1, trialsAtOnce) }, () => 0);

@@ -18,6 +18,7 @@ import {
   steadySecondsPerEpoch,
   trainingPace,
   trainsOnGpu,
+  WASM_CALIBRATION,
 } from '../../shared/estimate.ts';
 import { PATHS, TOPICS, TRIAL_FILES } from '../../shared/names.ts';
 import { readRun, readTrial, readTrials } from '../../shared/records.ts';
@@ -83,8 +84,9 @@ describe('the grid estimate', () => {
   it('is every config to its epoch limit, started in grid order on the first free slot', () => {
     const one = estimateGrid(trials, data, 1);
     const [a, b, c] = one.trials.map((t) => t.seconds) as [number, number, number];
-    expect(a).toBeCloseTo(10 * secondsPerEpoch(trials[0]!, reference), 9);
-    expect(c).toBeCloseTo(2 * a, 9);
+    const start = WASM_CALIBRATION.trialSeconds;
+    expect(a).toBeCloseTo(start + 10 * secondsPerEpoch(trials[0]!, reference), 9);
+    expect(c - start).toBeCloseTo(2 * (a - start), 9);
     expect(one.seconds).toBeCloseTo(a + b + c, 9);
     // two slots: a and b start at once, c takes a's slot when a ends (a < b)
     const two = estimateGrid(trials, data, 2);
@@ -101,7 +103,10 @@ describe('the grid estimate', () => {
     ];
     const estimate = estimateGrid([trials[0]!], { folds, ...shape }, 1);
     const perEpoch = (train: number) => secondsPerEpoch(trials[0]!, { ...shape, train, validation: 28 });
-    expect(estimate.seconds).toBeCloseTo(10 * (perEpoch(82) + perEpoch(110)), 9);
+    expect(estimate.seconds).toBeCloseTo(
+      WASM_CALIBRATION.trialSeconds + 10 * (perEpoch(82) + perEpoch(110)),
+      9,
+    );
     expect(estimate.trials[0]!.secondsPerEpoch).toBe(perEpoch(110));
   });
 });
