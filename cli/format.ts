@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Forecast, RunDoc, TrialDoc } from '../shared/documents.ts';
+import { formatDuration } from '../shared/estimate.ts';
 
 /** A plain-text table with left-aligned text and right-aligned numbers. */
 export function table(header: string[], rows: Array<Array<string | number | null>>): string {
@@ -21,6 +22,8 @@ const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /** The end-of-run summary: one line per trial, the winner marked, then the decision in words. */
 export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
+  // The time left is a column only while some trial trains with a known pace (`trendcast status` mid-run).
+  const training = trials.some((t) => t.status === 'training' && t.progress);
   const rows = trials.map((t) => {
     const m = t.metrics;
     const mark = run.promotion?.config === t.config ? '*' : '';
@@ -39,6 +42,8 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
       m ? percent(m.backtest.totalReturn) : null,
       m ? percent(m.backtest.buyHoldReturn) : null,
       m ? `${m.seconds.toFixed(0)}s` : null,
+      fixed(m?.secondsPerEpoch ?? t.progress?.secondsPerEpoch, 2),
+      ...(training ? [t.status === 'training' && t.progress ? left(t.progress.remainingSeconds) : null] : []),
     ];
   });
   const head = [
@@ -56,6 +61,8 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
     'return',
     'hold',
     'time',
+    's/epoch',
+    ...(training ? ['left'] : []),
   ];
   const counts = run.dataset?.counts;
   const lines = [
@@ -63,6 +70,7 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
     counts
       ? `dataset: ${counts.days} bars, ${counts.rows} rows, ${counts.windows} windows (${counts.train} train, ${counts.validation} validation), ${counts.up} up / ${counts.down} down`
       : '',
+    ...planLines(run),
     trials.length ? table(head, rows) : '',
     run.status === 'promoted' && run.promotion
       ? `PROMOTED ${run.promotion.config} as ${run.symbol} ${run.timeframe} v${run.promotion.version}: ${run.reason}\n  model: ${run.promotion.uri}`
@@ -75,6 +83,22 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
   ];
   return lines.filter(Boolean).join('\n');
 }
+
+/** Ingest's estimate of the grid's time and its warnings, one line each. */
+export function planLines(run: RunDoc): string[] {
+  const e = run.estimate;
+  return [
+    ...(e
+      ? [
+          `estimate: up to ${formatDuration(e.seconds)} on ${e.basis}, ${e.trialsAtOnce} trial(s) at a time, every config to its epoch limit`,
+        ]
+      : []),
+    ...(run.warnings ?? []).map((w) => `warning: ${w}`),
+  ];
+}
+
+/** The time left at the current pace, an upper bound (early stopping may end sooner). */
+export const left = (seconds: number) => `<= ${formatDuration(seconds)}`;
 
 /** Where to open a report: a path for the local bucket, the gs:// URI otherwise. */
 export function reportLocation(uri: string): string {

@@ -3,6 +3,7 @@ import { DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset, walkForwardFolds } from '../shared/dataset.ts';
 import { type QueueDoc, queueKey, type RunDoc, TrialDoc } from '../shared/documents.ts';
 import { isPermanent } from '../shared/errors.ts';
+import { planRun, trainsOnGpu } from '../shared/estimate.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
 import type { TrainingRequest } from '../shared/messages.ts';
 import {
@@ -151,6 +152,17 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     evaluation: grid.evaluation,
   }));
 
+  const plan = planRun(
+    { configs: grid.configs, folds: walkForwardFolds(manifest.counts.windows, grid.evaluation.folds).blocks },
+    { ...manifest, features: manifest.features.length },
+    {
+      trialsAtOnce: deps.launcher.capacity,
+      onGpu: trainsOnGpu(deps.settings),
+      warnSeconds: deps.settings.TRENDCAST_ESTIMATE_WARN_MINUTES * 60,
+    },
+  );
+  for (const warning of plan.warnings) log.warn(warning);
+
   // The run, its trials and their places in the training queue, in one transaction.
   await deps.docs.runTransaction(async (tx) => {
     const run = await readRun(tx, runId);
@@ -173,6 +185,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
           firstTimestamp: manifest.firstTimestamp,
           lastTimestamp: manifest.lastTimestamp,
         },
+        ...plan,
         updatedAt: t,
       },
       { merge: true },

@@ -1,9 +1,10 @@
-import { FINAL_TRIAL_STATUSES, type RunDoc, type TrialDoc } from '../shared/documents.ts';
+import { FINAL_TRIAL_STATUSES, type RunDoc, type TrialDoc, TrialProgress } from '../shared/documents.ts';
 import { messageOf } from '../shared/errors.ts';
 import type { TrainingResult } from '../shared/messages.ts';
-import { DOCS, TOPICS } from '../shared/names.ts';
+import { DOCS, PATHS, TOPICS, TRIAL_FILES } from '../shared/names.ts';
 import type { Deps, JobStatus } from '../shared/ports.ts';
-import { readOpenRuns, readRun, readTrials } from '../shared/records.ts';
+import { readOpenRuns, readRun, readTrial, readTrials } from '../shared/records.ts';
+import { parseJson, parseWith } from '../shared/validate.ts';
 import { decideRun } from './decide.ts';
 import { nowIso } from './pubsub.ts';
 import { dispatch, enqueue } from './queue.ts';
@@ -22,6 +23,8 @@ export interface SweepReport {
   jobsFailed: number;
   decided: number;
   started: number;
+  /** Training trials whose progress was copied from their trainer's `progress.json`. */
+  progressed: number;
 }
 
 /**
@@ -34,7 +37,7 @@ export interface SweepReport {
  */
 export async function sweeper(deps: Deps, options: SweepOptions = {}): Promise<SweepReport> {
   const now = options.now ?? new Date();
-  const report: SweepReport = { timedOut: 0, jobsFailed: 0, decided: 0, started: 0 };
+  const report: SweepReport = { timedOut: 0, jobsFailed: 0, decided: 0, started: 0, progressed: 0 };
   for (const run of await readOpenRuns(deps.docs)) {
     const log = deps.log.child({ runId: run.runId });
     const trials = await readTrials(deps.docs, run.runId);
@@ -49,6 +52,7 @@ export async function sweeper(deps: Deps, options: SweepOptions = {}): Promise<S
         report.timedOut++;
       } else if (trial.status === 'training' && trial.jobId) {
         if (await checkJob(deps, trial, now, options.resultGraceMs ?? 10 * 60_000)) report.jobsFailed++;
+        else if (await copyProgress(deps, trial)) report.progressed++;
       } else if (
         trial.status === 'starting' &&
         now.getTime() - Date.parse(trial.updatedAt) > (options.staleStartMs ?? 5 * 60_000)
@@ -149,6 +153,31 @@ async function checkJob(deps: Deps, trial: TrialDoc, now: Date, graceMs: number)
     return true;
   }
   return false;
+}
+
+/**
+ * Copies a training trial's `progress.json` (its trainer's pace and time left) into the trial document, while the
+ * trial is still training. True if the document changed. The trainer has no document access in the cloud; an
+ * unreadable or malformed file is logged and left for the next sweep.
+ */
+async function copyProgress(deps: Deps, trial: TrialDoc): Promise<boolean> {
+  const key = PATHS.trial(trial.runId, trial.config) + TRIAL_FILES.progress;
+  let progress: TrialProgress;
+  try {
+    if (!(await deps.store.exists(key))) return false;
+    const text = (await deps.store.readLimited(key, 64 * 1024)).toString('utf8');
+    progress = parseWith(TrialProgress, parseJson(text, key), key);
+  } catch (error) {
+    deps.log.warn(`could not read ${key}: ${messageOf(error)}`, { runId: trial.runId, trial: trial.config });
+    return false;
+  }
+  if (trial.progress?.updatedAt === progress.updatedAt) return false;
+  return deps.docs.runTransaction(async (tx) => {
+    const current = await readTrial(tx, trial.runId, trial.config);
+    if (current?.status !== 'training' || current.progress?.updatedAt === progress.updatedAt) return false;
+    tx.set(DOCS.trial(trial.runId, trial.config), { progress }, { merge: true });
+    return true;
+  });
 }
 
 async function failIngestAtDeadline(deps: Deps, run: RunDoc): Promise<void> {

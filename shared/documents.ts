@@ -31,6 +31,24 @@ export const RankedTrial = z.object({
 });
 export type RankedTrial = z.infer<typeof RankedTrial>;
 
+/**
+ * A training trial's pace, as the trainer last wrote it to `progress.json` in its output folder (copied into the trial
+ * document by the sweeper): where it is, the measured seconds per epoch, and the time left at that pace.
+ */
+export const TrialProgress = z.object({
+  epoch: z.number().int().positive(),
+  epochs: z.number().int().positive(),
+  /** With walk-forward folds: which fold is training, of how many. */
+  fold: z.number().int().positive().optional(),
+  folds: z.number().int().positive().optional(),
+  /** Mean of the last few epochs (training and the validation pass), the first one left out (it carries start-up). */
+  secondsPerEpoch: z.number().nonnegative(),
+  /** An upper bound: every remaining epoch to the epoch limit at the current pace (early stopping may end sooner). */
+  remainingSeconds: z.number().nonnegative(),
+  updatedAt: z.string(),
+});
+export type TrialProgress = z.infer<typeof TrialProgress>;
+
 /** `runs/{runId}` */
 export const RunDoc = z.object({
   runId: z.string(),
@@ -71,6 +89,22 @@ export const RunDoc = z.object({
   waiting: z.string().nullable().default(null),
   /** The run's report (`runs/<runId>/report.html`), set once it is written. */
   reportUri: z.string().optional(),
+  /**
+   * Ingest's upper bound of the grid's training time (every config to its epoch limit) on the CPU (wasm) backend,
+   * from `shared/estimate.ts`; a GPU trains much faster. Absent on runs from before it existed.
+   */
+  estimate: z
+    .object({
+      basis: z.string(),
+      trialsAtOnce: z.number().int().positive(),
+      seconds: z.number().nonnegative(),
+      trials: z.array(
+        z.object({ config: z.string(), secondsPerEpoch: z.number().nonnegative(), seconds: z.number() }),
+      ),
+    })
+    .optional(),
+  /** Plain-words warnings for whoever planned the run (e.g. a grid that may take hours), with the ways out. */
+  warnings: z.array(z.string()).optional(),
 });
 export type RunDoc = z.infer<typeof RunDoc>;
 
@@ -101,6 +135,8 @@ export const TrialDoc = z.object({
   /** The job's state as the sweeper last saw it (Vertex AI's words), and when it ended. */
   jobState: z.string().nullable().default(null),
   jobEndedAt: z.string().nullable().default(null),
+  /** While it trains: its pace and remaining time, as the sweeper last copied them from the trainer. */
+  progress: TrialProgress.nullable().default(null),
 });
 export type TrialDoc = z.infer<typeof TrialDoc>;
 

@@ -78,6 +78,8 @@ export const TrialMetrics = z.object({
   epochsRun: z.number().int().nonnegative(),
   bestEpoch: z.number().int().nonnegative(),
   seconds: z.number().nonnegative(),
+  /** Mean seconds of an epoch (training and validation pass) after the first, which carries start-up. */
+  secondsPerEpoch: z.number().nonnegative().optional(),
   parameterCount: z.number().int().nonnegative(),
 });
 export type TrialMetrics = z.infer<typeof TrialMetrics>;

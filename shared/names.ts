@@ -69,6 +69,8 @@ export const TRIAL_FILES = {
   /** The scaler and feature list the weights were trained with: a forecast applies them to new bars. */
   preprocessing: 'preprocessing.json',
   result: 'result.json',
+  /** The trainer's pace while it trains (epoch, seconds per epoch, time left); the sweeper copies it to the trial. */
+  progress: 'progress.json',
 } as const;
 
 /** Document paths in Firestore (or the local document store). */

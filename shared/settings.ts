@@ -78,6 +78,13 @@ export const Settings = z.object({
     .positive()
     .default(24 * 60)
     .describe('trials without a result by then fail as "timed out" and the run is decided'),
+  TRENDCAST_ESTIMATE_WARN_MINUTES: z.coerce
+    .number()
+    .positive()
+    .default(60)
+    .describe(
+      "ingest warns in the run document when the grid's estimated training time on the CPU (wasm) backend is longer",
+    ),
   TRENDCAST_TFJS_BACKEND: z
     .enum(['node-gpu', 'node', 'wasm', 'cpu'])
     .optional()

@@ -3,14 +3,16 @@ import { openFolderUri } from '../adapters/object-stores.ts';
 import { backtest, backtestReturns, equityCurve, periodsPerYear, positions } from '../shared/backtest.ts';
 import { DEFAULT_EVALUATION, DEFAULT_PATIENCE } from '../shared/config.ts';
 import { parseFeatureRows, scaleWindows, walkForwardFolds } from '../shared/dataset.ts';
+import type { TrialProgress } from '../shared/documents.ts';
 import { InputError, messageOf, NotFoundError } from '../shared/errors.ts';
+import { steadySecondsPerEpoch, trainingPace } from '../shared/estimate.ts';
 import type { ModelPreprocessing } from '../shared/forecast.ts';
 import { DatasetManifest, DatasetWindows } from '../shared/manifest.ts';
 import type { TrainingRequest, TrainingResult, TrialMetrics } from '../shared/messages.ts';
 import { evaluateBinary } from '../shared/metrics.ts';
 import { DATASET_FILES, TRIAL_FILES } from '../shared/names.ts';
 import { decodeNpy } from '../shared/npy.ts';
-import type { Logger } from '../shared/ports.ts';
+import type { Logger, ObjectStore } from '../shared/ports.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 import { type EpochRecord, equityCurveSvg, learningCurvesSvg, saveModel } from './artifacts.ts';
 import { selectBackend } from './backend.ts';
@@ -29,7 +31,34 @@ export type EpochProgress = {
   lr: number;
   /** Wall-clock seconds of this epoch (training and the validation pass), to plan the remaining time with. */
   seconds: number;
+  /** The trial's pace so far and the time left at it, to the epoch limit (`trainingPace`). */
+  secondsPerEpoch: number;
+  remainingSeconds: number;
 };
+/** What one fold's loop knows of an epoch; the pace is added over the whole trial. */
+type FoldEpoch = Omit<EpochProgress, 'secondsPerEpoch' | 'remainingSeconds'>;
+
+/**
+ * Writes the trial's `progress.json` (what the sweeper copies into the trial document) at most every few seconds, so a
+ * fast epoch does not become a storage write each; a failed write is logged and never fails the training.
+ */
+function progressFile(store: ObjectStore, key: string, log: Logger | undefined, everyMs = 5000) {
+  let writtenAt = Number.NEGATIVE_INFINITY;
+  let pending: Promise<void> | undefined;
+  return {
+    update(progress: TrialProgress): void {
+      if (pending || Date.now() - writtenAt < everyMs) return;
+      writtenAt = Date.now();
+      pending = store
+        .write(key, `${JSON.stringify(progress)}\n`, 'application/json')
+        .catch((error) => log?.warn(`could not write ${key}: ${messageOf(error)}`))
+        .finally(() => {
+          pending = undefined;
+        });
+    },
+    settled: () => pending,
+  };
+}
 
 /** mulberry32: a small seeded PRNG, enough for repeatable shuffles and dropout masks. */
 function seededRandom(seed: number): () => number {
@@ -143,7 +172,9 @@ export async function runTraining(
     const backend = await selectBackend();
     const dataset = await loadDataset(request.datasetUri);
     log?.info('training', { backend, datasetUri: request.datasetUri, ...dataset.manifest.counts });
-    const result = await withSeed(request.seed, () => train(request, dataset, backend, started, hooks));
+    const result = await withSeed(request.seed, () =>
+      train(request, dataset, backend, started, { ...hooks, log }),
+    );
     log?.info('trained', {
       outputUri: request.outputUri,
       f1: result.status === 'succeeded' ? result.metrics.f1 : null,
@@ -171,7 +202,7 @@ async function fitFold(
   y: Float32Array,
   block: { start: number; end: number },
   shape: { L: number; F: number },
-  onEpoch: (p: EpochProgress) => void,
+  onEpoch: (p: FoldEpoch) => void,
 ): Promise<Fitted> {
   const { config } = request;
   const { L, F } = shape;
@@ -290,6 +321,9 @@ async function train(
       `dataset ${request.datasetUri}: features.csv has ${raw.length / F} rows, dataset.json says ${manifest.counts.rows}`,
     );
 
+  const { store, prefix } = await openFolderUri(request.outputUri);
+  const progress = progressFile(store, prefix + TRIAL_FILES.progress, hooks.log);
+  const epochSeconds: number[] = [];
   const probabilities: number[] = [];
   const history: EpochRecord[] = [];
   let lossSum = 0;
@@ -300,9 +334,19 @@ async function train(
         ? scaleWindows(raw, F, L, block.start)
         : { X: Xdata, scaler: manifest.scaler };
       const fold = blocks.length > 1 ? { fold: j + 1, folds: blocks.length } : {};
-      const fitted = await fitFold(request, X, ydata, block, { L, F }, (p) =>
-        hooks.onEpoch?.({ ...p, ...fold }),
-      );
+      const fitted = await fitFold(request, X, ydata, block, { L, F }, (p) => {
+        epochSeconds.push(p.seconds);
+        const at = { ...p, ...fold };
+        const pace = trainingPace(epochSeconds, at);
+        hooks.onEpoch?.({ ...at, ...pace });
+        progress.update({
+          epoch: p.epoch,
+          epochs: p.epochs,
+          ...fold,
+          ...pace,
+          updatedAt: new Date().toISOString(),
+        });
+      });
       last?.model.dispose();
       last = { ...fitted, scaler };
       probabilities.push(...fitted.probabilities);
@@ -328,10 +372,10 @@ async function train(
       epochsRun: history.length,
       bestEpoch: last!.bestEpoch,
       seconds: (Date.now() - started) / 1000,
+      secondsPerEpoch: steadySecondsPerEpoch(epochSeconds),
       parameterCount: model.countParams(),
     };
 
-    const { store, prefix } = await openFolderUri(request.outputUri);
     const uri = (name: string) => `${store.baseUri}${prefix}${name}`;
     const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
     await saveModel(model, store, prefix);
@@ -406,6 +450,7 @@ async function train(
     await store.write(prefix + TRIAL_FILES.result, json(result));
     return result;
   } finally {
+    await progress.settled();
     last?.model.dispose();
   }
 }

@@ -21,6 +21,10 @@ export type EpochProgress = {
   valLoss: number;
   bestValLoss: number;
   lr?: number;
+  /** This epoch's wall-clock seconds, the trial's pace (mean of its last epochs) and the time left at it. */
+  seconds: number;
+  secondsPerEpoch: number;
+  remainingSeconds: number;
 };
 
 export interface ChildProcessJobLauncherOptions {

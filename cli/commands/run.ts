@@ -12,7 +12,7 @@ import { readForecast, readRun, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { parseJson, parseWith } from '../../shared/validate.ts';
 import { createEmbedded, type Embedded, LOCAL_BUCKET } from '../embedded.ts';
-import { forecastLine, reportLocation, runSummary } from '../format.ts';
+import { forecastLine, left, planLines, reportLocation, runSummary } from '../format.ts';
 
 export interface RunOptions {
   home: string;
@@ -45,14 +45,15 @@ export async function gridFromOptions(options: {
   return grid;
 }
 
-/** One line per epoch per trial, and the best validation loss so far. */
+/** One line per epoch per trial: the losses, the best validation loss so far, the pace and the time left at it. */
+export function progressLine(p: EpochProgress): string {
+  const lr = p.lr === undefined ? '' : `  lr ${p.lr.toExponential(1)}`;
+  const pace = `  ${p.secondsPerEpoch.toFixed(2)} s/epoch  left ${left(p.remainingSeconds)}`;
+  return `  ${p.config.padEnd(20)}${p.folds ? ` fold ${p.fold}/${p.folds}` : ''} epoch ${String(p.epoch).padStart(3)}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.valLoss.toFixed(4)}  best ${p.bestValLoss.toFixed(4)}${lr}${pace}`;
+}
+
 function progressPrinter(): (p: EpochProgress) => void {
-  return (p) => {
-    const lr = p.lr === undefined ? '' : `  lr ${p.lr.toExponential(1)}`;
-    process.stderr.write(
-      `  ${p.config.padEnd(20)}${p.folds ? ` fold ${p.fold}/${p.folds}` : ''} epoch ${String(p.epoch).padStart(3)}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.valLoss.toFixed(4)}  best ${p.bestValLoss.toFixed(4)}${lr}\n`,
-    );
-  };
+  return (p) => process.stderr.write(`${progressLine(p)}\n`);
 }
 
 /** Drops a CSV into the local bucket's `incoming/` and runs the flow until its run ends. */
@@ -84,10 +85,28 @@ export async function runCsv(
   try {
     const event = await embedded.finalize(key);
     const runId = deriveRunId(LOCAL_BUCKET, key, String(event.data!.generation));
+    if (!options.quiet) void printPlan(embedded, runId);
     await embedded.waitForRun(runId);
     return await readRunWithTrials(embedded, runId);
   } finally {
     process.off('SIGINT', stop);
+  }
+}
+
+/** Once ingest has planned the run: its estimate and warnings, before the first epoch's lines. */
+async function printPlan(embedded: Pick<Embedded, 'docs'>, runId: string): Promise<void> {
+  try {
+    for (;;) {
+      const run = await readRun(embedded.docs, runId);
+      if (run?.estimate) {
+        for (const line of planLines(run)) process.stderr.write(`${line}\n`);
+        return;
+      }
+      if (run && FINAL_RUN_STATUSES.has(run.status)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch {
+    // Only a courtesy: the summary repeats these lines at the end.
   }
 }
 

@@ -33,9 +33,12 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
       promotedConfig: run.status === 'promoted' ? (run.promotion?.config ?? null) : null,
       report: run.reportUri ? reportLocation(run.reportUri) : null,
       dataset: run.dataset,
+      estimate: run.estimate ?? null,
+      warnings: run.warnings ?? [],
       trials: trials.map((t) => ({
         config: t.config,
         status: t.status,
+        progress: t.progress,
         error: t.error,
         metrics: t.metrics,
         artifacts: t.artifacts,

@@ -54,12 +54,27 @@ describe('trendcast run on the reference CSV (embedded default)', () => {
     expect(first.stdout).toMatch(/config_2_deeper/);
     // progress: one line per epoch per trial
     for (const c of DEFAULT_GRID.configs) expect(first.stderr).toMatch(new RegExp(`${c.name}\\s+epoch +2/2`));
+    // each progress line gives the trial's pace and the time left at it; the last epoch leaves nothing
+    expect(first.stderr).toMatch(/epoch +1\/2 .* [\d.]+ s\/epoch {2}left <= \d+ s$/m);
+    expect(first.stderr).toMatch(/epoch +2\/2 .* [\d.]+ s\/epoch {2}left <= 0 s$/m);
+    // ingest's estimate of the grid, on one line before training and in the summary; no warning for this small CSV
+    expect(run.estimate?.trials.map((t) => t.config)).toEqual(DEFAULT_GRID.configs.map((c) => c.name));
+    expect(run.warnings).toEqual([]);
+    expect(first.stderr).toMatch(/^estimate: up to \d+ s on the CPU \(wasm\) backend/m);
+    expect(first.stdout).toMatch(/^estimate: up to /m);
+    expect(first.stdout).toMatch(/\btime +s\/epoch$/m);
 
     const trials = (await docs.list(DOCS.trials(run.runId))).map((t) => TrialDoc.parse(t.data));
     expect(trials.map((t) => t.config)).toEqual(DEFAULT_GRID.configs.map((c) => c.name));
     for (const trial of trials) {
       expect(trial.status).toBe('succeeded');
       expect(trial.metrics?.epochsRun).toBe(2);
+      expect(trial.metrics?.secondsPerEpoch).toBeGreaterThan(0);
+      // the trainer's pace file, which the sweeper copies into a trial while it trains
+      const pace = JSON.parse(
+        readFileSync(join(home, 'bucket/runs', run.runId, 'trials', trial.config, 'progress.json'), 'utf8'),
+      );
+      expect(pace).toMatchObject({ epochs: 2 });
       for (const uri of Object.values(trial.artifacts!)) expect(existsSync(fileURLToPath(uri))).toBe(true);
     }
   });
@@ -86,7 +101,7 @@ describe('trendcast run on the reference CSV (embedded default)', () => {
         status: run!.status,
         reason: run!.reason,
         metrics: trials.map(({ config, metrics }) => {
-          const { seconds: _seconds, ...rest } = metrics!;
+          const { seconds: _seconds, secondsPerEpoch: _pace, ...rest } = metrics!;
           return { config, ...rest };
         }),
       };

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { DEFAULT_EVALUATION, DEFAULT_GRID } from '../../shared/config.ts';
 import { buildDataset } from '../../shared/dataset.ts';
+import { TrialProgress } from '../../shared/documents.ts';
 import { TrainingResult, TrialMetrics } from '../../shared/messages.ts';
 import { loadModel } from '../../trainer/artifacts.ts';
 import { selectBackend } from '../../trainer/backend.ts';
@@ -91,7 +92,27 @@ describe('runTraining', () => {
       [3, 3],
     ]);
     for (const p of progress) expect(p.seconds).toBeGreaterThan(0);
+    // the pace leaves out the first epoch (start-up) once there are others; the time left is to the epoch limit
+    expect(progress.map((p) => p.secondsPerEpoch)).toEqual([
+      progress[0]!.seconds,
+      progress[1]!.seconds,
+      (progress[1]!.seconds + progress[2]!.seconds) / 2,
+    ]);
+    expect(progress.map((p) => p.remainingSeconds)).toEqual([
+      2 * progress[0]!.seconds,
+      progress[1]!.seconds,
+      0,
+    ]);
     if (first.status !== 'succeeded') throw new Error('training failed');
+    expect(first.metrics.secondsPerEpoch).toBe((progress[1]!.seconds + progress[2]!.seconds) / 2);
+    // progress.json (written at the first epoch, then at most every 5 s) holds one epoch's pace, in the document's shape
+    const file = TrialProgress.parse(JSON.parse(readFileSync(join(root, 'a', 'progress.json'), 'utf8')));
+    const at = progress[file.epoch - 1]!;
+    expect(file).toMatchObject({
+      epochs: 3,
+      secondsPerEpoch: at.secondsPerEpoch,
+      remainingSeconds: at.remainingSeconds,
+    });
     // Each epoch's seconds fit inside the whole run's.
     expect(progress.reduce((sum, p) => sum + p.seconds, 0)).toBeLessThanOrEqual(first.metrics.seconds);
   });
@@ -167,8 +188,8 @@ describe('runTraining', () => {
   it('gives the same metrics for the same request and seed on the same backend', async () => {
     const again = await runTraining(request('b'));
     if (first.status !== 'succeeded' || again.status !== 'succeeded') throw new Error('training failed');
-    const { seconds: _a, ...m1 } = first.metrics;
-    const { seconds: _b, ...m2 } = again.metrics;
+    const { seconds: _a, secondsPerEpoch: _pa, ...m1 } = first.metrics;
+    const { seconds: _b, secondsPerEpoch: _pb, ...m2 } = again.metrics;
     expect(m2).toEqual(m1);
   });
 
