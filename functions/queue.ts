@@ -99,7 +99,12 @@ async function setRunWaiting(deps: Deps, runId: string, waiting: string | null):
   await deps.docs.set(DOCS.run(runId), { waiting, updatedAt: nowIso() }, { merge: true });
 }
 
-async function failTrial(deps: Deps, trial: TrialDoc, error: string): Promise<void> {
+/** Fails a trial the way every path does: a failed result, recorded by the collector like any other. */
+export async function failTrial(
+  deps: Deps,
+  trial: Pick<TrialDoc, 'runId' | 'config'>,
+  error: string,
+): Promise<void> {
   const failed: TrainingResult = {
     status: 'failed',
     runId: trial.runId,

@@ -1,13 +1,12 @@
 import { FINAL_TRIAL_STATUSES, type RunDoc, type TrialDoc, TrialProgress } from '../shared/documents.ts';
 import { messageOf } from '../shared/errors.ts';
-import type { TrainingResult } from '../shared/messages.ts';
-import { DOCS, PATHS, TOPICS, TRIAL_FILES } from '../shared/names.ts';
+import { DOCS, PATHS, TRIAL_FILES } from '../shared/names.ts';
 import type { Deps, JobStatus } from '../shared/ports.ts';
 import { readOpenRuns, readRun, readTrial, readTrials } from '../shared/records.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 import { decideRun } from './decide.ts';
 import { nowIso } from './pubsub.ts';
-import { dispatch, enqueue } from './queue.ts';
+import { dispatch, enqueue, failTrial } from './queue.ts';
 import { writeRunReport } from './report.ts';
 
 export interface SweepOptions {
@@ -78,17 +77,6 @@ export async function sweeper(deps: Deps, options: SweepOptions = {}): Promise<S
   return report;
 }
 
-async function publishFailure(deps: Deps, trial: TrialDoc, error: string): Promise<void> {
-  const result: TrainingResult = {
-    status: 'failed',
-    runId: trial.runId,
-    config: trial.config,
-    error,
-    finishedAt: nowIso(),
-  };
-  await deps.bus.publish(TOPICS.trainingResults, result, { runId: trial.runId, config: trial.config });
-}
-
 async function timeOut(deps: Deps, run: RunDoc, trial: TrialDoc): Promise<void> {
   if (trial.jobId) {
     // The job would otherwise go on billing its machine and holding a slot.
@@ -99,7 +87,7 @@ async function timeOut(deps: Deps, run: RunDoc, trial: TrialDoc): Promise<void> 
       });
     });
   }
-  await publishFailure(
+  await failTrial(
     deps,
     trial,
     `timed out: no result by the run deadline ${run.deadline} (trial was ${trial.status})`,
@@ -129,7 +117,7 @@ async function checkJob(deps: Deps, trial: TrialDoc, now: Date, graceMs: number)
     );
   }
   if (status.timedOut) {
-    await publishFailure(
+    await failTrial(
       deps,
       trial,
       `timed out: the training job ran past its timeout (${status.platformState}: ${status.error ?? 'stopped'})`,
@@ -137,7 +125,7 @@ async function checkJob(deps: Deps, trial: TrialDoc, now: Date, graceMs: number)
     return true;
   }
   if (status.state === 'failed' || status.state === 'cancelled') {
-    await publishFailure(
+    await failTrial(
       deps,
       trial,
       `training job ${status.state === 'failed' ? 'failed' : 'was cancelled'} (${status.platformState})${status.error ? `: ${status.error}` : ''}`,
@@ -145,7 +133,7 @@ async function checkJob(deps: Deps, trial: TrialDoc, now: Date, graceMs: number)
     return true;
   }
   if (status.state === 'succeeded' && endedAt && now.getTime() - Date.parse(endedAt) > graceMs) {
-    await publishFailure(
+    await failTrial(
       deps,
       trial,
       `training job finished (${status.platformState}) without reporting a result`,

@@ -9,18 +9,9 @@ import { emulatorSkipReason } from '../../emulators/harness.ts';
 import { ForecastAttempt, ForecastDoc, ModelDoc } from '../../shared/documents.ts';
 import { DOCS, gridKeyFor, PATHS } from '../../shared/names.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
+import { until } from '../helpers/wait.ts';
 
 const skip = emulatorSkipReason();
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-}
 
 describe.skipIf(skip).sequential('forecasts on the emulators', () => {
   let cloud: EmulatedCloud;

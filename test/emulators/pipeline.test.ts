@@ -14,6 +14,7 @@ import type { TrialDoc } from '../../shared/documents.ts';
 import { DATASET_FILES, DOCS, gridKeyFor, PATHS, TOPICS } from '../../shared/names.ts';
 import { readModel, readRun, readTrial, readTrials } from '../../shared/records.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
+import { until } from '../helpers/wait.ts';
 
 const skip = emulatorSkipReason();
 
@@ -35,16 +36,6 @@ const tiny = (name: string, epochs = 2) => ({
   epochs,
 });
 const CSV = readFileSync(REFERENCE_CSV);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 240_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-}
 
 /** Drops a CSV (and its grid) under `name`; resolves to its run id. */
 async function drop(cloud: EmulatedCloud, name: string, grid: unknown): Promise<string> {

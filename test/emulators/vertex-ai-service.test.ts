@@ -678,7 +678,6 @@ describe('VertexJobLauncher against the local Vertex AI service', () => {
     ).toMatch(/UNSPECIFIED/);
   });
 
-
   it('TRENDCAST_VERTEX_ENDPOINT must be an http://host:port URL', () => {
     expect(() => readSettings({ TRENDCAST_VERTEX_ENDPOINT: 'localhost:8090' })).toThrow(
       /TRENDCAST_VERTEX_ENDPOINT/,
