@@ -1,28 +1,20 @@
 import { z } from 'zod';
 import { InputError } from '../shared/errors.ts';
+import { TrialMetrics } from '../shared/messages.ts';
 import { parseWith } from '../shared/validate.ts';
 import type { EpochPoint, EquityPoint, PricePoint, RocPoint } from './charts.ts';
 
 // What the report reads beside the run and trial documents, as it reads it: every field the trainer or the forecaster
 // may not (yet) write is optional, so a report renders for runs made before and after those fields existed.
 
-export const Backtest = z.object({
-  totalReturn: z.number(),
-  buyHoldReturn: z.number(),
-  sharpe: z.number().nullable(),
-  maxDrawdown: z.number(),
-  trades: z.number(),
-  exposure: z.number(),
-  costBps: z.number(),
-  threshold: z.number(),
-});
-export type Backtest = z.infer<typeof Backtest>;
-
-/** The parts of metrics.json beyond TrialMetrics that the report shows when they are there. */
+/**
+ * The parts of metrics.json the report shows when they are there: the schemas of shared/messages.ts, each optional
+ * (and dropped when it does not parse), so a report renders for runs made before these fields existed.
+ */
 export const TrialExtras = z.object({
-  pValue: z.number().optional().catch(undefined),
-  accuracyInterval: z.tuple([z.number(), z.number()]).optional().catch(undefined),
-  backtest: Backtest.optional().catch(undefined),
+  pValue: TrialMetrics.shape.pValue.optional().catch(undefined),
+  accuracyInterval: TrialMetrics.shape.accuracyInterval.optional().catch(undefined),
+  backtest: TrialMetrics.shape.backtest.optional().catch(undefined),
 });
 export type TrialExtras = z.infer<typeof TrialExtras>;
 
@@ -47,17 +39,8 @@ export const History = z.array(
   z.object({ epoch: z.number(), loss: z.number(), val_loss: z.number(), lr: z.number() }),
 );
 
-/** `forecasts/{symbol}_{timeframe}`: the latest forecast of the current model. */
-export const Forecast = z.object({
-  asOf: z.string(),
-  probabilityUp: z.number(),
-  signal: z.string(),
-  threshold: z.number(),
-  modelVersion: z.union([z.number(), z.string()]),
-  runId: z.string(),
-  createdAt: z.string(),
-});
-export type Forecast = z.infer<typeof Forecast>;
+/** `forecasts/{symbol}_{timeframe}`: the latest forecast of the current model (shared/documents.ts). */
+export { Forecast } from '../shared/documents.ts';
 
 /** model.json in the tfjs layers format: only what the architecture table needs. */
 const ModelJson = z.object({

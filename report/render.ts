@@ -166,7 +166,7 @@ function rankingSection(input: ReportInput): string {
       ...(withInterval
         ? [
             t?.extras.accuracyInterval
-              ? `${pct(t.extras.accuracyInterval[0])}–${pct(t.extras.accuracyInterval[1])}`
+              ? `${pct(t.extras.accuracyInterval.low)}–${pct(t.extras.accuracyInterval.high)}`
               : '–',
           ]
         : []),
@@ -263,7 +263,7 @@ function forecastSection(input: ReportInput): string {
   const other =
     f.runId === input.run.runId
       ? ''
-      : `<p class="note">Made by the current model, promoted by run <code>${esc(f.runId)}</code>.</p>`;
+      : `<p class="note">Made by the current model (model version ${esc(f.modelVersion)}) from ${esc(f.source)}.</p>`;
   return `<section id="forecast"><h2>Forecast</h2>
 <p class="sentence">As of ${esc(f.asOf)}: <b>${esc(f.signal)}</b>, probability of an up close ${pct(f.probabilityUp)} (threshold ${fixed(f.threshold, 2)}).</p>
 ${facts([

@@ -92,7 +92,7 @@ function trial(
     }),
     extras: {
       pValue: 0.21 + index / 10,
-      accuracyInterval: [evaluated.accuracy - 0.18, Math.min(1, evaluated.accuracy + 0.17)],
+      accuracyInterval: { low: evaluated.accuracy - 0.18, high: Math.min(1, evaluated.accuracy + 0.17) },
       backtest: {
         totalReturn: 0.031,
         buyHoldReturn: 0.078,
@@ -102,6 +102,8 @@ function trial(
         exposure: 0.54,
         costBps: 10,
         threshold: 0.5,
+        allowShort: false,
+        periodsPerYear: 252,
       },
     },
     history,
@@ -165,10 +167,11 @@ export function referenceInput(
     forecast: {
       asOf: dataset.manifest.lastTimestamp,
       probabilityUp: 0.58,
-      signal: 'long',
+      signal: 'up',
       threshold: 0.5,
       modelVersion: 3,
       runId: RUN_ID,
+      source: 'run',
       createdAt: '2025-11-12T10:05:01.000Z',
     },
   };

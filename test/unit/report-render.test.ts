@@ -45,7 +45,7 @@ describe('renderReport', () => {
     expect(html).toContain('<th>accuracy interval</th>');
     expect(html).toContain('does not beat the majority-class baseline');
     expect(html).toContain('10 bps per change of position');
-    expect(html).toMatch(/As of 2025-11-10: <b>long<\/b>, probability of an up close 58\.0%/);
+    expect(html).toMatch(/As of 2025-11-10: <b>up<\/b>, probability of an up close 58\.0%/);
     // Architecture from the saved model: every layer, and parameters that add up to the model's own count.
     expect(html).toContain('<td>lstm_1</td><td>LSTM</td><td>8 units, tanh</td>');
     for (const { layers: summary, countParams } of layers.values()) {
