@@ -8,8 +8,11 @@ export interface ObjectStore {
   /** `gs://bucket/` or `file:///abs/folder/`: the prefix that turns a key into a URI. */
   readonly baseUri: string;
   read(key: string): Promise<Buffer>;
-  /** Reads at most `maxBytes`; throws InputError when the object is larger (checked before reading it all). */
-  readLimited(key: string, maxBytes: number): Promise<Buffer>;
+  /**
+   * Reads at most `maxBytes`; throws InputError when the object is larger (checked before reading it all). With a
+   * `generation`, reads exactly that version of the object (NotFoundError when it is gone), not the newest.
+   */
+  readLimited(key: string, maxBytes: number, options?: { generation?: string }): Promise<Buffer>;
   /** Writes the whole object atomically: readers see the old object or the new one, never a part. */
   write(key: string, data: Buffer | string, contentType?: string): Promise<void>;
   exists(key: string): Promise<boolean>;

@@ -30,7 +30,11 @@ export class LocalObjectStore implements ObjectStore {
     });
   }
 
-  async readLimited(key: string, maxBytes: number): Promise<Buffer> {
+  /**
+   * A folder keeps one version of each object, so `generation` is not looked up: the embedded platform derives an
+   * upload's generation from the bytes it finalizes (cli/embedded.ts), and the file holds those bytes until replaced.
+   */
+  async readLimited(key: string, maxBytes: number, _options?: { generation?: string }): Promise<Buffer> {
     const handle = await open(this.file(key), 'r').catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT'
         ? new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: e })
