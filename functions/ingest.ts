@@ -148,7 +148,11 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     DATASET_FILES.latest,
     DATASET_FILES.manifest,
   ] as const;
-  for (const name of order) await deps.store.write(datasetPrefix + name, dataset.files[name]);
+  for (const name of order) {
+    const data = dataset.files[name];
+    if (typeof data === 'string' || Buffer.isBuffer(data)) await deps.store.write(datasetPrefix + name, data);
+    else await deps.store.writeStream(datasetPrefix + name, data);
+  }
 
   const { manifest } = dataset;
   const datasetUri = deps.store.baseUri + datasetPrefix;

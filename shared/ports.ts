@@ -15,6 +15,15 @@ export interface ObjectStore {
   readLimited(key: string, maxBytes: number, options?: { generation?: string }): Promise<Buffer>;
   /** Writes the whole object atomically: readers see the old object or the new one, never a part. */
   write(key: string, data: Buffer | string, contentType?: string): Promise<void>;
+  /**
+   * Writes the object from chunks as they come, never holding it whole (a dataset's large files); atomic like
+   * `write`. Each chunk may be dropped once consumed, so memory stays at one chunk whatever the object's size.
+   */
+  writeStream(
+    key: string,
+    chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+    contentType?: string,
+  ): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;

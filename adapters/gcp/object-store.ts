@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Storage } from '@google-cloud/storage';
 import { InputError, NotFoundError } from '../../shared/errors.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
@@ -76,6 +78,18 @@ export class GcsObjectStore implements ObjectStore {
       resumable: false,
       ...(contentType ? { contentType } : {}),
     });
+  }
+
+  async writeStream(
+    key: string,
+    chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+    contentType?: string,
+  ): Promise<void> {
+    // One streamed upload request: the object appears only once the last chunk is in, whole or not at all.
+    await pipeline(
+      Readable.from(chunks, { objectMode: false }),
+      this.file(key).createWriteStream({ resumable: false, ...(contentType ? { contentType } : {}) }),
+    );
   }
 
   async exists(key: string): Promise<boolean> {
