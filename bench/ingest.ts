@@ -1,7 +1,8 @@
 /**
- * Ingest on large CSVs: for 10k, 100k and 1M 5-minute bars, the wall time, the peak memory (the child's maxRSS, each
+ * Ingest on large CSVs: for 10k, 100k, 200k and 1M 5-minute bars, the wall time, the peak memory (the child's maxRSS, each
  * size in a fresh child process) and the bytes written, for the ingest handler on the embedded adapters and for
- * `trendcast features` alike. Prints one JSON line per measurement and a table.
+ * `trendcast features` alike, with V8's old space capped as the ingest function's is (BENCH_HEAP_MB, 0: Node's default).
+ * Prints one JSON line per measurement and a table.
  *
  *   npm run bench:ingest              # BENCH_BARS=10000,200000 to choose the sizes
  */
@@ -16,18 +17,26 @@ import { LocalDocumentStore } from '../adapters/local/document-store.ts';
 import { LocalMessageBus } from '../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../adapters/local/object-store.ts';
 import { createLogger } from '../adapters/log.ts';
+import { FUNCTION_SIZES } from '../cdktf/functions.ts';
 import { writeFeatures } from '../cli/commands/features.ts';
 import { ingest } from '../functions/ingest.ts';
 import { readRun } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { readSettings } from '../shared/settings.ts';
 
-const SIZES = (process.env.BENCH_BARS ?? '10000,100000,1000000').split(',').map(Number);
+const SIZES = (process.env.BENCH_BARS ?? '10000,100000,200000,1000000').split(',').map(Number);
 /** V8's old-space cap for the children (`--max-old-space-size`), as the ingest function is given it; unset: Node's default. */
-const HEAP_MB = process.env.BENCH_HEAP_MB;
+const HEAP_MB = process.env.BENCH_HEAP_MB ?? String(FUNCTION_SIZES.ingest.heapMb);
 const SELF = fileURLToPath(import.meta.url);
 
-type Measured = { mode: string; bars: number; csvBytes: number; seconds: number; peakMB: number; writtenBytes: number };
+type Measured = {
+  mode: string;
+  bars: number;
+  csvBytes: number;
+  seconds: number;
+  peakMB: number;
+  writtenBytes: number;
+};
 
 /** A random walk of 5-minute NSE bars (09:15-15:35, weekdays), written as it is made. */
 async function writeCsv(file: string, bars: number): Promise<void> {
@@ -98,7 +107,10 @@ async function child(mode: string, csv: string, work: string): Promise<void> {
     };
     const generation = BigInt(`0x${createHash('sha256').update(csv).digest('hex').slice(0, 15)}`).toString();
     const data = { bucket: 'local', name: key, generation, size: String(size) };
-    await ingest({ id: 'bench', type: 'google.cloud.storage.object.v1.finalized', source: 'bench', data }, deps);
+    await ingest(
+      { id: 'bench', type: 'google.cloud.storage.object.v1.finalized', source: 'bench', data },
+      deps,
+    );
     const runId = deriveRunId('local', key, generation);
     const run = await readRun(deps.docs, runId);
     if (run?.status !== 'training') throw new Error(`ingest ended ${run?.status}: ${run?.error}`);
@@ -119,20 +131,26 @@ async function main(): Promise<void> {
       await writeCsv(csv, bars);
       const csvBytes = statSync(csv).size;
       for (const mode of ['ingest', 'features']) {
-        const out = spawnSync(process.execPath, [
+        const out = spawnSync(
+          process.execPath,
+          [
             ...process.execArgv,
-            ...(HEAP_MB ? [`--max-old-space-size=${HEAP_MB}`] : []),
+            ...(HEAP_MB !== '0' ? [`--max-old-space-size=${HEAP_MB}`] : []),
             SELF,
             'child',
             mode,
             csv,
             join(work, mode),
-          ], {
-          encoding: 'utf8',
-          maxBuffer: 1 << 20,
-        });
+          ],
+          {
+            encoding: 'utf8',
+            maxBuffer: 1 << 20,
+          },
+        );
         if (out.status !== 0) {
-          process.stdout.write(`${mode} of ${bars} bars failed: ${out.stderr.split('\n').slice(0, 8).join(' | ')}\n`);
+          process.stdout.write(
+            `${mode} of ${bars} bars failed: ${out.stderr.split('\n').slice(0, 8).join(' | ')}\n`,
+          );
           continue;
         }
         const measured = { mode, bars, csvBytes, ...JSON.parse(out.stdout.trim().split('\n').at(-1)!) };
@@ -146,7 +164,7 @@ async function main(): Promise<void> {
   const mb = (b: number) => (b / 1e6).toFixed(1);
   process.stdout.write(
     `\n${cpus()[0]?.model} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ` +
-      `old space ${HEAP_MB ? `${HEAP_MB} MB` : 'default'}\n` +
+      `old space ${HEAP_MB !== '0' ? `${HEAP_MB} MB` : 'default'}\n` +
       '| what | bars | CSV MB | seconds | peak RSS MB | written MB |\n|---|---:|---:|---:|---:|---:|\n' +
       results
         .map(
