@@ -1,5 +1,5 @@
-// Ingest reads the generation its event names, on fake-gcs-server with object versioning on: an upload overwritten
-// after its event still trains on the bytes that event announced.
+// Ingest on fake-gcs-server with object versioning on: it reads the generation its event names (an upload overwritten
+// after its event still trains on the bytes that event announced), and streams the dataset's large files.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreDocumentStore } from '../../adapters/gcp/document-store.ts';
@@ -8,6 +8,7 @@ import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { Emulators, emulatorSkipReason } from '../../emulators/harness.ts';
 import { ingest } from '../../functions/ingest.ts';
+import { buildDataset, datasetFileBytes } from '../../shared/dataset.ts';
 import { NotFoundError } from '../../shared/errors.ts';
 import type { CloudEventLike, StorageObjectData } from '../../shared/events.ts';
 import { DATASET_FILES, PATHS } from '../../shared/names.ts';
@@ -80,6 +81,20 @@ describe
       );
     });
 
+    it('writeStream makes one object of many chunks, visible only once complete', async () => {
+      const chunks = Array.from({ length: 300 }, (_, i) => Buffer.alloc(10_000, i % 256));
+      let handed = 0;
+      async function* slowly() {
+        for (const chunk of chunks) {
+          handed++;
+          if (handed === 150) expect(await deps.store.exists('stream/big.bin')).toBe(false);
+          yield chunk;
+        }
+      }
+      await deps.store.writeStream('stream/big.bin', slowly(), 'application/octet-stream');
+      expect((await deps.store.read('stream/big.bin')).equals(Buffer.concat(chunks))).toBe(true);
+    });
+
     it('an upload overwritten before ingest reads it still ingests the generation its event names', async () => {
       const key = `${PATHS.incomingPrefix}REF.csv`;
       const event = await upload(key, CSV);
@@ -98,6 +113,12 @@ describe
       expect(manifest.source.sha256).toBe(
         (await import('node:crypto')).createHash('sha256').update(CSV).digest('hex'),
       );
+      // The streamed files are whole, byte for byte what the dataset builds.
+      const built = buildDataset({ bytes: CSV, fileName: 'REF.csv' });
+      for (const name of [DATASET_FILES.X, DATASET_FILES.features] as const) {
+        const stored = await deps.store.read(PATHS.dataset(run.runId) + name);
+        expect(stored.equals(datasetFileBytes(built.files[name]))).toBe(true);
+      }
 
       // The newer generation is its own run, and fails on its own bytes.
       await ingest(later, deps);
