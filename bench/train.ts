@@ -18,7 +18,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_GRID } from '../shared/config.ts';
-import { buildDataset } from '../shared/dataset.ts';
+import { buildDataset, datasetFileBytes } from '../shared/dataset.ts';
 import { runTraining } from '../trainer/train.ts';
 
 const REFERENCE = fileURLToPath(
@@ -192,7 +192,8 @@ async function main(): Promise<void> {
   const { files, manifest } = intraday
     ? buildDataset({ bytes: Buffer.from(intradayCsv()), fileName: 'SYNTHETIC-5m.csv' })
     : buildDataset({ bytes: readFileSync(REFERENCE), fileName: REFERENCE });
-  for (const [name, data] of Object.entries(files)) writeFileSync(join(datasetDir, name), data);
+  for (const [name, data] of Object.entries(files))
+    writeFileSync(join(datasetDir, name), datasetFileBytes(data));
   const backends = (process.env.BENCH_BACKENDS ?? 'wasm').split(',');
   const configs = process.env.BENCH_CONFIGS?.split(',') ?? DEFAULT_GRID.configs.map((c) => c.name);
   const python = kerasPython();

@@ -75,6 +75,9 @@ export async function decideRun(runId: string, deps: Deps): Promise<RunDoc | und
   });
   if (run?.status === 'rejected' && !run.promotion) deps.log.info(`run rejected: ${run.reason}`, { runId });
   if (run?.promotion && run.status !== 'promoted') await finishPromotion(run, deps);
+  // A finisher that died between its transaction and the pointer is redelivered here: bring the pointer in line.
+  else if (run?.status === 'promoted' && run.symbol && run.timeframe)
+    await syncCurrentPointer(run.symbol, run.timeframe, deps);
   const decided = await readRun(deps.docs, runId);
   if (decided?.status === 'promoted' || decided?.status === 'rejected') {
     // The forecaster makes the run's forecast (once, however often asked), then writes the run's report, which shows
@@ -89,24 +92,21 @@ export async function decideRun(runId: string, deps: Deps): Promise<RunDoc | und
   return readRun(deps.docs, runId);
 }
 
-/** Copies the winner's artifacts to its version folder and to `current/`, then marks the model and the run. Idempotent. */
+/**
+ * Copies the winner's artifacts to its version folder, marks the model and the run, then points `current.json` at
+ * the document's current version. Idempotent.
+ */
 async function finishPromotion(run: RunDoc, deps: Deps): Promise<void> {
   const promotion = run.promotion!;
   const symbol = run.symbol!;
   const timeframe = run.timeframe!;
   const from = PATHS.trial(run.runId, promotion.config);
   const versionPrefix = PATHS.modelVersion(symbol, timeframe, promotion.version);
-  const currentPrefix = PATHS.modelCurrent(symbol, timeframe);
   // model.json last: its weights are in place before the file that names them.
   const keys = (await deps.store.list(from)).sort(
     (a, b) => Number(a.endsWith('model.json')) - Number(b.endsWith('model.json')),
   );
   for (const key of keys) await deps.store.copy(key, versionPrefix + key.slice(from.length));
-
-  const model = await readModel(deps.docs, symbol, timeframe);
-  if (!model?.current || model.current.version <= promotion.version) {
-    for (const key of keys) await deps.store.copy(key, currentPrefix + key.slice(from.length));
-  }
 
   await deps.docs.runTransaction(async (tx) => {
     const current = await readRun(tx, run.runId);
@@ -143,4 +143,22 @@ async function finishPromotion(run: RunDoc, deps: Deps): Promise<void> {
   deps.log.info(`promoted ${promotion.config} as ${symbol} ${timeframe} v${promotion.version}`, {
     runId: run.runId,
   });
+  await syncCurrentPointer(symbol, timeframe, deps);
+}
+
+/**
+ * Writes `current.json` from the model document until a re-read of the document still names what was written. The
+ * document's current version only grows (in transactions), so whichever finisher writes last has just seen the
+ * newest version: two promotions finishing together, in any order, leave the pointer on the document's version.
+ * (Copying a folder into `current/` could not: two copies interleave file by file.) Readers go through the document.
+ */
+async function syncCurrentPointer(symbol: string, timeframe: string, deps: Deps): Promise<void> {
+  const key = PATHS.modelCurrent(symbol, timeframe);
+  let written: number | undefined;
+  for (;;) {
+    const current = (await readModel(deps.docs, symbol, timeframe))?.current;
+    if (!current || current.version === written) return;
+    await deps.store.write(key, `${JSON.stringify(current, null, 2)}\n`, 'application/json');
+    written = current.version;
+  }
 }

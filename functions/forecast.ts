@@ -60,7 +60,9 @@ type Bars = {
 
 async function barsOf(request: ForecastRequest, deps: Deps): Promise<Bars | undefined> {
   if (request.kind === 'upload') {
-    const bytes = await deps.store.readLimited(request.object, deps.settings.TRENDCAST_MAX_UPLOAD_BYTES);
+    const bytes = await deps.store.readLimited(request.object, deps.settings.TRENDCAST_MAX_UPLOAD_BYTES, {
+      generation: request.generation,
+    });
     const series = parsePriceCsv(bytes, posix.basename(request.object));
     return {
       symbol: series.symbol,

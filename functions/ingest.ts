@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset, walkForwardFolds } from '../shared/dataset.ts';
 import { type QueueDoc, queueKey, type RunDoc, TrialDoc } from '../shared/documents.ts';
-import { isPermanent } from '../shared/errors.ts';
+import { InputError, isPermanent } from '../shared/errors.ts';
 import { planRun, trainsOnGpu } from '../shared/estimate.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
 import type { TrainingRequest } from '../shared/messages.ts';
@@ -119,7 +119,17 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   let grid: Grid;
   let dataset: ReturnType<typeof buildDataset>;
   try {
-    const bytes = await deps.store.readLimited(object.name, deps.settings.TRENDCAST_MAX_UPLOAD_BYTES);
+    const limit = deps.settings.TRENDCAST_MAX_UPLOAD_BYTES;
+    // The event says how big this generation is: refuse it before any read.
+    if (object.size !== undefined && Number(object.size) > limit)
+      throw new InputError(
+        `${object.name}: ${object.size} bytes is over the upload limit of ${limit} bytes (TRENDCAST_MAX_UPLOAD_BYTES)`,
+      );
+    // The generation the event names, not the newest: the run id is derived from it, and the object may since
+    // have been overwritten.
+    const bytes = await deps.store.readLimited(object.name, limit, {
+      generation: String(object.generation),
+    });
     grid = await loadGrid(deps.store, object.name);
     dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
     walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds); // refuses folds the history cannot hold
@@ -139,7 +149,11 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     DATASET_FILES.latest,
     DATASET_FILES.manifest,
   ] as const;
-  for (const name of order) await deps.store.write(datasetPrefix + name, dataset.files[name]);
+  for (const name of order) {
+    const data = dataset.files[name];
+    if (typeof data === 'string' || Buffer.isBuffer(data)) await deps.store.write(datasetPrefix + name, data);
+    else await deps.store.writeStream(datasetPrefix + name, data);
+  }
 
   const { manifest } = dataset;
   const datasetUri = deps.store.baseUri + datasetPrefix;

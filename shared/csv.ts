@@ -140,7 +140,9 @@ function parseTimestamp(
     zone === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
   const time = dayTime + ((hh * 60 + mm) * 60 + ss) * 1000 + ms - offsetMin * 60_000;
   const offsetText = zone === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
-  return { timestamp: `${date}T${pad(hh)}:${pad(mm)}:${pad(ss)}${offsetText}`, time, dateOnly: false };
+  // join makes one flat string: a template literal would keep a tree of pieces per bar (about 300 bytes of heap).
+  const timestamp = [date, 'T', pad(hh), ':', pad(mm), ':', pad(ss), offsetText].join('');
+  return { timestamp, time, dateOnly: false };
 }
 
 /** `Quote-Equity-RELIANCE-EQ-...` → RELIANCE, `NIFTY 50-12-11-2024-...` → NIFTY50, else the file stem. */
@@ -182,64 +184,46 @@ export function inferTimeframe(bars: Bar[], dateOnly: boolean): string {
 export function parsePriceCsv(bytes: Uint8Array, fileName: string): PriceSeries {
   const file = fileName.replace(/^.*[/\\]/, '');
   const text = decodeCsvText(bytes, file);
-  let records: Array<{ record: string[]; info: { lines: number } }>;
-  try {
-    records = parse(text, {
-      relax_column_count: true,
-      skip_empty_lines: true,
-      info: true,
-      max_record_size: 1_000_000,
-    }) as unknown as typeof records;
-  } catch (e) {
-    throw new InputError(`${file}: not valid CSV: ${(e as Error).message.replace(/\s+/g, ' ')}`);
-  }
-  const header = records[0]?.record ?? [];
-  const names = header.map(normalizeHeader);
+  let header: string[] | undefined;
   const column = {} as Record<Field, number>;
-  for (const field of Object.keys(HEADERS) as Field[]) {
-    const at = names.findIndex((n) => HEADERS[field].includes(n));
-    if (at >= 0) column[field] = at;
-  }
-  const missing = REQUIRED.filter((f) => column[f] === undefined);
-  if (missing.length) {
-    const hint =
-      header.length === 1 && /[;\t|]/.test(header[0] ?? '')
-        ? ' (is it separated by semicolons or tabs? trendcast reads comma-separated files)'
-        : '';
-    throw new InputError(
-      `${file}, row 1: missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; found ${header.map((h) => `"${h}"`).join(', ') || 'nothing'}${hint}`,
-    );
-  }
-  const rows = records.slice(1);
-  if (rows.length === 0) throw new InputError(`${file}: a header and no data rows`);
-
-  // NSE exports can mix series (EQ, BE, ...) for one symbol; the most frequent one is the listing to model.
-  let keepSeries: string | undefined;
-  if (column.series !== undefined) {
-    const counts = new Map<string, number>();
-    for (const { record } of rows) {
-      const s = (record[column.series] ?? '').trim();
-      counts.set(s, (counts.get(s) ?? 0) + 1);
+  /** The header: which column holds each field; refuses a file without the required ones. */
+  const readHeader = (record: string[]) => {
+    header = record;
+    const names = header.map(normalizeHeader);
+    for (const field of Object.keys(HEADERS) as Field[]) {
+      const at = names.findIndex((n) => HEADERS[field].includes(n));
+      if (at >= 0) column[field] = at;
     }
-    keepSeries = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  }
+    const missing = REQUIRED.filter((f) => column[f] === undefined);
+    if (missing.length) {
+      const hint =
+        header.length === 1 && /[;\t|]/.test(header[0] ?? '')
+          ? ' (is it separated by semicolons or tabs? trendcast reads comma-separated files)'
+          : '';
+      throw new InputError(
+        `${file}, row 1: missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; found ${header.map((h) => `"${h}"`).join(', ') || 'nothing'}${hint}`,
+      );
+    }
+  };
 
-  const parsed: Array<Bar & { row: number }> = [];
+  // The bars as they will be returned, and each one's row in the file beside it (not in it): no copy is made.
+  const parsed: Bar[] = [];
+  const rowOf: number[] = [];
   let allDates = true;
-  for (const { record, info } of rows) {
-    const row = info.lines;
-    if (record.every((c) => c.trim() === '')) continue;
-    if (keepSeries !== undefined && (record[column.series] ?? '').trim() !== keepSeries) continue;
+  let dataRows = 0;
+  let symbolCell = '';
+  const readBar = (record: string[], row: number) => {
+    const head = header!;
     const cell = (field: Field) => {
       const value = record[column[field]];
       if (value === undefined) {
         throw new InputError(
-          `${file}, row ${row}: ${record.length} columns where the header has ${header.length}; column "${header[column[field]]}" is missing`,
+          `${file}, row ${row}: ${record.length} columns where the header has ${head.length}; column "${head[column[field]]}" is missing`,
         );
       }
       return value;
     };
-    const at = (field: Field) => `${file}, row ${row}, column "${header[column[field]]}"`;
+    const at = (field: Field) => `${file}, row ${row}, column "${head[column[field]]}"`;
     const rawDate = cell('date');
     const when = parseTimestamp(rawDate, at('date'));
     if (!when)
@@ -259,14 +243,14 @@ export function parsePriceCsv(bytes: Uint8Array, fileName: string): PriceSeries 
         throw new InputError(`${at(field)}: "${raw.slice(0, 40)}" is not a finite number`);
       return value;
     };
-    const bar = {
-      ...when,
+    const bar: Bar = {
+      timestamp: when.timestamp,
+      time: when.time,
       open: num('open'),
       high: num('high'),
       low: num('low'),
       close: num('close'),
       volume: num('volume'),
-      row,
     };
     for (const f of ['open', 'high', 'low', 'close'] as const) {
       if (!(bar[f] > 0)) throw new InputError(`${at(f)}: price ${bar[f]} is not positive`);
@@ -279,27 +263,71 @@ export function parsePriceCsv(bytes: Uint8Array, fileName: string): PriceSeries 
       );
     }
     parsed.push(bar);
+    rowOf.push(row);
+  };
+
+  // Each record is handled as it is parsed and dropped (on_record returns null): the parser never collects them
+  // all, so memory holds the bars, not every cell of the file as strings. Files with a series column are kept
+  // whole until the most frequent series is known (NSE exports: small).
+  const withSeries: Array<{ record: string[]; row: number }> = [];
+  try {
+    parse(text, {
+      relax_column_count: true,
+      skip_empty_lines: true,
+      max_record_size: 1_000_000,
+      on_record: (record: string[], context: { lines: number }) => {
+        if (!header) readHeader(record);
+        else {
+          dataRows++;
+          if (dataRows === 1 && column.symbol !== undefined)
+            symbolCell = (record[column.symbol] ?? '').trim();
+          if (record.every((c) => c.trim() === '')) return null;
+          if (column.series !== undefined) withSeries.push({ record, row: context.lines });
+          else readBar(record, context.lines);
+        }
+        return null;
+      },
+    });
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${file}: not valid CSV: ${(e as Error).message.replace(/\s+/g, ' ')}`);
+  }
+  if (!header)
+    throw new InputError(`${file}, row 1: missing required columns ${REQUIRED.join(', ')}; found nothing`);
+  if (dataRows === 0) throw new InputError(`${file}: a header and no data rows`);
+
+  // NSE exports can mix series (EQ, BE, ...) for one symbol; the most frequent one is the listing to model.
+  if (column.series !== undefined) {
+    const counts = new Map<string, number>();
+    for (const { record } of withSeries) {
+      const s = (record[column.series] ?? '').trim();
+      counts.set(s, (counts.get(s) ?? 0) + 1);
+    }
+    const keepSeries = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    for (const { record, row } of withSeries)
+      if ((record[column.series] ?? '').trim() === keepSeries) readBar(record, row);
   }
   if (parsed.length === 0) throw new InputError(`${file}: no data rows`);
 
-  parsed.sort((a, b) => a.time - b.time || a.row - b.row);
+  const order = Uint32Array.from(parsed.keys()).sort(
+    (i, j) => parsed[i]!.time - parsed[j]!.time || rowOf[i]! - rowOf[j]!,
+  );
   const bars: Bar[] = [];
-  let previous: (typeof parsed)[number] | undefined;
-  for (const bar of parsed) {
-    if (previous && previous.time === bar.time) {
+  let previous: number | undefined;
+  for (const i of order) {
+    const bar = parsed[i]!;
+    if (previous !== undefined && parsed[previous]!.time === bar.time) {
       const same = (['open', 'high', 'low', 'close', 'volume'] as const).every(
-        (f) => previous![f] === bar[f],
+        (f) => parsed[previous!]![f] === bar[f],
       );
       if (same) continue; // an exact duplicate row
       throw new InputError(
-        `${file}, rows ${previous.row} and ${bar.row}: conflicting rows for ${bar.timestamp}`,
+        `${file}, rows ${rowOf[previous]} and ${rowOf[i]}: conflicting rows for ${bar.timestamp}`,
       );
     }
-    const { row: _row, dateOnly: _d, ...clean } = bar as typeof bar & { dateOnly: boolean };
-    bars.push(clean);
-    previous = bar;
+    bars.push(bar);
+    previous = i;
   }
-  const symbolCell = column.symbol !== undefined ? (rows[0]?.record[column.symbol] ?? '').trim() : '';
   const symbol = symbolCell ? sanitizeSymbol(symbolCell) : symbolFromFileName(file);
   return { symbol, timeframe: inferTimeframe(bars, allDates), bars };
 }

@@ -4,21 +4,32 @@ import { InputError } from './errors.ts';
 import { computeFeatures, FEATURE_NAMES, firstDefinedBar } from './features.ts';
 import { latestWindow } from './forecast.ts';
 import { DatasetManifest, type DatasetWindows } from './manifest.ts';
-import { encodeNpy } from './npy.ts';
+import { encodeNpy, npyHeader } from './npy.ts';
 import { parseWith } from './validate.ts';
 
 export const DEFAULT_SEQUENCE_LENGTH = 60;
 /** The last 20% of windows, in time order, validate. */
 export const VALIDATION_SHARE = 0.2;
 
+/** A file produced chunk by chunk each time it is iterated, so no more than one chunk is ever held. */
+export type Chunks = Iterable<Buffer>;
+
 export type DatasetFiles = {
-  'features.csv': string;
-  'X.npy': Buffer;
+  'features.csv': Chunks;
+  /** The scaled feature matrix, float32 [rows, F]: window w is rows w .. w+L−1 (cut by the trainer, `cutWindows`). */
+  'X.npy': Chunks;
   'y.npy': Buffer;
   'windows.json': string;
   'latest.json': string;
   'dataset.json': string;
 };
+
+/** Rows per chunk of the streamed files: about 1 MB of features.csv, 110 kB of X.npy. */
+const CHUNK_ROWS = 4096;
+
+/** A dataset file's whole bytes: for callers that hold a small dataset in memory anyway (tests, benchmarks). */
+export const datasetFileBytes = (data: DatasetFiles[keyof DatasetFiles]): Buffer =>
+  typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.concat([...data]);
 
 /** The chronological split, in window indices: [0, train) trains, [train, windows) validates. */
 export function splitWindows(windows: number): { train: number; validation: number } {
@@ -52,27 +63,53 @@ export function scaleWindows(
   trainWindows: number,
 ): { X: Float32Array; scaler: { min: number[]; max: number[] } } {
   const rows = raw.length / F;
-  const windows = Math.max(0, rows - L + 1);
-  const fitRows = trainWindows + L - 1;
+  const scaler = fitScaler((k, c) => raw[k * F + c]!, F, trainWindows + L - 1);
+  const scaled = new Float32Array(rows * F);
+  scaleRows((k, c) => raw[k * F + c]!, scaler, 0, rows, scaled);
+  return { X: cutWindows(scaled, F, L), scaler };
+}
+
+/** MinMax bounds of each of F features over rows 0 .. fitRows−1 of `value(row, feature)`. */
+function fitScaler(value: (k: number, c: number) => number, F: number, fitRows: number) {
   const min = new Array<number>(F).fill(Number.POSITIVE_INFINITY);
   const max = new Array<number>(F).fill(Number.NEGATIVE_INFINITY);
   for (let k = 0; k < fitRows; k++) {
     for (let c = 0; c < F; c++) {
-      const v = raw[k * F + c]!;
+      const v = value(k, c);
       if (v < min[c]!) min[c] = v;
       if (v > max[c]!) max[c] = v;
     }
   }
-  const scaled = new Float64Array(rows * F);
-  for (let k = 0; k < rows; k++) {
+  return { min, max };
+}
+
+/** Scales rows [from, to) into `out` (row-major, from its start): 0 where a feature was constant when fitted. */
+function scaleRows(
+  value: (k: number, c: number) => number,
+  { min, max }: { min: number[]; max: number[] },
+  from: number,
+  to: number,
+  out: Float32Array,
+): void {
+  const F = min.length;
+  for (let k = from; k < to; k++) {
     for (let c = 0; c < F; c++) {
       const range = max[c]! - min[c]!;
-      scaled[k * F + c] = range === 0 ? 0 : (raw[k * F + c]! - min[c]!) / range;
+      out[(k - from) * F + c] = range === 0 ? 0 : (value(k, c) - min[c]!) / range;
     }
   }
+}
+
+/**
+ * The windows of a scaled feature matrix (row-major, F values per row): window w is rows w .. w+L−1, so
+ * [rows−L+1, L, F]. The dataset stores the matrix once, L times smaller than its windows; the trainer cuts them.
+ */
+export function cutWindows(matrix: Float32Array, F: number, L: number): Float32Array {
+  const rows = matrix.length / F;
+  const windows = Math.max(0, rows - L + 1);
   const X = new Float32Array(windows * L * F);
-  for (let w = 0; w < windows; w++) X.set(scaled.subarray(w * F, (w + L) * F), w * L * F);
-  return { X, scaler: { min, max } };
+  for (let w = 0; w < windows; w++) X.set(matrix.subarray(w * F, (w + L) * F), w * L * F);
+  return X;
 }
 
 /** The unscaled feature rows of a dataset's features.csv, row-major, in the column order of FEATURE_NAMES. */
@@ -153,13 +190,11 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
     );
   }
 
+  // Row k is bar firstDefined+k (rows are consecutive bars): the table's columns are read in place, never copied.
   const F = FEATURE_NAMES.length;
-  const raw = new Float64Array(rows.length * F);
-  rows.forEach((r, k) => {
-    for (let c = 0; c < F; c++) raw[k * F + c] = table.columns[c]![r]!;
-  });
-  const { X, scaler } = scaleWindows(raw, F, L, train);
-  const { min, max } = scaler;
+  const first = rows[0]!;
+  const value = (k: number, c: number) => table.columns[c]![first + k]!;
+  const { min, max } = fitScaler(value, F, train + L - 1);
   const y = Float32Array.from(windowTargets);
 
   // Window w ends on row w+L−1; its target is the bar after that row's bar.
@@ -171,11 +206,30 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
     nextClose: lastBars.map((r) => bars[r + 1]!.close),
   };
 
-  const csvLines = [['timestamp', ...FEATURE_NAMES, 'Target'].join(',')];
-  rows.forEach((r, k) => {
-    const values = table.columns.map((c) => String(c[r]));
-    csvLines.push([bars[r]!.timestamp, ...values, String(targets[k])].join(','));
-  });
+  const featuresCsv: Chunks = {
+    *[Symbol.iterator]() {
+      yield Buffer.from(`${['timestamp', ...FEATURE_NAMES, 'Target'].join(',')}\n`);
+      for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
+        let text = '';
+        for (let k = from; k < Math.min(from + CHUNK_ROWS, rows.length); k++) {
+          const r = rows[k]!;
+          text += `${bars[r]!.timestamp},${table.columns.map((c) => String(c[r])).join(',')},${targets[k]}\n`;
+        }
+        yield Buffer.from(text);
+      }
+    },
+  };
+  const scaledMatrix: Chunks = {
+    *[Symbol.iterator]() {
+      yield npyHeader('float32', [rows.length, F]);
+      for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
+        const to = Math.min(from + CHUNK_ROWS, rows.length);
+        const out = new Float32Array((to - from) * F);
+        scaleRows(value, { min, max }, from, to, out);
+        yield Buffer.from(out.buffer);
+      }
+    },
+  };
 
   const manifest = parseWith(
     DatasetManifest,
@@ -195,8 +249,8 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
   return {
     manifest,
     files: {
-      'features.csv': `${csvLines.join('\n')}\n`,
-      'X.npy': encodeNpy({ dtype: 'float32', shape: [windows, L, F], data: X }),
+      'features.csv': featuresCsv,
+      'X.npy': scaledMatrix,
       'y.npy': encodeNpy({ dtype: 'float32', shape: [windows], data: y }),
       'windows.json': `${JSON.stringify(windowBars)}\n`,
       'latest.json': `${JSON.stringify(latestWindow(series, L, table))}\n`,

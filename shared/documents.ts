@@ -147,7 +147,7 @@ export const ModelVersion = z.object({
   f1: z.number(),
   auc: z.number().nullable(),
   accuracy: z.number(),
-  /** The immutable versioned folder; `models/{symbol}/{timeframe}/current/` holds a copy of the current one. */
+  /** The immutable versioned folder; `models/{symbol}/{timeframe}/current.json` names the current one. */
   uri: z.string(),
   promotedAt: z.string(),
 });

@@ -24,7 +24,8 @@ export const PATHS = {
   forecastPrefix: 'forecast/',
   dataset: (runId: string) => `datasets/${runId}/`,
   trial: (runId: string, config: string) => `runs/${runId}/trials/${config}/`,
-  modelCurrent: (symbol: string, timeframe: string) => `models/${symbol}/${timeframe}/current/`,
+  /** The pointer naming the current version (the model document is the authority; this follows it). */
+  modelCurrent: (symbol: string, timeframe: string) => `models/${symbol}/${timeframe}/current.json`,
   modelVersion: (symbol: string, timeframe: string, version: number) =>
     `models/${symbol}/${timeframe}/versions/v${String(version).padStart(4, '0')}/`,
 } as const;

@@ -12,13 +12,10 @@ export type NpyArray = {
 const DESCR: Record<NpyDtype, string> = { float32: '<f4', float64: '<f8', int32: '<i4', uint8: '|u1' };
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
 
-/** Encodes a C-order array as .npy bytes, readable by `numpy.load`. */
-export function encodeNpy(array: NpyArray): Buffer {
-  const size = array.shape.reduce((a, b) => a * b, 1);
-  if (size !== array.data.length)
-    throw new Error(`npy: shape ${array.shape} does not hold ${array.data.length} values`);
-  const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
-  let header = `{'descr': '${DESCR[array.dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
+/** The .npy header (magic, version 1.0, the padded dict) of a C-order array: its data follows as raw bytes. */
+export function npyHeader(dtype: NpyDtype, shape: readonly number[]): Buffer {
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '${DESCR[dtype]}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // magic(6) + version(2) + header length(2) + header + '\n' is padded to a multiple of 64.
   const unpadded = 10 + header.length + 1;
   header += `${' '.repeat((64 - (unpadded % 64)) % 64)}\n`;
@@ -27,8 +24,16 @@ export function encodeNpy(array: NpyArray): Buffer {
   head[6] = 1;
   head[7] = 0;
   head.writeUInt16LE(header.length, 8);
+  return Buffer.concat([head, Buffer.from(header, 'latin1')]);
+}
+
+/** Encodes a C-order array as .npy bytes, readable by `numpy.load`. */
+export function encodeNpy(array: NpyArray): Buffer {
+  const size = array.shape.reduce((a, b) => a * b, 1);
+  if (size !== array.data.length)
+    throw new Error(`npy: shape ${array.shape} does not hold ${array.data.length} values`);
   const body = Buffer.from(array.data.buffer, array.data.byteOffset, array.data.byteLength);
-  return Buffer.concat([head, Buffer.from(header, 'latin1'), body]);
+  return Buffer.concat([npyHeader(array.dtype, array.shape), body]);
 }
 
 /** Decodes .npy bytes (versions 1-3, little-endian, C order) of the dtypes above. */

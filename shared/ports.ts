@@ -8,10 +8,22 @@ export interface ObjectStore {
   /** `gs://bucket/` or `file:///abs/folder/`: the prefix that turns a key into a URI. */
   readonly baseUri: string;
   read(key: string): Promise<Buffer>;
-  /** Reads at most `maxBytes`; throws InputError when the object is larger (checked before reading it all). */
-  readLimited(key: string, maxBytes: number): Promise<Buffer>;
+  /**
+   * Reads at most `maxBytes`; throws InputError when the object is larger (checked before reading it all). With a
+   * `generation`, reads exactly that version of the object (NotFoundError when it is gone), not the newest.
+   */
+  readLimited(key: string, maxBytes: number, options?: { generation?: string }): Promise<Buffer>;
   /** Writes the whole object atomically: readers see the old object or the new one, never a part. */
   write(key: string, data: Buffer | string, contentType?: string): Promise<void>;
+  /**
+   * Writes the object from chunks as they come, never holding it whole (a dataset's large files); atomic like
+   * `write`. Each chunk may be dropped once consumed, so memory stays at one chunk whatever the object's size.
+   */
+  writeStream(
+    key: string,
+    chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+    contentType?: string,
+  ): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;

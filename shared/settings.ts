@@ -71,8 +71,9 @@ export const Settings = z.object({
     .number()
     .int()
     .positive()
-    .default(50 * 1024 * 1024)
-    .describe('larger CSVs are refused before they are read'),
+    // What ingest holds under 512 MB (bench/ingest.ts): 200,000 5-minute bars are 12.5 MB of CSV.
+    .default(12 * 1024 * 1024)
+    .describe('larger CSVs are refused before they are read (sized for ingest: about 200,000 bars)'),
   TRENDCAST_RUN_DEADLINE_MINUTES: z.coerce
     .number()
     .positive()

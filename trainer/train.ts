@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { openFolderUri } from '../adapters/object-stores.ts';
 import { backtest, backtestReturns, equityCurve, periodsPerYear, positions } from '../shared/backtest.ts';
 import { DEFAULT_EVALUATION, DEFAULT_PATIENCE } from '../shared/config.ts';
-import { parseFeatureRows, scaleWindows, walkForwardFolds } from '../shared/dataset.ts';
+import { cutWindows, parseFeatureRows, scaleWindows, walkForwardFolds } from '../shared/dataset.ts';
 import type { TrialProgress } from '../shared/documents.ts';
 import { InputError, messageOf, NotFoundError } from '../shared/errors.ts';
 import { steadySecondsPerEpoch, trainingPace } from '../shared/estimate.ts';
@@ -108,19 +108,19 @@ export async function loadDataset(datasetUri: string) {
     ),
     `${datasetUri}${DATASET_FILES.manifest}`,
   );
-  const X = decodeNpy(await read(DATASET_FILES.X), `${datasetUri}${DATASET_FILES.X}`);
+  const matrix = decodeNpy(await read(DATASET_FILES.X), `${datasetUri}${DATASET_FILES.X}`);
   const y = decodeNpy(await read(DATASET_FILES.y), `${datasetUri}${DATASET_FILES.y}`);
   const bars = parseWith(
     DatasetWindows,
     parseJson((await read(DATASET_FILES.windows)).toString('utf8'), `${datasetUri}${DATASET_FILES.windows}`),
     `${datasetUri}${DATASET_FILES.windows}`,
   );
-  const { windows, train, validation } = manifest.counts;
+  const { rows, windows, train, validation } = manifest.counts;
   const L = manifest.sequenceLength;
   const F = manifest.features.length;
-  if (X.dtype !== 'float32' || X.shape.join() !== [windows, L, F].join()) {
+  if (matrix.dtype !== 'float32' || matrix.shape.join() !== [rows, F].join() || windows !== rows - L + 1) {
     throw new InputError(
-      `dataset ${datasetUri}: X.npy is ${X.dtype} [${X.shape}], dataset.json says float32 [${windows}, ${L}, ${F}]`,
+      `dataset ${datasetUri}: X.npy is ${matrix.dtype} [${matrix.shape}], dataset.json says float32 [${rows}, ${F}] (${windows} windows of ${L})`,
     );
   }
   if (y.shape.join() !== String(windows) || train + validation !== windows || train < 1 || validation < 1) {
@@ -135,7 +135,14 @@ export async function loadDataset(datasetUri: string) {
     );
   }
   const featuresCsv = async () => (await read(DATASET_FILES.features)).toString('utf8');
-  return { manifest, X: X.data as Float32Array, y: Float32Array.from(y.data), bars, featuresCsv };
+  // X.npy holds the scaled rows once; the windows are cut here, where the model needs them.
+  return {
+    manifest,
+    X: cutWindows(matrix.data as Float32Array, F, L),
+    y: Float32Array.from(y.data),
+    bars,
+    featuresCsv,
+  };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

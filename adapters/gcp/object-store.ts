@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Storage } from '@google-cloud/storage';
 import { InputError, NotFoundError } from '../../shared/errors.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
@@ -51,19 +53,23 @@ export class GcsObjectStore implements ObjectStore {
     }
   }
 
-  async readLimited(key: string, maxBytes: number): Promise<Buffer> {
-    let size: number;
+  async readLimited(key: string, maxBytes: number, options: { generation?: string } = {}): Promise<Buffer> {
+    // A versioned bucket keeps every generation: metadata and bytes come from the one the caller names.
+    const file = options.generation
+      ? this.storage.bucket(this.bucket).file(key, { generation: options.generation })
+      : this.file(key);
+    const where = `${this.baseUri}${key}${options.generation ? `#${options.generation}` : ''}`;
     try {
-      const [metadata] = await this.file(key).getMetadata();
-      size = Number(metadata.size);
+      const [metadata] = await file.getMetadata();
+      const size = Number(metadata.size);
+      if (size > maxBytes)
+        throw new InputError(`${key}: ${size} bytes is over the upload limit of ${maxBytes} bytes`);
+      const [data] = await file.download();
+      return data;
     } catch (error) {
-      if (isNotFound(error))
-        throw new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: error });
+      if (isNotFound(error)) throw new NotFoundError(`${where}: no such object`, { cause: error });
       throw error;
     }
-    if (size > maxBytes)
-      throw new InputError(`${key}: ${size} bytes is over the upload limit of ${maxBytes} bytes`);
-    return this.read(key);
   }
 
   async write(key: string, data: Buffer | string, contentType?: string): Promise<void> {
@@ -72,6 +78,18 @@ export class GcsObjectStore implements ObjectStore {
       resumable: false,
       ...(contentType ? { contentType } : {}),
     });
+  }
+
+  async writeStream(
+    key: string,
+    chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+    contentType?: string,
+  ): Promise<void> {
+    // One streamed upload request: the object appears only once the last chunk is in, whole or not at all.
+    await pipeline(
+      Readable.from(chunks, { objectMode: false }),
+      this.file(key).createWriteStream({ resumable: false, ...(contentType ? { contentType } : {}) }),
+    );
   }
 
   async exists(key: string): Promise<boolean> {

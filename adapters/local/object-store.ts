@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { InputError, NotFoundError } from '../../shared/errors.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
@@ -30,7 +33,11 @@ export class LocalObjectStore implements ObjectStore {
     });
   }
 
-  async readLimited(key: string, maxBytes: number): Promise<Buffer> {
+  /**
+   * A folder keeps one version of each object, so `generation` is not looked up: the embedded platform derives an
+   * upload's generation from the bytes it finalizes (cli/embedded.ts), and the file holds those bytes until replaced.
+   */
+  async readLimited(key: string, maxBytes: number, _options?: { generation?: string }): Promise<Buffer> {
     const handle = await open(this.file(key), 'r').catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT'
         ? new NotFoundError(`${this.baseUri}${key}: no such object`, { cause: e })
@@ -52,6 +59,18 @@ export class LocalObjectStore implements ObjectStore {
     const tmp = `${file}.${randomUUID()}.tmp`;
     await writeFile(tmp, data);
     await rename(tmp, file);
+  }
+
+  async writeStream(key: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
+    const file = this.file(key);
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.${randomUUID()}.tmp`;
+    try {
+      await pipeline(Readable.from(chunks, { objectMode: false }), createWriteStream(tmp));
+      await rename(tmp, file);
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   async exists(key: string): Promise<boolean> {

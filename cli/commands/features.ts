@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { buildDataset } from '../../shared/dataset.ts';
 import { InputError } from '../../shared/errors.ts';
 
@@ -16,16 +16,12 @@ export async function writeFeatures(csvPath: string, out: string, sequenceLength
     ...(sequenceLength ? { sequenceLength } : {}),
   });
   const target = resolve(out);
-  await mkdir(target, { recursive: true });
-  // Each file lands whole (temp file, then rename); dataset.json last, so a folder that has it is complete.
+  const store = new LocalObjectStore(target);
+  // Each file lands whole (temp file, then rename), the large ones streamed; dataset.json last, so a folder that
+  // has it is complete.
   for (const [name, data] of Object.entries(files)) {
-    const tmp = join(dirname(join(target, name)), `.${name}.${randomUUID()}.tmp`);
-    try {
-      await writeFile(tmp, data);
-      await rename(tmp, join(target, name));
-    } finally {
-      await rm(tmp, { force: true });
-    }
+    if (typeof data === 'string' || Buffer.isBuffer(data)) await store.write(name, data);
+    else await store.writeStream(name, data);
   }
   const c = manifest.counts;
   return `${manifest.symbol} ${manifest.timeframe}: ${c.days} bars, ${c.rows} rows, ${c.windows} windows (${c.train} train, ${c.validation} validation), ${c.up} up / ${c.down} down -> ${target}`;

@@ -7,7 +7,7 @@ import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { architectureOf, closesOf, type LayerSummary } from '../../report/inputs.ts';
 import type { ReportInput, TrialReport } from '../../report/render.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
-import { buildDataset } from '../../shared/dataset.ts';
+import { buildDataset, datasetFileBytes } from '../../shared/dataset.ts';
 import type { RunDoc } from '../../shared/documents.ts';
 import { evaluateBinary } from '../../shared/metrics.ts';
 import { saveModel } from '../../trainer/artifacts.ts';
@@ -17,7 +17,10 @@ import { metrics, runDoc, trialDoc } from './docs.ts';
 
 export const RUN_ID = 'run-report-reference';
 const dataset = buildDataset({ bytes: readFileSync(REFERENCE_CSV), fileName: REFERENCE_CSV });
-export const referencePrices = closesOf(dataset.files['features.csv'], 'features.csv');
+export const referencePrices = closesOf(
+  datasetFileBytes(dataset.files['features.csv']).toString('utf8'),
+  'features.csv',
+);
 const counts = dataset.manifest.counts;
 
 /**

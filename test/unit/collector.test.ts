@@ -40,7 +40,7 @@ describe('collector', () => {
     expect(model.latestVersion).toBe(1);
     expect(model.history).toHaveLength(1);
     expect(model.current).toMatchObject({ config: 'b', version: 1, runId });
-    expect((await store.read('models/TEST/1d/current/model.json')).toString()).toBe('b model.json');
+    expect(JSON.parse((await store.read('models/TEST/1d/current.json')).toString())).toEqual(model.current);
     expect(await store.list('models/TEST/1d/versions/v0001/')).toHaveLength(3);
     const trials = await readTrials(docs, runId);
     expect(trials.map((t) => t.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   buildDataset,
+  cutWindows,
+  type DatasetFiles,
+  datasetFileBytes,
   parseFeatureRows,
   scaleWindows,
   splitWindows,
@@ -11,6 +14,7 @@ import { DatasetManifest, DatasetWindows } from '../../shared/manifest.ts';
 import { decodeNpy } from '../../shared/npy.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
 
+const csvOf = (files: DatasetFiles) => datasetFileBytes(files['features.csv']).toString('utf8').trim();
 const reference = () => buildDataset({ bytes: readFileSync(REFERENCE_CSV), fileName: REFERENCE_CSV });
 
 describe('buildDataset on the reference CSV', () => {
@@ -31,11 +35,12 @@ describe('buildDataset on the reference CSV', () => {
 
   it('windows end on their target row: window w is features.csv rows w..w+59 scaled, with the target of row w+59', () => {
     const { manifest, files } = reference();
-    const X = decodeNpy(files['X.npy']);
+    const matrix = decodeNpy(datasetFileBytes(files['X.npy']));
     const y = decodeNpy(files['y.npy']);
-    expect(X.shape).toEqual([138, 60, 27]);
+    expect(matrix.shape).toEqual([197, 27]);
+    const X = { data: cutWindows(matrix.data as Float32Array, 27, 60) };
     expect(y.shape).toEqual([138]);
-    const lines = files['features.csv'].trim().split('\n');
+    const lines = csvOf(files).split('\n');
     expect(lines).toHaveLength(198);
     const rows = lines.slice(1).map((l) => l.split(',').slice(1).map(Number));
     const { min, max } = manifest.scaler;
@@ -59,7 +64,7 @@ describe('buildDataset on the reference CSV', () => {
     expect(w.nextTimestamp[137]).toBe('2025-11-11');
     expect(w.close[137]).toBe(1489.3);
     expect(w.nextClose[137]).toBe(1493.4);
-    const rows = files['features.csv'].trim().split('\n').slice(1);
+    const rows = csvOf(files).split('\n').slice(1);
     for (let i = 0; i < 138; i++) {
       expect(y.data[i]).toBe(w.nextClose[i]! > w.close[i]! ? 1 : 0);
       expect(rows[i + 59]!.split(',')[0]).toBe(w.timestamp[i]);
@@ -69,7 +74,7 @@ describe('buildDataset on the reference CSV', () => {
 
   it('fits the scaler only on the rows the training windows cover', () => {
     const { manifest, files } = reference();
-    const rows = files['features.csv']
+    const rows = csvOf(files)
       .trim()
       .split('\n')
       .slice(1)
@@ -91,7 +96,7 @@ describe('buildDataset on the reference CSV', () => {
   });
 
   it('writes numbers at full precision and ISO timestamps', () => {
-    const line = reference().files['features.csv'].split('\n')[1]!;
+    const line = csvOf(reference().files).split('\n')[1]!;
     expect(line.startsWith('2025-01-23,1270,1277.35,1261.6,1263.65,8720682,')).toBe(true);
     expect(line).toMatch(/,1266\.1400000000003,/);
   });
@@ -118,10 +123,11 @@ describe('walk-forward folds', () => {
 
   it("rescales from features.csv exactly as the dataset did: fitted on the fold's training rows only", () => {
     const { manifest, files } = reference();
-    const raw = parseFeatureRows(files['features.csv'], 'features.csv');
+    const raw = parseFeatureRows(csvOf(files), 'features.csv');
     const same = scaleWindows(raw, 27, 60, 110);
     expect(same.scaler).toEqual(manifest.scaler);
-    expect(Buffer.from(same.X.buffer).equals(Buffer.from(decodeNpy(files['X.npy']).data.buffer))).toBe(true);
+    const stored = decodeNpy(datasetFileBytes(files['X.npy'])).data as Float32Array;
+    expect(Buffer.from(same.X.buffer).equals(Buffer.from(cutWindows(stored, 27, 60).buffer))).toBe(true);
     const earlier = scaleWindows(raw, 27, 60, 54);
     // fitted on rows 0..112 only: the close's range is that of those rows
     const closes = Array.from({ length: 113 }, (_, k) => raw[k * 27 + 3]!);

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parsePriceCsv } from '../../shared/csv.ts';
-import { buildDataset } from '../../shared/dataset.ts';
+import { buildDataset, cutWindows, datasetFileBytes } from '../../shared/dataset.ts';
 import { checkFits, latestWindow, ModelPreprocessing, scaleWindow, signalOf } from '../../shared/forecast.ts';
 import { decodeNpy } from '../../shared/npy.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
@@ -27,7 +27,12 @@ describe('the forecast input', () => {
     expect(input.rows).toHaveLength(60);
     expect(input.rows.at(-1)![3]).toBe(1493.4); // Close
     // the bar before it is features.csv's last row
-    const last = files['features.csv'].trim().split('\n').at(-1)!.split(',');
+    const last = datasetFileBytes(files['features.csv'])
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .at(-1)!
+      .split(',');
     expect(last[0]).toBe('2025-11-10');
     expect(input.rows.at(-2)).toEqual(last.slice(1, 28).map(Number));
     expect(JSON.parse(files['latest.json'])).toEqual(input);
@@ -35,9 +40,9 @@ describe('the forecast input', () => {
 
   it("is scaled as the dataset's windows: the last window shifted by one bar", () => {
     const scaled = scaleWindow(preprocessing, latestWindow(series, 60));
-    const X = decodeNpy(files['X.npy']);
     const F = 27;
-    const lastWindow = (X.data as Float32Array).subarray(137 * 60 * F, 138 * 60 * F);
+    const X = cutWindows(decodeNpy(datasetFileBytes(files['X.npy'])).data as Float32Array, F, 60);
+    const lastWindow = X.subarray(137 * 60 * F, 138 * 60 * F);
     expect(Array.from(scaled.subarray(0, 59 * F))).toEqual(Array.from(lastWindow.subarray(F)));
   });
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -129,5 +129,23 @@ describe('LocalObjectStore', () => {
       /2000 bytes is over the upload limit of 1000/,
     );
     expect((await store.readLimited('big.csv', 2000)).length).toBe(2000);
+  });
+
+  it('writeStream lands the chunks as one object once complete, and nothing when the chunks fail', async () => {
+    const store = new LocalObjectStore(temp('bucket-'));
+    const chunks = Array.from({ length: 50 }, (_, i) => Buffer.alloc(1000, i));
+    async function* slowly(failAt?: number) {
+      for (const [i, chunk] of chunks.entries()) {
+        if (i === 25) expect(await store.exists('d/x.npy')).toBe(false);
+        if (i === failAt) throw new Error('the producer broke');
+        yield chunk;
+      }
+    }
+    await expect(store.writeStream('d/x.npy', slowly(30))).rejects.toThrow(/the producer broke/);
+    expect(await store.exists('d/x.npy')).toBe(false);
+    expect(readdirSync(join(store.root, 'd'))).toEqual([]); // no temporary file left behind
+    await store.writeStream('d/x.npy', slowly());
+    expect((await store.read('d/x.npy')).equals(Buffer.concat(chunks))).toBe(true);
+    expect(readdirSync(join(store.root, 'd'))).toEqual(['x.npy']);
   });
 });

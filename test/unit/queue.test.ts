@@ -156,7 +156,10 @@ describe('the job lifecycle, watched by the sweeper', () => {
     expect((await readRun(deps.docs, runId))!.status).toBe('promoted');
     const winner = reserved.promotion!.config;
     expect((await deps.store.read('models/REF/1d/versions/v0001/metrics.json')).toString()).toBe(winner);
-    expect((await deps.store.read('models/REF/1d/current/metrics.json')).toString()).toBe(winner);
+    expect(JSON.parse((await deps.store.read('models/REF/1d/current.json')).toString())).toMatchObject({
+      version: 1,
+      config: winner,
+    });
   });
 
   it('puts a trial left `starting` by a launcher that died back in the queue', async () => {

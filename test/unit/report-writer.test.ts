@@ -11,7 +11,7 @@ import { forecaster } from '../../functions/forecast.ts';
 import { failIngest, ingest } from '../../functions/ingest.ts';
 import { writeRunReport } from '../../functions/report.ts';
 import { sweeper } from '../../functions/sweeper.ts';
-import { buildDataset } from '../../shared/dataset.ts';
+import { buildDataset, datasetFileBytes } from '../../shared/dataset.ts';
 import type { CloudEventLike, StorageObjectData } from '../../shared/events.ts';
 import type { TrialMetrics } from '../../shared/messages.ts';
 import { DOCS, PATHS, REPORT, TOPICS } from '../../shared/names.ts';
@@ -70,7 +70,7 @@ async function seedTrainingRun(s: ReturnType<typeof setup>, configs: string[]) {
       },
     }),
   );
-  await store.write(`${PATHS.dataset(runId)}features.csv`, reference.files['features.csv']);
+  await store.write(`${PATHS.dataset(runId)}features.csv`, datasetFileBytes(reference.files['features.csv']));
   for (const c of configs) {
     await docs.create(DOCS.trial(runId, c), trialDoc(runId, c));
     const dir = PATHS.trial(runId, c);

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { DEFAULT_EVALUATION, DEFAULT_GRID } from '../../shared/config.ts';
-import { buildDataset } from '../../shared/dataset.ts';
+import { buildDataset, cutWindows, datasetFileBytes } from '../../shared/dataset.ts';
 import { TrialProgress } from '../../shared/documents.ts';
 import { TrainingResult, TrialMetrics } from '../../shared/messages.ts';
 import { loadModel } from '../../trainer/artifacts.ts';
@@ -43,7 +43,8 @@ beforeAll(() => {
     sequenceLength: 20,
   });
   mkdirSync(datasetDir, { recursive: true });
-  for (const [name, data] of Object.entries(files)) writeFileSync(join(datasetDir, name), data);
+  for (const [name, data] of Object.entries(files))
+    writeFileSync(join(datasetDir, name), datasetFileBytes(data));
 });
 
 describe('the model', () => {
@@ -202,9 +203,12 @@ describe('runTraining', () => {
       fileName: REFERENCE_CSV,
       sequenceLength: 20,
     });
-    const X = (await import('../../shared/npy.ts')).decodeNpy(files['X.npy']);
-    const [windows, L, F] = X.shape as [number, number, number];
-    const validation = tf.tensor3d((X.data as Float32Array).subarray(142 * L * F), [windows - 142, L, F]);
+    const matrix = (await import('../../shared/npy.ts')).decodeNpy(datasetFileBytes(files['X.npy']));
+    const [rows, F] = matrix.shape as [number, number];
+    const L = 20;
+    const windows = rows - L + 1;
+    const X = cutWindows(matrix.data as Float32Array, F, L);
+    const validation = tf.tensor3d(X.subarray(142 * L * F), [windows - 142, L, F]);
     const reloaded = Array.from(await (model.predict(validation) as tf.Tensor).data());
     expect(reloaded).toHaveLength(probabilities.length);
     const worst = Math.max(...reloaded.map((p, i) => Math.abs(p - probabilities[i])));
