@@ -67,14 +67,15 @@ describe('forecasts on the embedded default', () => {
     expect(printed.probabilityUp).toBeCloseTo(forecast.probabilityUp, 6);
     const text = await trendcast(['predict', REFERENCE_CSV, '--home', home]);
     expect(text.stdout).toMatch(/^RELIANCE 1d, the bar after 2025-11-11: (UP|DOWN) \(P\(up\) 0\.\d{4}/);
-    const folder = join(home, 'bucket/models/RELIANCE/1d/current');
+    const folder = join(home, 'bucket/models/RELIANCE/1d/versions/v0001');
     const status = JSON.parse((await trendcast(['status', '--json', '--home', home])).stdout);
     expect(status.forecasts).toEqual([
       expect.objectContaining({ symbol: 'RELIANCE', asOf: '2025-11-11', modelVersion: 1, forecasts: 1 }),
     ]);
     const direct = await trendcast(['predict', REFERENCE_CSV, '--model', folder, '--json']);
     expect(direct.code).toBe(0);
-    expect(JSON.parse(direct.stdout)).toMatchObject({ asOf: '2025-11-11', modelVersion: null });
+    // A version folder names its version.
+    expect(JSON.parse(direct.stdout)).toMatchObject({ asOf: '2025-11-11', modelVersion: 1 });
   });
 
   it('refuses bad input with exit 2 and one error line that says which', async () => {
@@ -84,7 +85,7 @@ describe('forecasts on the embedded default', () => {
     const short = join(scratch, 'Quote-Equity-RELIANCE-EQ-short.csv');
     writeFileSync(short, lines.slice(0, 101).join('\n'));
     const empty = mkdtempSync(join(tmpdir(), 'forecast-empty-'));
-    const folder = join(home, 'bucket/models/RELIANCE/1d/current');
+    const folder = join(home, 'bucket/models/RELIANCE/1d/versions/v0001');
     const cases: Array<[string[], RegExp]> = [
       [['predict', other, '--model', folder], /INFY.*the bars are INFY 1d; the model .* is RELIANCE 1d/],
       [['predict', other, '--home', home], /no current model for INFY 1d .*it has RELIANCE 1d/],

@@ -245,14 +245,15 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
   });
 
   it('the bucket failing a write mid-ingest: the event is delivered again and the run completes once', async () => {
-    const write = cloud.deps.store.write.bind(cloud.deps.store);
+    // X.npy is streamed (writeStream): the failure lands there.
+    const writeStream = cloud.deps.store.writeStream.bind(cloud.deps.store);
     let failures = 0;
-    cloud.deps.store.write = async (key, data, contentType) => {
+    cloud.deps.store.writeStream = async (key, chunks, contentType) => {
       if (key.endsWith(DATASET_FILES.X) && failures === 0) {
         failures++;
         throw new Error('injected: storage unavailable');
       }
-      return write(key, data, contentType);
+      return writeStream(key, chunks, contentType);
     };
     try {
       const id = await drop(cloud, 'flaky-bucket', { gate: false, configs: [tiny('flaky', 1)] });
@@ -264,7 +265,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
       const model = await readModel(cloud.deps.docs, run.symbol!, run.timeframe!);
       expect(model?.history.filter((h) => h.runId === id)).toHaveLength(1);
     } finally {
-      cloud.deps.store.write = write;
+      cloud.deps.store.writeStream = writeStream;
     }
   }, 300_000);
 

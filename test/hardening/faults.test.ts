@@ -126,15 +126,16 @@ describe('faults on the embedded default', () => {
     const home = mkdtempSync(join(tmpdir(), 'fault-write-'));
     const embedded = createEmbedded({ home, log: quietLog, maxJobs: 2 });
     const store = embedded.deps.store as ObjectStore;
-    const write = store.write.bind(store);
+    // X.npy is streamed (writeStream): the failure lands there.
+    const writeStream = store.writeStream.bind(store);
     let failures = 0;
-    store.write = async (key, data) => {
+    store.writeStream = async (key, chunks, contentType) => {
       if (key.endsWith('X.npy') && failures === 0) {
         failures++;
         figures.faultsInjected++;
         throw new Error('injected: storage unavailable');
       }
-      return write(key, data);
+      return writeStream(key, chunks, contentType);
     };
     const runId = await drop(embedded, grid(2));
     await embedded.waitForRun(runId);
