@@ -212,7 +212,9 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
       const run = await cloud.waitForRun(id, 300_000);
       expect(refused).toBeGreaterThanOrEqual(5);
       // The run is decided inside the dead-letter function's delivery, which the relay records once it has answered.
-      await until('the dead letter to be delivered', async () => (deliveredTo('deadLetter').length ? true : undefined));
+      await until('the dead letter to be delivered', async () =>
+        deliveredTo('deadLetter').length ? true : undefined,
+      );
       const a = (await readTrial(cloud.deps.docs, id, 'dead_a'))!;
       expect(a.error).toMatch(
         /^its result could not be recorded: gave up after 5 delivery attempts on subscription/,
