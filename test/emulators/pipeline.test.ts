@@ -102,6 +102,13 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
     // One delivery of each request was enough: the queue, not Pub/Sub redelivery, held the waiting trials.
     expect(cloud.deliveries.filter((d) => d.target === 'launcher' && d.status >= 300)).toEqual([]);
     expect(await cloud.deps.docs.get(DOCS.model('RELIANCE', '1d'))).toBeUndefined();
+    // The forecaster, asked by the decision, writes the run's report once the forecast is known not to be possible.
+    const reportUri = await until(
+      'the run report',
+      async () => (await readRun(cloud.deps.docs, runId))?.reportUri,
+    );
+    expect(reportUri).toBe(`gs://${cloud.emulators.env.TRENDCAST_BUCKET}/runs/${runId}/report.html`);
+    expect((await cloud.deps.store.read(`runs/${runId}/report.html`)).toString()).toMatch(/^<!doctype html>/);
   }, 480_000);
 
   it('duplicate deliveries change nothing: the same object event, training request and result again', async () => {
