@@ -313,10 +313,12 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, no GPU quota', 
       return run?.waiting ? run : undefined;
     });
     expect(waiting.waiting).toBe(reason);
-    expect((await readTrial(cloud.deps.docs, id, 'quota_a'))!).toMatchObject({
-      status: 'queued',
-      waiting: reason,
+    // Each sweep tries it again (starting, 429, back in the queue): wait for it to be seen queued.
+    const queued = await until('quota_a to wait in the queue', async () => {
+      const a = await readTrial(cloud.deps.docs, id, 'quota_a');
+      return a?.status === 'queued' ? a : undefined;
     });
+    expect(queued.waiting).toBe(reason);
     cloud.vertex.jobs.setQuota({ NVIDIA_TESLA_T4: 1 });
     const run = await cloud.waitForRun(id, 300_000);
     expect(run.status).toBe('promoted');
