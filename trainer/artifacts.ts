@@ -53,85 +53,91 @@ export type EpochRecord = {
   lr: number;
 };
 
-/** A self-contained SVG of loss and val_loss per epoch, the best epoch marked: opens in any browser. */
-export function learningCurvesSvg(history: EpochRecord[], bestEpoch: number, title: string): string {
-  const W = 640;
-  const H = 360;
-  const pad = { left: 56, right: 16, top: 36, bottom: 40 };
-  const values = history.flatMap((h) => [h.loss, h.val_loss]).filter(Number.isFinite);
+const W = 640;
+const H = 360;
+const PAD = { left: 56, right: 16, top: 36, bottom: 40 };
+const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * A self-contained line chart (opens in any browser, needs no script): the artifacts a trainer writes beside its
+ * model. Hand-drawn because the trainer image carries no chart library; the run report draws its charts with Vega-Lite.
+ */
+function lineChartSvg(chart: {
+  title: string;
+  xLabel: string;
+  series: Array<{ name: string; color: string; values: number[] }>;
+  /** Extra marks drawn under the ticks (a reference line) and over the lines (a marker), given the scales. */
+  under?: (x: (i: number) => number, y: (v: number) => number) => string;
+  over?: (x: (i: number) => number, y: (v: number) => number) => string;
+}): string {
+  const values = chart.series.flatMap((s) => s.values).filter(Number.isFinite);
   const lo = Math.min(...values);
   const hi = Math.max(...values);
   const span = hi - lo || 1;
-  const n = Math.max(1, history.length - 1);
-  const x = (i: number) => pad.left + ((W - pad.left - pad.right) * i) / n;
-  const y = (v: number) => pad.top + (H - pad.top - pad.bottom) * (1 - (v - lo) / span);
-  const line = (key: 'loss' | 'val_loss') =>
-    history.map((h, i) => `${x(i).toFixed(1)},${y(h[key]).toFixed(1)}`).join(' ');
-  const bestIndex = history.findIndex((h) => h.epoch === bestEpoch);
+  const n = Math.max(1, (chart.series[0]?.values.length ?? 1) - 1);
+  const x = (i: number) => PAD.left + ((W - PAD.left - PAD.right) * i) / n;
+  const y = (v: number) => PAD.top + (H - PAD.top - PAD.bottom) * (1 - (v - lo) / span);
   const ticks = [lo, lo + span / 2, hi]
     .map(
       (v) =>
-        `<text x="${pad.left - 6}" y="${y(v).toFixed(1)}" text-anchor="end" font-size="11">${v.toFixed(3)}</text>`,
+        `<text x="${PAD.left - 6}" y="${y(v).toFixed(1)}" text-anchor="end" font-size="11">${v.toFixed(3)}</text>`,
     )
     .join('');
-  const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const lines = chart.series
+    .map(
+      (s) =>
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>\n`,
+    )
+    .join('');
+  const legend = chart.series
+    .map(
+      (s, i) =>
+        `<text x="${W - PAD.right}" y="${PAD.top + 12 + 16 * i}" text-anchor="end" font-size="12" fill="${s.color}">${escapeXml(s.name)}</text>\n`,
+    )
+    .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <rect width="${W}" height="${H}" fill="white"/>
-<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>
-<line x1="${pad.left}" y1="${H - pad.bottom}" x2="${W - pad.right}" y2="${H - pad.bottom}" stroke="#888"/>
-<line x1="${pad.left}" y1="${pad.top}" x2="${pad.left}" y2="${H - pad.bottom}" stroke="#888"/>
-${ticks}
-<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">epoch (1-${history.length})</text>
-<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="${line('loss')}"/>
-<polyline fill="none" stroke="#ff7f0e" stroke-width="2" points="${line('val_loss')}"/>
-${bestIndex >= 0 ? `<line x1="${x(bestIndex).toFixed(1)}" y1="${pad.top}" x2="${x(bestIndex).toFixed(1)}" y2="${H - pad.bottom}" stroke="#2ca02c" stroke-dasharray="4 3"/><text x="${x(bestIndex).toFixed(1)}" y="${pad.top - 4}" text-anchor="middle" font-size="11" fill="#2ca02c">best epoch ${bestEpoch}</text>` : ''}
-<text x="${W - pad.right}" y="${pad.top + 12}" text-anchor="end" font-size="12" fill="#1f77b4">loss</text>
-<text x="${W - pad.right}" y="${pad.top + 28}" text-anchor="end" font-size="12" fill="#ff7f0e">val_loss</text>
-</svg>
+<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(chart.title)}</text>
+<line x1="${PAD.left}" y1="${H - PAD.bottom}" x2="${W - PAD.right}" y2="${H - PAD.bottom}" stroke="#888"/>
+<line x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${H - PAD.bottom}" stroke="#888"/>
+${chart.under ? `${chart.under(x, y)}\n` : ''}${ticks}
+<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">${escapeXml(chart.xLabel)}</text>
+${lines}${chart.over ? `${chart.over(x, y)}\n` : ''}${legend}</svg>
 `;
 }
 
-/**
- * A self-contained SVG of the equity of the strategy and of buy-and-hold over the validation windows, both starting
- * at 1 before the first window; drawn like the learning curves.
- */
+/** Loss and val_loss per epoch, the best epoch marked. */
+export function learningCurvesSvg(history: EpochRecord[], bestEpoch: number, title: string): string {
+  const bestIndex = history.findIndex((h) => h.epoch === bestEpoch);
+  return lineChartSvg({
+    title,
+    xLabel: `epoch (1-${history.length})`,
+    series: [
+      { name: 'loss', color: '#1f77b4', values: history.map((h) => h.loss) },
+      { name: 'val_loss', color: '#ff7f0e', values: history.map((h) => h.val_loss) },
+    ],
+    over: (x) =>
+      bestIndex >= 0
+        ? `<line x1="${x(bestIndex).toFixed(1)}" y1="${PAD.top}" x2="${x(bestIndex).toFixed(1)}" y2="${H - PAD.bottom}" stroke="#2ca02c" stroke-dasharray="4 3"/><text x="${x(bestIndex).toFixed(1)}" y="${PAD.top - 4}" text-anchor="middle" font-size="11" fill="#2ca02c">best epoch ${bestEpoch}</text>`
+        : '',
+  });
+}
+
+/** The equity of the strategy and of buy-and-hold over the validation windows, both starting at 1. */
 export function equityCurveSvg(
   timestamps: { first: string; last: string },
   strategy: number[],
   buyHold: number[],
   title: string,
 ): string {
-  const W = 640;
-  const H = 360;
-  const pad = { left: 56, right: 16, top: 36, bottom: 40 };
-  const series = { strategy: [1, ...strategy], buyHold: [1, ...buyHold] };
-  const values = [...series.strategy, ...series.buyHold].filter(Number.isFinite);
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  const span = hi - lo || 1;
-  const n = Math.max(1, series.strategy.length - 1);
-  const x = (i: number) => pad.left + ((W - pad.left - pad.right) * i) / n;
-  const y = (v: number) => pad.top + (H - pad.top - pad.bottom) * (1 - (v - lo) / span);
-  const line = (points: number[]) => points.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-  const ticks = [lo, lo + span / 2, hi]
-    .map(
-      (v) =>
-        `<text x="${pad.left - 6}" y="${y(v).toFixed(1)}" text-anchor="end" font-size="11">${v.toFixed(3)}</text>`,
-    )
-    .join('');
-  const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
-<rect width="${W}" height="${H}" fill="white"/>
-<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(title)}</text>
-<line x1="${pad.left}" y1="${H - pad.bottom}" x2="${W - pad.right}" y2="${H - pad.bottom}" stroke="#888"/>
-<line x1="${pad.left}" y1="${pad.top}" x2="${pad.left}" y2="${H - pad.bottom}" stroke="#888"/>
-<line x1="${pad.left}" y1="${y(1).toFixed(1)}" x2="${W - pad.right}" y2="${y(1).toFixed(1)}" stroke="#ccc" stroke-dasharray="4 3"/>
-${ticks}
-<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">validation windows ${escapeXml(timestamps.first)} to ${escapeXml(timestamps.last)}</text>
-<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="${line(series.strategy)}"/>
-<polyline fill="none" stroke="#7f7f7f" stroke-width="2" points="${line(series.buyHold)}"/>
-<text x="${W - pad.right}" y="${pad.top + 12}" text-anchor="end" font-size="12" fill="#1f77b4">strategy</text>
-<text x="${W - pad.right}" y="${pad.top + 28}" text-anchor="end" font-size="12" fill="#7f7f7f">buy and hold</text>
-</svg>
-`;
+  return lineChartSvg({
+    title,
+    xLabel: `validation windows ${timestamps.first} to ${timestamps.last}`,
+    series: [
+      { name: 'strategy', color: '#1f77b4', values: [1, ...strategy] },
+      { name: 'buy and hold', color: '#7f7f7f', values: [1, ...buyHold] },
+    ],
+    under: (_x, y) =>
+      `<line x1="${PAD.left}" y1="${y(1).toFixed(1)}" x2="${W - PAD.right}" y2="${y(1).toFixed(1)}" stroke="#ccc" stroke-dasharray="4 3"/>`,
+  });
 }
