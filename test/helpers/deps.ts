@@ -5,6 +5,7 @@ import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import { type DeliveryOptions, LocalMessageBus } from '../../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
+import type { CloudEventLike, StorageObjectData } from '../../shared/events.ts';
 import type { Deps, JobLauncher } from '../../shared/ports.ts';
 import { readSettings } from '../../shared/settings.ts';
 
@@ -38,5 +39,19 @@ export function localDeps(
     launcher: options.launcher ?? idleLauncher,
     settings: readSettings(options.settings ?? {}),
     log: options.log ?? createLogger({}, { write: () => {} }),
+  };
+}
+
+/** The `object.finalized` CloudEvent Eventarc delivers for `name` in `bucket` (the local bucket by default). */
+export function objectFinalized(
+  name: string,
+  generation = '1',
+  bucket = 'local',
+): CloudEventLike<StorageObjectData> {
+  return {
+    id: name,
+    type: 'google.cloud.storage.object.v1.finalized',
+    source: `//storage.googleapis.com/projects/_/buckets/${bucket}`,
+    data: { bucket, name, generation },
   };
 }

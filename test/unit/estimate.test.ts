@@ -25,7 +25,7 @@ import { readRun, readTrial, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
-import { localDeps } from '../helpers/deps.ts';
+import { localDeps, objectFinalized } from '../helpers/deps.ts';
 import { TestPlatform } from '../helpers/platform.ts';
 
 const [config1, config2, config3] = DEFAULT_GRID.configs as [
@@ -244,15 +244,7 @@ async function ingested(
   deps.bus.subscribe(TOPICS.trainingRequests, (e) => launcher(e, deps));
   const object = 'incoming/prices.csv';
   await deps.store.write(object, csv);
-  await ingest(
-    {
-      id: object,
-      type: 'google.cloud.storage.object.v1.finalized',
-      source: '//storage.googleapis.com/projects/_/buckets/local',
-      data: { bucket: 'local', name: object, generation: '1' },
-    },
-    deps,
-  );
+  await ingest(objectFinalized(object), deps);
   await deps.bus.idle();
   return { deps, runId: deriveRunId('local', object, '1') };
 }

@@ -11,7 +11,7 @@ import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../../shared/names.ts';
 import { readQueue, readRun, readTrial, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
-import { localDeps } from '../helpers/deps.ts';
+import { localDeps, objectFinalized } from '../helpers/deps.ts';
 import { succeeded } from '../helpers/docs.ts';
 import { TestPlatform } from '../helpers/platform.ts';
 
@@ -29,15 +29,7 @@ async function pipeline(
   bus.subscribe(TOPICS.trainingResults, (e) => collector(e, deps));
   for (const topic of Object.values(DEAD_LETTER_TOPICS)) bus.subscribe(topic, (e) => deadLetter(e, deps));
   await deps.store.write(object, readFileSync(REFERENCE_CSV));
-  await ingest(
-    {
-      id: object,
-      type: 'google.cloud.storage.object.v1.finalized',
-      source: '//storage.googleapis.com/projects/_/buckets/local',
-      data: { bucket: 'local', name: object, generation: '1' },
-    },
-    deps,
-  );
+  await ingest(objectFinalized(object), deps);
   await bus.idle();
   const runId = deriveRunId('local', object, '1');
   const statuses = async () => (await readTrials(deps.docs, runId)).map((t) => t.status);
