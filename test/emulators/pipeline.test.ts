@@ -14,6 +14,7 @@ import type { TrialDoc } from '../../shared/documents.ts';
 import { DATASET_FILES, DOCS, gridKeyFor, PATHS, TOPICS } from '../../shared/names.ts';
 import { readModel, readRun, readTrial, readTrials } from '../../shared/records.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
+import { tinyConfig } from '../helpers/docs.ts';
 import { until } from '../helpers/wait.ts';
 
 const skip = emulatorSkipReason();
@@ -27,14 +28,6 @@ const GRID: GridInput = {
     lstmUnits: c.lstmUnits.map((u) => Math.max(2, u / 16)) as [number, number, number],
   })),
 };
-const tiny = (name: string, epochs = 2) => ({
-  name,
-  lstmUnits: [4, 4, 4] as [number, number, number],
-  dropout: 0.1,
-  learningRate: 0.01,
-  batchSize: 32,
-  epochs,
-});
 const CSV = readFileSync(REFERENCE_CSV);
 
 /** Drops a CSV (and its grid) under `name`; resolves to its run id. */
@@ -161,7 +154,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
     const id = await drop(cloud, 'image-pull', {
       gate: false,
       seed: 1,
-      configs: [tiny('pull_a'), tiny('pull_b')],
+      configs: [tinyConfig('pull_a'), tinyConfig('pull_b')],
     });
     const run = await cloud.waitForRun(id, 240_000);
     const a = (await readTrial(cloud.deps.docs, id, 'pull_a'))!;
@@ -174,7 +167,11 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
 
   it('a hanging job is stopped at its timeout; the trial fails "timed out" and the run is decided', async () => {
     cloud.injectFault('hang', 'hang_a');
-    const id = await drop(cloud, 'hang', { gate: false, seed: 1, configs: [tiny('hang_a'), tiny('hang_b')] });
+    const id = await drop(cloud, 'hang', {
+      gate: false,
+      seed: 1,
+      configs: [tinyConfig('hang_a'), tinyConfig('hang_b')],
+    });
     const run = await cloud.waitForRun(id, 300_000);
     const a = (await readTrial(cloud.deps.docs, id, 'hang_a'))!;
     expect(a.status).toBe('failed');
@@ -189,7 +186,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
     const id = await drop(cloud, 'preempt', {
       gate: false,
       seed: 1,
-      configs: [tiny('preempt_a', 30), tiny('preempt_b')],
+      configs: [tinyConfig('preempt_a', 30), tinyConfig('preempt_b')],
     });
     const run = await cloud.waitForRun(id, 300_000);
     const a = (await readTrial(cloud.deps.docs, id, 'preempt_a'))!;
@@ -200,7 +197,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
 
   it('a result that cannot be recorded is dead-lettered, and the run is still decided', async () => {
     const runTransaction = cloud.deps.docs.runTransaction.bind(cloud.deps.docs);
-    const id = await drop(cloud, 'dead-result', { gate: false, seed: 1, configs: [tiny('dead_a')] });
+    const id = await drop(cloud, 'dead-result', { gate: false, seed: 1, configs: [tinyConfig('dead_a')] });
     await until('dead_a to train', async () => {
       const a = await readTrial(cloud.deps.docs, id, 'dead_a');
       return a?.status === 'training' ? true : undefined;
@@ -257,7 +254,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
       return writeStream(key, chunks, contentType);
     };
     try {
-      const id = await drop(cloud, 'flaky-bucket', { gate: false, configs: [tiny('flaky', 1)] });
+      const id = await drop(cloud, 'flaky-bucket', { gate: false, configs: [tinyConfig('flaky', 1)] });
       const run = await cloud.waitForRun(id);
       expect(failures).toBe(1);
       expect(run.status).toBe('promoted');
@@ -305,7 +302,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, no GPU quota', 
     const id = await drop(cloud, 'no-quota', {
       gate: false,
       seed: 1,
-      configs: [tiny('quota_a'), tiny('quota_b')],
+      configs: [tinyConfig('quota_a'), tinyConfig('quota_b')],
     });
     const reason = 'waiting for GPU quota custom_model_training_nvidia_t4_gpus in asia-south1';
     const waiting = await until('the run to wait for quota', async () => {
@@ -342,7 +339,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, no GPU quota', 
     const id = await drop(cloud, 'cpu-fallback', {
       gate: false,
       seed: 1,
-      configs: [tiny('cpu_a'), tiny('cpu_b')],
+      configs: [tinyConfig('cpu_a'), tinyConfig('cpu_b')],
     });
     const run = await cloud.waitForRun(id, 300_000);
     expect(run.status).toBe('promoted');

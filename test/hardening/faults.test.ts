@@ -11,22 +11,15 @@ import type { ObjectStore } from '../../shared/ports.ts';
 import { readModel, readRun, readRuns, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { CLI, REFERENCE_CSV } from '../helpers/cli.ts';
+import { tinyConfig } from '../helpers/docs.ts';
 
 // Faults on the embedded default, with real trainer processes on tiny configs. Each ends with one run document in a
 // final state, at most one promotion, and the current model intact.
 const figures = { faultsInjected: 0, survived: 0, duplicateDeliveries: 0, promotions: 0 };
-const tiny = (name: string, epochs: number) => ({
-  name,
-  lstmUnits: [4, 4, 4] as [number, number, number],
-  dropout: 0.1,
-  learningRate: 0.01,
-  batchSize: 32,
-  epochs,
-});
 const grid = (epochs: number, names = ['tiny_a', 'tiny_b']): GridInput => ({
   gate: false,
   seed: 7,
-  configs: names.map((n) => tiny(n, epochs)),
+  configs: names.map((n) => tinyConfig(n, epochs)),
 });
 const quietLog = createLogger({}, { write: () => {} });
 

@@ -104,3 +104,13 @@ export function succeeded(
     finishedAt: new Date().toISOString(),
   });
 }
+
+/** The smallest config worth training: a few seconds per trial, for tests that need real trainers. */
+export const tinyConfig = (name: string, epochs = 2) => ({
+  name,
+  lstmUnits: [4, 4, 4] as [number, number, number],
+  dropout: 0.1,
+  learningRate: 0.01,
+  batchSize: 32,
+  epochs,
+});

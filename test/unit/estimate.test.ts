@@ -26,6 +26,7 @@ import { deriveRunId } from '../../shared/run-id.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
 import { localDeps, objectFinalized } from '../helpers/deps.ts';
+import { intradayCsv } from '../helpers/intraday.ts';
 import { TestPlatform } from '../helpers/platform.ts';
 
 const [config1, config2, config3] = DEFAULT_GRID.configs as [
@@ -206,34 +207,6 @@ describe("a trial's pace", () => {
   });
 });
 
-/** A year of 5-minute bars as a plain OHLCV CSV: NSE sessions (09:15-15:25 IST, 75 bars), weekdays, a random walk. */
-function fiveMinuteCsv(bars = 18_379): string {
-  let seed = 7;
-  const next = () => {
-    seed = (seed * 16_807) % 2_147_483_647;
-    return seed / 2_147_483_647;
-  };
-  const lines = ['Date,Open,High,Low,Close,Volume'];
-  let close = 1000;
-  for (let day = Date.UTC(2025, 0, 1); lines.length <= bars; day += 86_400_000) {
-    const weekday = new Date(day).getUTCDay();
-    if (weekday === 0 || weekday === 6) continue;
-    const date = new Date(day).toISOString().slice(0, 10);
-    for (let bar = 0; bar < 75 && lines.length <= bars; bar++) {
-      const minutes = 9 * 60 + 15 + 5 * bar;
-      const time = `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
-      const open = close;
-      close = open * (1 + (next() - 0.5) * 0.004);
-      const high = Math.max(open, close) * (1 + next() * 0.001);
-      const low = Math.min(open, close) * (1 - next() * 0.001);
-      lines.push(
-        `${date}T${time}:00+05:30,${open.toFixed(2)},${high.toFixed(2)},${low.toFixed(2)},${close.toFixed(2)},${Math.round(10_000 + next() * 90_000)}`,
-      );
-    }
-  }
-  return `${lines.join('\n')}\n`;
-}
-
 /** Drops a CSV into a fresh local bucket and ingests it with the launcher subscribed; resolves to the run's id. */
 async function ingested(
   csv: Buffer | string,
@@ -266,7 +239,7 @@ describe('ingest', () => {
   });
 
   it('warns in the run document when a year of 5-minute bars would take hours, and still trains', async () => {
-    const { deps, runId } = await ingested(fiveMinuteCsv());
+    const { deps, runId } = await ingested(intradayCsv());
     const run = (await readRun(deps.docs, runId))!;
     expect(run.timeframe).toBe('5m');
     expect(run.dataset?.counts).toMatchObject({ train: 14_616, validation: 3_654 });
@@ -278,7 +251,7 @@ describe('ingest', () => {
     expect(run.estimate!.seconds).toBeGreaterThan(3 * 3600);
     expect(runSummary(run, [])).toMatch(/^warning: this grid may take up to/m);
     // the same CSV with a higher limit, or on Vertex AI's GPUs: no warning
-    const relaxed = await ingested(fiveMinuteCsv(), {
+    const relaxed = await ingested(intradayCsv(), {
       settings: { TRENDCAST_ESTIMATE_WARN_MINUTES: String(Math.ceil(run.estimate!.seconds / 60)) },
     });
     expect((await readRun(relaxed.deps.docs, relaxed.runId))!.warnings).toEqual([]);
