@@ -21,6 +21,35 @@ export type BinaryMetrics = {
 /** A model is degenerate when it gives one class for at least this share of windows. */
 export const DEGENERATE_SHARE = 0.95;
 
+/** Probabilities are clipped to [ε, 1 - ε] before the logarithm, as tfjs and Keras do. */
+const PROBABILITY_EPSILON = 1e-7;
+
+/**
+ * Mean binary cross-entropy (log loss) and accuracy at 0.5, as tfjs's `binaryCrossentropy` loss and
+ * `binaryAccuracy` metric compute them: through the logit of the clipped probability.
+ */
+export function binaryCrossEntropy(
+  labels: ArrayLike<number>,
+  probabilities: ArrayLike<number>,
+): { loss: number; accuracy: number } {
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < probabilities.length; i++) {
+    const p = probabilities[i]!;
+    const z = labels[i]!;
+    const clipped = Math.min(Math.max(p, PROBABILITY_EPSILON), 1 - PROBABILITY_EPSILON);
+    const logit = Math.log(clipped / (1 - clipped));
+    loss += Math.max(logit, 0) - logit * z + Math.log1p(Math.exp(-Math.abs(logit)));
+    if ((p > 0.5 ? 1 : 0) === z) correct++;
+  }
+  return { loss: loss / probabilities.length, accuracy: correct / probabilities.length };
+}
+
+/** Whether the loss's gradient passes the clip at p (tfjs's clipByValue lets it through on the closed interval). */
+export function insideProbabilityClip(p: number): boolean {
+  return p >= PROBABILITY_EPSILON && p <= 1 - PROBABILITY_EPSILON;
+}
+
 /**
  * ROC AUC as the Mann–Whitney statistic with tied scores sharing their average rank: the same number as
  * scikit-learn's roc_auc_score. Null when the labels hold one class only.

@@ -293,6 +293,15 @@ export class FastLstm extends stockLstmClass() {
     });
   }
 
+  /**
+   * The layer's regularization losses and its cell's: tfjs's RNN layers leave out the cell's (where the kernel,
+   * recurrent and bias regularizers live), so a model training with tfjs alone silently drops the LSTM kernels' L2
+   * terms that Keras applies.
+   */
+  override get losses(): StockLstm['losses'] {
+    return [...super.losses, ...this.cell.losses];
+  }
+
   /** Whether this layer's configuration takes the hand-written path (calls with a mask or initial state do not). */
   get usesFastPath(): boolean {
     return this.gateActivation() !== undefined;

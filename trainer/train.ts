@@ -9,7 +9,7 @@ import { steadySecondsPerEpoch, trainingPace } from '../shared/estimate.ts';
 import type { ModelPreprocessing } from '../shared/forecast.ts';
 import { DatasetManifest, DatasetWindows } from '../shared/manifest.ts';
 import type { TrainingRequest, TrainingResult, TrialMetrics } from '../shared/messages.ts';
-import { evaluateBinary } from '../shared/metrics.ts';
+import { binaryCrossEntropy, evaluateBinary } from '../shared/metrics.ts';
 import { DATASET_FILES, TRIAL_FILES } from '../shared/names.ts';
 import { decodeNpy } from '../shared/npy.ts';
 import type { Logger, ObjectStore } from '../shared/ports.ts';
@@ -17,6 +17,7 @@ import { parseJson, parseWith } from '../shared/validate.ts';
 import { type EpochRecord, equityCurveSvg, learningCurvesSvg, saveModel } from './artifacts.ts';
 import { selectBackend } from './backend.ts';
 import { EarlyStopping, ReduceLrOnPlateau } from './callbacks.ts';
+import { foldTrainer } from './fold-trainer.ts';
 import { buildModel } from './model.ts';
 
 export type EpochProgress = {
@@ -147,10 +148,6 @@ export async function loadDataset(datasetUri: string) {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-function snapshot(model: tf.LayersModel): tf.Tensor[] {
-  return model.getWeights().map((w) => w.clone());
-}
-
 /**
  * Trains one config on one dataset and writes its artifacts. Never throws for a training failure: the result says
  * `failed` with the reason in plain words, so the run can still be decided.
@@ -214,27 +211,12 @@ async function fitFold(
   const { config } = request;
   const { L, F } = shape;
   const nTrain = block.start;
-  const nVal = block.end - block.start;
-  const xTrain = tf.tensor3d(X.subarray(0, nTrain * L * F), [nTrain, L, F]);
-  const yTrain = tf.tensor2d(y.subarray(0, nTrain), [nTrain, 1]);
-  const xVal = tf.tensor3d(X.subarray(nTrain * L * F, block.end * L * F), [nVal, L, F]);
-  const yVal = tf.tensor2d(y.subarray(nTrain, block.end), [nVal, 1]);
   const model = buildModel(config, L, F, request.seed);
   let lr = config.learningRate;
-  const optimizer = tf.train.adam(lr);
-  model.compile({ optimizer, loss: 'binaryCrossentropy', metrics: ['accuracy'] });
-
+  const trainer = foldTrainer(model, { X, y, validation: block, shape }, lr);
   const stopping = new EarlyStopping(config.patience ?? DEFAULT_PATIENCE);
   const plateau = new ReduceLrOnPlateau(0.5, 7, 1e-7);
   const history: EpochRecord[] = [];
-  let best: tf.Tensor[] | undefined;
-  const evaluate = async () => {
-    const [loss, acc] = model.evaluate(xVal, yVal, { batchSize: 256 }) as tf.Scalar[];
-    const values = [(await loss!.data())[0]!, (await acc!.data())[0]!];
-    tf.dispose([loss!, acc!]);
-    return values as [number, number];
-  };
-
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
       const epochStarted = performance.now();
@@ -247,16 +229,11 @@ async function fitFold(
       let accSum = 0;
       for (let b = 0; b < nTrain; b += config.batchSize) {
         const batch = order.slice(b, b + config.batchSize);
-        const [xb, yb] = tf.tidy(() => {
-          const idx = tf.tensor1d(batch, 'int32');
-          return [tf.gather(xTrain, idx), tf.gather(yTrain, idx)];
-        });
-        const [loss, acc] = (await model.trainOnBatch(xb!, yb!)) as number[];
-        tf.dispose([xb!, yb!]);
-        lossSum += loss! * batch.length;
-        accSum += acc! * batch.length;
+        const { loss, accuracy } = await trainer.trainBatch(batch);
+        lossSum += loss * batch.length;
+        accSum += accuracy * batch.length;
       }
-      const [valLoss, valAccuracy] = await evaluate();
+      const { loss: valLoss, accuracy: valAccuracy } = await trainer.evaluate();
       if (!Number.isFinite(valLoss) || !Number.isFinite(lossSum)) {
         throw new Error(
           `training diverged at epoch ${epoch} (loss ${lossSum / nTrain}, val_loss ${valLoss})`,
@@ -271,10 +248,7 @@ async function fitFold(
         lr,
       });
       const { improved, stop } = stopping.update(epoch, valLoss);
-      if (improved) {
-        tf.dispose(best ?? []);
-        best = snapshot(model);
-      }
+      if (improved) trainer.keepBest();
       onEpoch({
         epoch,
         epochs: config.epochs,
@@ -285,22 +259,25 @@ async function fitFold(
         seconds: (performance.now() - epochStarted) / 1000,
       });
       lr = plateau.update(valLoss, lr);
-      // tfjs keeps the rate in a protected field that every Adam step reads; there is no public setter.
-      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+      trainer.setLearningRate(lr);
       if (stop) break;
     }
-    // The best epoch's weights (batch-norm statistics included) are what is evaluated and saved.
-    if (best) model.setWeights(best);
-    const [valLoss] = await evaluate();
-    const probabilityTensor = model.predict(xVal) as tf.Tensor;
-    const probabilities = Array.from(await probabilityTensor.data());
-    probabilityTensor.dispose();
+    // The best epoch's weights (batch-norm statistics included) are what is evaluated and saved: by the stock tfjs
+    // model from here on, whichever way it was trained.
+    trainer.finish();
+    const probabilities = tf.tidy(() => {
+      const xVal = tf.tensor3d(X.subarray(block.start * L * F, block.end * L * F), [
+        block.end - block.start,
+        L,
+        F,
+      ]);
+      return Array.from((model.predict(xVal, { batchSize: 256 }) as tf.Tensor).dataSync());
+    });
+    const { loss: valLoss } = binaryCrossEntropy(y.subarray(block.start, block.end), probabilities);
     return { model, history, bestEpoch: stopping.bestEpoch, valLoss, probabilities };
   } catch (error) {
     model.dispose();
     throw error;
-  } finally {
-    tf.dispose([xTrain, yTrain, xVal, yVal, ...(best ?? [])]);
   }
 }
 

@@ -1,0 +1,219 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TrainingConfig } from '../../shared/config.ts';
+import { FusedTraining } from '../../trainer/fused-training.ts';
+import { buildModel } from '../../trainer/model.ts';
+
+const STEPS = 7;
+const FEATURES = 5;
+const WINDOWS = 9;
+const CONFIG: TrainingConfig = {
+  name: 'fused',
+  lstmUnits: [12, 10, 6],
+  dropout: 0.3,
+  learningRate: 0.01,
+  batchSize: 5,
+  epochs: 1,
+};
+const DROPOUT_LAYERS = ['dropout_1', 'dropout_2', 'dropout_3', 'dropout_4', 'dropout_5'];
+
+/** mulberry32, as the trainer's seeded Math.random. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** max |a - b| / max |b|. */
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let scale = 0;
+  let error = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]!));
+    error = Math.max(error, Math.abs(actual[i]! - expected[i]!));
+  }
+  return scale === 0 ? error : error / scale;
+}
+
+/** A model with every weight random and non-trivial (batch-norm scales, offsets and moving statistics too). */
+function randomModel() {
+  const model = buildModel(CONFIG, STEPS, FEATURES, 3);
+  const random = seeded(11);
+  model.setWeights(
+    model.weights.map((w) => {
+      const n = w.shape.reduce((a, b) => a! * b!, 1)!;
+      const positive = w.name.includes('moving_variance') || w.name.includes('gamma');
+      const values = Float32Array.from({ length: n }, () => (positive ? 0.5 + random() : random() - 0.5));
+      return tf.tensor(values, w.shape as number[]);
+    }),
+  );
+  return model;
+}
+
+function data() {
+  const random = seeded(5);
+  const X = Float32Array.from({ length: WINDOWS * STEPS * FEATURES }, () => 2 * random() - 1);
+  const y = Float32Array.from({ length: WINDOWS }, (_, i) => (i % 3 === 0 ? 1 : 0));
+  return { X, y };
+}
+
+/**
+ * Makes the tfjs model's dropout layers apply the masks FusedTraining draws from the same random sequence (in its
+ * order and time-major layout), so tfjs autodiff differentiates the same function.
+ */
+function replayMasks(model: tf.LayersModel, seed: number, batch: number) {
+  const random = seeded(seed);
+  const [u1, u2, u3] = CONFIG.lstmUnits;
+  const sizes: [number, number, number][] = [
+    [STEPS, batch, u1],
+    [STEPS, batch, u2],
+    [1, batch, u3],
+    [1, batch, 64],
+    [1, batch, 32],
+  ];
+  DROPOUT_LAYERS.forEach((name, i) => {
+    const layer = model.getLayer(name) as unknown as {
+      rate: number;
+      call: (x: tf.Tensor | tf.Tensor[]) => tf.Tensor;
+    };
+    const [T, B, U] = sizes[i]!;
+    const keep = 1 / (1 - layer.rate);
+    const timeMajor = Float32Array.from({ length: T * B * U }, () => (random() >= layer.rate ? keep : 0));
+    const mask = tf.tidy(() => {
+      const m = tf.tensor3d(timeMajor, [T, B, U]).transpose([1, 0, 2]);
+      return T === 1 ? m.reshape([B, U]) : m;
+    });
+    layer.call = (x) => tf.mul(Array.isArray(x) ? x[0]! : x, mask);
+  });
+}
+
+function batchTensors(X: Float32Array, y: Float32Array, indices: number[]) {
+  const xs = tf.tensor3d(
+    Float32Array.from(
+      indices.flatMap((w) => Array.from(X.subarray(w * STEPS * FEATURES, (w + 1) * STEPS * FEATURES))),
+    ),
+    [indices.length, STEPS, FEATURES],
+  );
+  return {
+    xs,
+    ys: tf.tensor2d(
+      Float32Array.from(indices, (i) => y[i]!),
+      [indices.length, 1],
+    ),
+  };
+}
+
+for (const backend of ['cpu', 'wasm']) {
+  describe(`FusedTraining on the ${backend} backend`, () => {
+    beforeAll(async () => {
+      expect(await tf.setBackend(backend)).toBe(true);
+    });
+    const indices = [4, 0, 7, 2, 5];
+
+    it('has the gradients of tfjs autodiff (dropout, batch statistics, attention, L2 terms) to 1e-5', () => {
+      const model = randomModel();
+      const { X, y } = data();
+      const fused = FusedTraining.fromModel(model, CONFIG.learningRate);
+      const gradients = fused.gradients(X, y, indices, seeded(21));
+
+      replayMasks(model, 21, indices.length);
+      const { xs, ys } = batchTensors(X, y, indices);
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { value, grads } = tf.variableGrads(() => {
+        const p = model.apply(xs, { training: true }) as tf.Tensor;
+        const loss = tf.mean(tf.metrics.binaryCrossentropy(ys, p));
+        return tf.addN([loss, ...model.calculateLosses()]) as tf.Scalar;
+      }, variables);
+      expect(value.dataSync()[0]).toBeGreaterThan(0);
+      expect(gradients).toHaveLength(variables.length);
+      // Errors relative to the largest gradient of the same layer: the attention bias's gradient is a sum that
+      // nearly cancels (softmax), so tfjs's float32 sum of it is only good to that scale.
+      const layerOf = (name: string) => name.split('/')[0]!;
+      const scale = new Map<string, number>();
+      variables.forEach((v) => {
+        const largest = Math.max(...Array.from(grads[v.name]!.dataSync(), Math.abs));
+        scale.set(layerOf(v.name), Math.max(scale.get(layerOf(v.name)) ?? 0, largest));
+      });
+      variables.forEach((v, i) => {
+        expect(gradients[i], v.name).toHaveLength(v.size);
+        const expected = grads[v.name]!.dataSync();
+        const error = Math.max(...Array.from(expected, (e, j) => Math.abs(gradients[i]![j]! - e)));
+        expect(error / scale.get(layerOf(v.name))!, v.name).toBeLessThan(1e-5);
+      });
+      // The batch-norm moving averages moved the same way (tfjs updated them in model.apply).
+      const after = fused.snapshot();
+      model.getWeights().forEach((w, i) => {
+        expect(relativeError(after[i]!, w.dataSync()), model.weights[i]!.name).toBeLessThan(1e-5);
+      });
+      tf.dispose([xs, ys, value, ...Object.values(grads)]);
+      model.dispose();
+    });
+
+    it('takes the same Adam step and reports the same loss as trainOnBatch', async () => {
+      const model = randomModel();
+      const { X, y } = data();
+      const fused = FusedTraining.fromModel(model, CONFIG.learningRate);
+      const steps = [indices, [1, 3, 6, 8, 0]];
+      const results = steps.map((batch, k) => fused.trainBatch(X, y, batch, seeded(30 + k)));
+
+      model.compile({
+        optimizer: tf.train.adam(CONFIG.learningRate),
+        loss: 'binaryCrossentropy',
+        metrics: ['accuracy'],
+      });
+      for (const [k, batch] of steps.entries()) {
+        replayMasks(model, 30 + k, batch.length);
+        const { xs, ys } = batchTensors(X, y, batch);
+        const [loss, accuracy] = (await model.trainOnBatch(xs, ys)) as number[];
+        expect(Math.abs(results[k]!.loss - loss!) / loss!).toBeLessThan(1e-5);
+        expect(results[k]!.accuracy).toBeCloseTo(accuracy!, 6);
+        tf.dispose([xs, ys]);
+      }
+      const trained = fused.snapshot();
+      model.getWeights().forEach((w, i) => {
+        expect(relativeError(trained[i]!, w.dataSync()), model.weights[i]!.name).toBeLessThan(1e-5);
+      });
+      model.dispose();
+    });
+
+    it('predicts and evaluates as the tfjs model in inference mode, and writes its weights back', () => {
+      const model = randomModel();
+      const { X, y } = data();
+      const fused = FusedTraining.fromModel(model, CONFIG.learningRate);
+      fused.trainBatch(X, y, indices, seeded(40));
+      const copy = randomModel();
+      fused.writeTo(copy);
+      const all = Array.from({ length: WINDOWS }, (_, i) => i);
+      const { xs, ys } = batchTensors(X, y, all);
+      const expected = tf.tidy(() => (copy.predict(xs) as tf.Tensor).dataSync());
+      expect(relativeError(fused.predict(X, all), expected)).toBeLessThan(1e-5);
+      copy.compile({ optimizer: 'adam', loss: 'binaryCrossentropy', metrics: ['accuracy'] });
+      const [loss, accuracy] = (copy.evaluate(xs, ys) as tf.Scalar[]).map((s) => s.dataSync()[0]!);
+      const evaluated = fused.evaluate(X, y, 0, WINDOWS, 4);
+      expect(Math.abs(evaluated.loss - loss!) / loss!).toBeLessThan(1e-5);
+      expect(evaluated.accuracy).toBeCloseTo(accuracy!, 6);
+      tf.dispose([xs, ys]);
+      model.dispose();
+      copy.dispose();
+    });
+
+    it('draws new dropout masks from the random source on every batch', () => {
+      const model = randomModel();
+      const { X, y } = data();
+      const fused = FusedTraining.fromModel(model, 0);
+      const a = fused.gradients(X, y, indices, seeded(1));
+      const b = fused.gradients(X, y, indices, seeded(1));
+      const c = fused.gradients(X, y, indices, seeded(2));
+      // Same random sequence, same gradients (the moving statistics changed, which training-mode outputs ignore).
+      expect(a.map((g) => Array.from(g))).toEqual(b.map((g) => Array.from(g)));
+      expect(relativeError(c[0]!, a[0]!)).toBeGreaterThan(1e-3);
+      model.dispose();
+    });
+  });
+}
