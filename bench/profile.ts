@@ -1,64 +1,79 @@
 /**
- * Where the time of one training batch goes: the full trainer model of a default config, trained on random
- * windows of the reference shape, with tfjs's kernel profile (time per tfjs kernel, summed by name) beside the
- * wall time of the batch. The LSTM recurrence kernel runs outside tfjs: its share is the wall time minus the tfjs
- * kernels' sum (JS glue included).
+ * Where the time of one training batch goes on the wasm/cpu path (trainer/fused-training.ts): the whole fused step
+ * of a default config on random windows of the reference shape, beside each of its three LSTM layers' kernel calls
+ * alone (forward, backward) with the same shapes; the rest is the loops around them (dropout, batch norm,
+ * attention, dense head, loss, Adam) and the copies in and out of the kernel's memory.
  *
- *   npx tsx bench/profile.ts [config name] [backend]    # defaults: config_2_deeper, wasm
+ *   npx tsx bench/profile.ts [config name]    # default config_2_deeper; best of PROFILE_REPEATS (default 15)
  */
-import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_GRID } from '../shared/config.ts';
 import { selectBackend } from '../trainer/backend.ts';
+import { FusedTraining } from '../trainer/fused-training.ts';
+import { lstmLayerBackward, lstmLayerForward } from '../trainer/lstm-kernel.ts';
 import { buildModel } from '../trainer/model.ts';
 
 const configName = process.argv[2] ?? 'config_2_deeper';
-const backend = await selectBackend(process.argv[3] ?? 'wasm');
 const config = DEFAULT_GRID.configs.find((c) => c.name === configName);
 if (config === undefined) throw new Error(`no default config named ${configName}`);
+await selectBackend('wasm');
+const repeats = Number(process.env.PROFILE_REPEATS ?? 15);
 const [steps, features] = [60, 27];
-const model = buildModel(config, steps, features, 1);
-model.compile({ optimizer: tf.train.adam(1e-3), loss: 'binaryCrossentropy', metrics: ['accuracy'] });
-const x = tf.randomNormal([config.batchSize, steps, features], 0, 1, 'float32', 2);
-const y = tf.cast(tf.greater(tf.randomUniform([config.batchSize, 1], 0, 1, 'float32', 3), 0.5), 'float32');
-for (let i = 0; i < 3; i++) await model.trainOnBatch(x, y); // warm-up
+const B = config.batchSize;
 
-const batches = Number(process.env.PROFILE_BATCHES ?? 10);
-const started = performance.now();
-const startedCpu = process.cpuUsage();
-for (let i = 0; i < batches; i++) await model.trainOnBatch(x, y);
-const wall = (performance.now() - started) / batches;
-const cpuUsed = process.cpuUsage(startedCpu);
-const cpu = (cpuUsed.user + cpuUsed.system) / 1000 / batches;
-
-const byKernel = new Map<string, { ms: number; calls: number }>();
-const profile = await tf.profile(async () => {
-  await model.trainOnBatch(x, y);
-});
-for (const k of profile.kernels) {
-  const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-  entry.ms += Number(k.kernelTimeMs);
-  entry.calls += 1;
-  byKernel.set(k.name, entry);
-}
-const tfjsMs = [...byKernel.values()].reduce((a, b) => a + b.ms, 0);
-const calls = [...byKernel.values()].reduce((a, b) => a + b.calls, 0);
-console.log(`${configName} on ${backend}, batch ${config.batchSize} of ${steps}×${features}`);
-console.log(`per batch (mean of ${batches}): wall ${wall.toFixed(1)} ms, CPU ${cpu.toFixed(1)} ms`);
-console.log(
-  `tfjs kernels: ${tfjsMs.toFixed(1)} ms in ${calls} calls; the rest (LSTM kernel, JS): ${(wall - tfjsMs).toFixed(1)} ms`,
-);
-console.log('| tfjs kernel | ms per batch | calls |');
-console.log('|---|---:|---:|');
-for (const [name, { ms, calls }] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
-  console.log(`| ${name} | ${ms.toFixed(1)} | ${calls} |`);
-}
-if (process.env.PROFILE_DETAIL) {
-  for (const k of profile.kernels.filter((k) => k.name === process.env.PROFILE_DETAIL).slice(0, 200)) {
-    console.log(
-      k.name,
-      Number(k.kernelTimeMs).toFixed(2),
-      JSON.stringify(k.inputShapes),
-      JSON.stringify(k.outputShapes),
-    );
+/** Best wall and CPU milliseconds of `repeats` runs of f (best: the least disturbed by other processes). */
+function best(f: () => void): { wall: number; cpu: number } {
+  let wall = Number.POSITIVE_INFINITY;
+  let cpu = Number.POSITIVE_INFINITY;
+  f();
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    const c = process.cpuUsage();
+    f();
+    const used = process.cpuUsage(c);
+    wall = Math.min(wall, performance.now() - t);
+    cpu = Math.min(cpu, (used.user + used.system) / 1000);
   }
+  return { wall, cpu };
 }
+
+const fill = (n: number, scale: number) =>
+  Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * scale);
+const windows = 64;
+const X = fill(windows * steps * features, 1);
+const y = Float32Array.from({ length: windows }, (_, i) => i % 2);
+const model = buildModel(config, steps, features, 1);
+const fused = FusedTraining.fromModel(model, config.learningRate);
+let seed = 1;
+const random = () => {
+  seed = (seed * 16807) % 2147483647;
+  return seed / 2147483647;
+};
+const indices = Array.from({ length: B }, (_, i) => (i * 7) % windows);
+const step = best(() => fused.trainBatch(X, y, indices, random));
+
+const rows: string[] = [];
+let lstmWall = 0;
+let inputs = features;
+config.lstmUnits.forEach((units, layer) => {
+  const g = 4 * units;
+  const shape = { steps, batch: B, inputs, units };
+  const weights = { kernel: fill(inputs * g, 0.1), bias: fill(g, 0.1), recurrent: fill(units * g, 0.1) };
+  const x = fill(steps * B * inputs, 1);
+  const state = lstmLayerForward(x, weights, shape, 'sigmoid');
+  const dy = fill(layer === 2 ? B * units : steps * B * units, 1);
+  const forward = best(() => lstmLayerForward(x, weights, shape, 'sigmoid'));
+  const backward = best(() => lstmLayerBackward(state, dy));
+  lstmWall += forward.wall + backward.wall;
+  rows.push(
+    `| lstm_${layer + 1} (${inputs}→${units}) | ${forward.wall.toFixed(1)} | ${backward.wall.toFixed(1)} |`,
+  );
+  inputs = units;
+});
+console.log(`${configName}, batch ${B} of ${steps}×${features}, wasm, best of ${repeats}, ${new Date().toISOString()}`);
+console.log(`fused training step: wall ${step.wall.toFixed(1)} ms, CPU ${step.cpu.toFixed(1)} ms per batch`);
+console.log('| LSTM layer | forward ms | backward ms |');
+console.log('|---|---:|---:|');
+for (const row of rows) console.log(row);
+console.log(
+  `LSTM kernel calls ${lstmWall.toFixed(1)} ms; the rest (loops, copies, Adam) ${(step.wall - lstmWall).toFixed(1)} ms`,
+);

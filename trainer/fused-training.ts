@@ -15,9 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { binaryCrossEntropy, insideProbabilityClip } from '../shared/metrics.ts';
+import * as kernels from './layer-kernels.ts';
 import { type GateKind, type LstmState, lstmLayerBackward, lstmLayerForward } from './lstm-kernel.ts';
-
-const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
 type Lstm = { kernel: Float32Array; recurrent: Float32Array; bias: Float32Array; units: number; l2: number };
 type BatchNorm = {
@@ -68,7 +67,7 @@ type Forward = {
   lstm: LstmState[];
   masks: (Float32Array | undefined)[];
   normalized: Float32Array[];
-  inverseStd: Float64Array[];
+  inverseStd: Float32Array[];
   attention: { sequence: Float32Array; score: Float32Array; weights: Float32Array };
   dense: { input: Float32Array; preActivation: Float32Array }[];
   probabilities: Float32Array;
@@ -246,21 +245,20 @@ export class FusedTraining {
   /** Training mode when `random` is given (dropout, batch statistics), inference otherwise. */
   private forward(x: Float32Array, B: number, random: (() => number) | undefined): Forward {
     const { steps: T, features: F, gate } = this.shape;
-    const rows = T * B;
     const [l1, l2, l3] = this.lstm as [Lstm, Lstm, Lstm];
     const masks: (Float32Array | undefined)[] = [];
+    // One draw of `random` seeds each mask's own generator (a draw per unit would cost more than the dropout).
     const dropout = (values: Float32Array, layer: number) => {
       const rate = this.dropoutRates[layer]!;
-      const mask = random && rate > 0 ? dropoutMask(values.length, rate, random) : undefined;
-      masks[layer] = mask;
-      if (mask) for (let i = 0; i < values.length; i++) values[i]! *= mask[i]!;
+      masks[layer] = random && rate > 0 ? kernels.dropout(values, rate, random() * 4294967296) : undefined;
       return values;
     };
     const normalized: Float32Array[] = [];
-    const inverseStd: Float64Array[] = [];
+    const inverseStd: Float32Array[] = [];
     const normalize = (values: Float32Array, layer: number) => {
       const n = this.batchNorm[layer]!;
-      const r = batchNormForward(values, n, random !== undefined);
+      if (!random) return kernels.batchNormInfer(values, n);
+      const r = kernels.batchNormTrain(values, n);
       normalized.push(r.normalized);
       inverseStd.push(r.inverseStd);
       return r.output;
@@ -272,23 +270,14 @@ export class FusedTraining {
     const sequence = normalize(dropout(s2.h.slice(), 1), 1);
 
     // Attention: score = tanh(s·w + b) per row, softmax over the steps of each window, rows scaled by their weight.
-    const U = l2.units;
-    const score = new Float32Array(rows);
-    const w = this.attention.kernel;
-    const bias = this.attention.bias[0]!;
-    for (let r = 0; r < rows; r++) {
-      let sum = bias;
-      for (let u = 0; u < U; u++) sum += sequence[r * U + u]! * w[u]!;
-      score[r] = Math.tanh(sum);
-    }
-    const weights = softmaxOverSteps(score, T, B);
-    const attended = new Float32Array(rows * U);
-    for (let r = 0; r < rows; r++) {
-      const a = weights[r]!;
-      for (let u = 0; u < U; u++) attended[r * U + u] = sequence[r * U + u]! * a;
-    }
-
-    const s3 = lstmLayerForward(attended, l3, { steps: T, batch: B, inputs: U, units: l3.units }, gate);
+    const { score, weights, output } = kernels.attentionForward(
+      sequence,
+      T,
+      B,
+      this.attention.kernel,
+      this.attention.bias[0]!,
+    );
+    const s3 = lstmLayerForward(output, l3, { steps: T, batch: B, inputs: l2.units, units: l3.units }, gate);
     let h = dropout(s3.h.slice((T - 1) * B * l3.units), 2);
     const dense: Forward['dense'] = [];
     this.dense.forEach((d, i) => {
@@ -324,11 +313,10 @@ export class FusedTraining {
   private backward(f: Forward, labels: Float32Array): Float32Array[] {
     const { steps: T } = this.shape;
     const B = f.batch;
-    const rows = T * B;
     const [l1, l2, l3] = this.lstm as [Lstm, Lstm, Lstm];
     const unmask = (values: Float32Array, layer: number) => {
       const mask = f.masks[layer];
-      if (mask) for (let i = 0; i < values.length; i++) values[i]! *= mask[i]!;
+      if (mask) kernels.multiply(values, mask);
       return values;
     };
 
@@ -356,37 +344,17 @@ export class FusedTraining {
     addL2(g3.dKernel, l3.kernel, l3.l2);
 
     // Attention backward: through the scaling, the softmax over steps and the tanh score.
-    const U = l2.units;
-    const { sequence, score, weights } = f.attention;
-    const dSequence = new Float32Array(rows * U);
-    const dWeights = new Float32Array(rows);
-    for (let r = 0; r < rows; r++) {
-      const a = weights[r]!;
-      let sum = 0;
-      for (let u = 0; u < U; u++) {
-        const g = g3.dx[r * U + u]!;
-        dSequence[r * U + u] = g * a;
-        sum += g * sequence[r * U + u]!;
-      }
-      dWeights[r] = sum;
-    }
-    const dScore = softmaxBackward(weights, dWeights, T, B);
-    const dAttentionKernel = new Float32Array(U);
-    let dAttentionBias = 0;
-    const w = this.attention.kernel;
-    for (let r = 0; r < rows; r++) {
-      const d = dScore[r]! * (1 - score[r]! * score[r]!);
-      dAttentionBias += d;
-      for (let u = 0; u < U; u++) {
-        dAttentionKernel[u]! += d * sequence[r * U + u]!;
-        dSequence[r * U + u]! += d * w[u]!;
-      }
-    }
+    const attention = kernels.attentionBackward(g3.dx, f.attention, T, B, this.attention.kernel);
 
-    const n2 = batchNormBackward(dSequence, f.normalized[1]!, f.inverseStd[1]!, this.batchNorm[1]!);
+    const n2 = kernels.batchNormBackward(
+      attention.dSequence,
+      f.normalized[1]!,
+      f.inverseStd[1]!,
+      this.batchNorm[1]!.gamma,
+    );
     const g2 = lstmLayerBackward(f.lstm[1]!, unmask(n2.dx, 1));
     addL2(g2.dKernel, l2.kernel, l2.l2);
-    const n1 = batchNormBackward(g2.dx, f.normalized[0]!, f.inverseStd[0]!, this.batchNorm[0]!);
+    const n1 = kernels.batchNormBackward(g2.dx, f.normalized[0]!, f.inverseStd[0]!, this.batchNorm[0]!.gamma);
     const g1 = lstmLayerBackward(f.lstm[0]!, unmask(n1.dx, 0));
     addL2(g1.dKernel, l1.kernel, l1.l2);
 
@@ -398,8 +366,8 @@ export class FusedTraining {
       ...lstm(g2),
       n2.dGamma,
       n2.dBeta,
-      dAttentionKernel,
-      Float32Array.of(dAttentionBias),
+      attention.dKernel,
+      Float32Array.of(attention.dBias),
       ...lstm(g3),
       ...denseGradients.flat(),
     ];
@@ -408,116 +376,10 @@ export class FusedTraining {
   /** tfjs's Adam: bias-corrected moments, ε added outside the square root. */
   private adam(gradients: Float32Array[]): void {
     this.step++;
-    const { beta1, beta2, epsilon } = ADAM;
-    const c1 = 1 - beta1 ** this.step;
-    const c2 = 1 - beta2 ** this.step;
-    const rate = this.learningRate;
     this.trainable().forEach((w, j) => {
-      const g = gradients[j]!;
-      const { m, v } = this.moments[j]!;
-      for (let i = 0; i < w.length; i++) {
-        const gi = g[i]!;
-        const mi = beta1 * m[i]! + (1 - beta1) * gi;
-        const vi = beta2 * v[i]! + (1 - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i]! -= (rate * (mi / c1)) / (Math.sqrt(vi / c2) + epsilon);
-      }
+      kernels.adam(w, gradients[j]!, this.moments[j]!, this.learningRate, this.step);
     });
   }
-}
-
-/** Kept units scaled by 1/(1 - rate), dropped ones 0. */
-function dropoutMask(n: number, rate: number, random: () => number): Float32Array {
-  const mask = new Float32Array(n);
-  const keep = 1 / (1 - rate);
-  for (let i = 0; i < n; i++) mask[i] = random() >= rate ? keep : 0;
-  return mask;
-}
-
-/** Batch norm over the rows of [rows, units]: batch statistics (and moving averages updated) when training. */
-function batchNormForward(x: Float32Array, n: BatchNorm, training: boolean) {
-  const U = n.gamma.length;
-  const rows = x.length / U;
-  const mean = new Float64Array(U);
-  const variance = new Float64Array(U);
-  if (training) {
-    for (let r = 0; r < rows; r++) for (let u = 0; u < U; u++) mean[u]! += x[r * U + u]!;
-    for (let u = 0; u < U; u++) mean[u]! /= rows;
-    for (let r = 0; r < rows; r++)
-      for (let u = 0; u < U; u++) {
-        const d = x[r * U + u]! - mean[u]!;
-        variance[u]! += d * d;
-      }
-    for (let u = 0; u < U; u++) {
-      variance[u]! /= rows;
-      n.movingMean[u]! -= (n.movingMean[u]! - mean[u]!) * (1 - n.momentum);
-      n.movingVariance[u]! -= (n.movingVariance[u]! - variance[u]!) * (1 - n.momentum);
-    }
-  } else {
-    mean.set(n.movingMean);
-    variance.set(n.movingVariance);
-  }
-  const inverseStd = variance.map((v) => 1 / Math.sqrt(v + n.epsilon));
-  const normalized = new Float32Array(x.length);
-  const output = new Float32Array(x.length);
-  for (let r = 0; r < rows; r++)
-    for (let u = 0; u < U; u++) {
-      const i = r * U + u;
-      const h = (x[i]! - mean[u]!) * inverseStd[u]!;
-      normalized[i] = h;
-      output[i] = n.gamma[u]! * h + n.beta[u]!;
-    }
-  return { output, normalized, inverseStd };
-}
-
-/** The full batch-norm gradient (through the batch mean and variance). */
-function batchNormBackward(
-  dy: Float32Array,
-  normalized: Float32Array,
-  inverseStd: Float64Array,
-  n: BatchNorm,
-) {
-  const U = n.gamma.length;
-  const rows = dy.length / U;
-  const dGamma = new Float64Array(U);
-  const dBeta = new Float64Array(U);
-  for (let r = 0; r < rows; r++)
-    for (let u = 0; u < U; u++) {
-      dBeta[u]! += dy[r * U + u]!;
-      dGamma[u]! += dy[r * U + u]! * normalized[r * U + u]!;
-    }
-  const dx = new Float32Array(dy.length);
-  for (let r = 0; r < rows; r++)
-    for (let u = 0; u < U; u++) {
-      const i = r * U + u;
-      dx[i] =
-        n.gamma[u]! * inverseStd[u]! * (dy[i]! - dBeta[u]! / rows - (normalized[i]! * dGamma[u]!) / rows);
-    }
-  return { dx, dGamma: Float32Array.from(dGamma), dBeta: Float32Array.from(dBeta) };
-}
-
-/** Softmax over the T steps of each of B windows; rows are time-major (row t·B + b). */
-function softmaxOverSteps(score: Float32Array, T: number, B: number): Float32Array {
-  const out = new Float32Array(T * B);
-  for (let b = 0; b < B; b++) {
-    let max = Number.NEGATIVE_INFINITY;
-    for (let t = 0; t < T; t++) max = Math.max(max, score[t * B + b]!);
-    let sum = 0;
-    for (let t = 0; t < T; t++) sum += Math.exp(score[t * B + b]! - max);
-    for (let t = 0; t < T; t++) out[t * B + b] = Math.exp(score[t * B + b]! - max) / sum;
-  }
-  return out;
-}
-
-function softmaxBackward(weights: Float32Array, dWeights: Float32Array, T: number, B: number): Float32Array {
-  const out = new Float32Array(T * B);
-  for (let b = 0; b < B; b++) {
-    let dot = 0;
-    for (let t = 0; t < T; t++) dot += weights[t * B + b]! * dWeights[t * B + b]!;
-    for (let t = 0; t < T; t++) out[t * B + b] = weights[t * B + b]! * (dWeights[t * B + b]! - dot);
-  }
-  return out;
 }
 
 /** x [B, in]·kernel [in, units] + bias. */

@@ -84,7 +84,9 @@ function replayMasks(model: tf.LayersModel, seed: number, batch: number) {
     };
     const [T, B, U] = sizes[i]!;
     const keep = 1 / (1 - layer.rate);
-    const timeMajor = Float32Array.from({ length: T * B * U }, () => (random() >= layer.rate ? keep : 0));
+    // One draw seeds each mask's own mulberry32.
+    const units = seeded(Math.floor(random() * 4294967296) >>> 0);
+    const timeMajor = Float32Array.from({ length: T * B * U }, () => (units() >= layer.rate ? keep : 0));
     const mask = tf.tidy(() => {
       const m = tf.tensor3d(timeMajor, [T, B, U]).transpose([1, 0, 2]);
       return T === 1 ? m.reshape([B, U]) : m;
@@ -177,7 +179,10 @@ for (const backend of ['cpu', 'wasm']) {
       }
       const trained = fused.snapshot();
       model.getWeights().forEach((w, i) => {
-        expect(relativeError(trained[i]!, w.dataSync()), model.weights[i]!.name).toBeLessThan(1e-5);
+        // 5e-5 of the weights' scale, not 1e-5: Adam moves a weight by about the learning rate (0.01 here) whatever
+        // the size of its gradient, so float32 rounding in a near-zero gradient shows in the update. A wrong step
+        // (no bias correction, ε inside the root, a missed term) is off by a good part of 0.01.
+        expect(relativeError(trained[i]!, w.dataSync()), model.weights[i]!.name).toBeLessThan(5e-5);
       });
       model.dispose();
     });
