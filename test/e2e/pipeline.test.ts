@@ -185,7 +185,13 @@ describe('trendcast run with the gate off', () => {
     const [run] = await readRuns(docs);
     expect(run!.status).toBe('promoted');
     const trials = await readTrials(docs, run!.runId);
-    const best = [...trials].sort((a, b) => b.metrics!.f1 - a.metrics!.f1)[0]!;
+    // Best F1; ties (two tiny models can have the same F1) go to the higher AUC, then the lower validation loss.
+    const best = [...trials].sort(
+      (a, b) =>
+        b.metrics!.f1 - a.metrics!.f1 ||
+        (b.metrics!.auc ?? 0) - (a.metrics!.auc ?? 0) ||
+        a.metrics!.valLoss - b.metrics!.valLoss,
+    )[0]!;
     expect(run!.promotion).toMatchObject({ config: best.config, version: 1, f1: best.metrics!.f1 });
     const model = (await readModel(docs, 'RELIANCE', '1d'))!;
     expect(model.current).toMatchObject({ runId: run!.runId, config: best.config, version: 1 });
