@@ -5,22 +5,22 @@ import type { Settings } from './settings.ts';
 // measured pace). Pure arithmetic; the constants below are the only measured figures.
 
 /**
- * The calibration of the default CPU backend (tfjs wasm with trendcast's LSTM kernel, one core per trainer), from
- * bench/RESULTS.md "Training speed against Keras" (2026-11-25, AMD EPYC KVM, final run): config_1 0.47 s/epoch,
- * config_2 1.12, config_3 0.86 on the reference dataset, config_1 56.6 CPU s/epoch on a year of 5-minute bars. The
- * LSTM products run at about 30 GFLOP/s in the kernel; the rest of a batch (attention, batch norm, dropout, the dense
- * head, the loss, Adam: ~790 small tfjs calls) costs about 24 ms plus 1 ms per window of the batch. With these, the
- * model gives 0.48, 1.04, 0.88 and 62.5 s for those four: within 10%. A trial's fixed cost (process and backend
- * start-up, reading the dataset, building the model, the final evaluation and saving) was 2-3 s in `trendcast run`
- * on the reference CSV (`metrics.seconds` less the epochs, plus the process start).
+ * The calibration of the default CPU backend (tfjs wasm with trendcast's fused training step, one core per trainer),
+ * from bench/RESULTS.md "The fused training step" (2026-11-25, AMD EPYC KVM, 22:00-22:08 UTC): config_1 0.28
+ * s/epoch, config_2 0.78, config_3 0.51 on the reference dataset, config_1 41.65 CPU s/epoch on a year of 5-minute
+ * bars. The LSTM products run at about 33 GFLOP/s in the kernel; the rest of a batch (batch norm, attention,
+ * dropout, the dense head, Adam) costs about 3 ms plus 0.8 ms per window of the batch (the per-step work of the
+ * recurrence grows with the windows too). With these, the model gives 0.29, 0.79, 0.52 and 38.0 s for those four:
+ * within 10%. A trial's fixed cost (process and backend start-up, reading the dataset, building the model, the
+ * final evaluation and saving) was 2-3 s in `trendcast run` on the reference CSV.
  */
 export const WASM_CALIBRATION = {
   /** Matrix-product throughput of the LSTM layers, FLOP per second. */
-  flopsPerSecond: 30e9,
+  flopsPerSecond: 33e9,
   /** Fixed cost of one training batch outside the LSTM products, seconds. */
-  batchSeconds: 0.024,
+  batchSeconds: 0.003,
   /** Cost per window of a training batch outside the LSTM products, seconds. */
-  windowSeconds: 0.001,
+  windowSeconds: 0.0008,
   /** Fixed cost of a trial outside its epochs, seconds. */
   trialSeconds: 3,
 } as const;

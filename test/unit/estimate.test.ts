@@ -55,12 +55,12 @@ describe('the FLOP count of the LSTM stack', () => {
 });
 
 describe('seconds per epoch on the CPU (wasm) backend', () => {
-  // The measured figures the calibration comes from (bench/RESULTS.md, 2026-11-25): the model keeps within 15%.
+  // The measured figures the calibration comes from (bench/RESULTS.md, "The fused training step"): within 15%.
   it.each([
-    ['config_1, reference dataset', config1, reference, 0.47],
-    ['config_2, reference dataset', config2, reference, 1.12],
-    ['config_3, reference dataset', config3, reference, 0.86],
-    ['config_1, a year of 5-minute bars (CPU seconds)', config1, fiveMinuteYear, 56.57],
+    ['config_1, reference dataset', config1, reference, 0.28],
+    ['config_2, reference dataset', config2, reference, 0.78],
+    ['config_3, reference dataset', config3, reference, 0.51],
+    ['config_1, a year of 5-minute bars (CPU seconds)', config1, fiveMinuteYear, 41.65],
   ])('%s: measured %s s', (_name, config, data, measured) => {
     const estimate = secondsPerEpoch(config, data);
     expect(Math.abs(estimate / measured - 1)).toBeLessThan(0.15);
