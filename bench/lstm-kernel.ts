@@ -39,8 +39,12 @@ const layers = [
   { config: 'config_2', inputs: 128, units: 64, sequences: false },
 ];
 const threadCounts = Array.from({ length: maxThreads }, (_, i) => i + 1);
-console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(2)}`);
-console.log(`| layer | in → units | threads | forward ms | GFLOP/s | backward ms | GFLOP/s | default threads |`);
+console.log(
+  `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(2)}`,
+);
+console.log(
+  `| layer | in → units | threads | forward ms | GFLOP/s | backward ms | GFLOP/s | default threads |`,
+);
 console.log('|---|---|---:|---:|---:|---:|---:|---:|');
 for (const { config, inputs, units, sequences } of layers) {
   const shape = { steps, batch, inputs, units };

@@ -420,10 +420,11 @@ function backwardLayer(
     packRange(dz, dzp, rows, g, j0, j1, 0, rows);
     productRange(hPrevT, dz, dzp, dR, u, rows, g, j0, j1, false);
     productRange(xT, dz, dzp, dW, inputs, rows, g, j0, j1, false);
-    for (let j = j0; j < j1; j++) {
-      let sum: f32 = 0;
-      for (let row = 0; row < rows; row++) sum += load<f32>(dz + ((<usize>row * g + j) << 2));
-      store<f32>(db + (<usize>j << 2), sum);
+    // Row by row, in memory order (a column at a time strides G floats per load).
+    memory.fill(db + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
+    for (let row = 0; row < rows; row++) {
+      const from = dz + ((<usize>row * g) << 2);
+      for (let j = j0; j < j1; j++) store<f32>(db + (<usize>j << 2), load<f32>(db + (<usize>j << 2)) + load<f32>(from + (<usize>j << 2)));
     }
   }
   productRange(dz + ((<usize>r0 * g) << 2), wT, wTp, dx + ((<usize>r0 * inputs) << 2), r1 - r0, g, inputs, 0, inputs, false);
