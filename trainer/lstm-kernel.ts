@@ -38,10 +38,11 @@ const MAX_PAGES = 16384;
 /** Threads of one call at most: the control block has a mailbox for each worker. */
 export const MAX_THREADS = 16;
 /**
- * A layer gets one more thread per this many units: below 64 units the per-step barrier costs about what a second
- * thread saves (bench/RESULTS.md, "Both cores for a lone trial").
+ * A layer gets one more thread per this many units. Measured on 2 cores, batch 16, 60 steps: 32 units on 2 threads
+ * run 1.6× faster than on one, 24 units (8 + 16) no faster, 16 units 2.6× slower: there the per-step barriers cost
+ * more than the halved products save (bench/RESULTS.md, "Both cores for a lone trial").
  */
-export const MIN_UNITS_PER_THREAD = 64;
+export const MIN_UNITS_PER_THREAD = 16;
 
 // The control block before the heap base, in i32 indexes (trainer/kernels/lstm.ts has the byte offsets).
 const CONTROL_BYTES = 512;

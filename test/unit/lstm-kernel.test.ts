@@ -125,9 +125,9 @@ describe('the LSTM kernel on several threads', () => {
 
   it('gives a layer one thread per MIN_UNITS_PER_THREAD units, at most the count it was set to', () => {
     setKernelThreads(2);
-    expect([32, 63, 64, 128, 256].map(layerThreads)).toEqual([1, 1, 1, 2, 2]);
+    expect([16, 31, 32, 128, 256].map(layerThreads)).toEqual([1, 1, 2, 2, 2]);
     setKernelThreads(() => 4);
-    expect([64, 128, 256].map(layerThreads)).toEqual([1, 2, 4]);
+    expect([32, 48, 64, 256].map(layerThreads)).toEqual([2, 3, 4, 4]);
     setKernelThreads(1);
     expect(layerThreads(256)).toBe(1);
   });
