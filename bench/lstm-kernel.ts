@@ -2,8 +2,8 @@
  * The WebAssembly LSTM kernel alone (trainer/lstm-kernel.ts): forward and backward of each LSTM layer of the
  * three default configs over 60 steps of a batch of 16, on 1 thread and on more (up to the machine's cores, or
  * BENCH_THREADS), forced past the kernel's size threshold so that every layer shows what threads give it; the last
- * column is what the threshold gives it. Best of BENCH_REPS (40) runs, in ms, with the GFLOP/s of the layer's
- * products (forward x·W and h·R; backward dz·Rᵀ, dR, dW, dx).
+ * column is what the threshold gives it. Best of BENCH_REPS (40) runs, each after BENCH_GAP_MS (3) ms of other
+ * work, in ms, with the GFLOP/s of the layer's products (forward x·W and h·R; backward dz·Rᵀ, dR, dW, dx).
  *
  *   npx tsx bench/lstm-kernel.ts
  */
@@ -21,7 +21,12 @@ const maxThreads = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const fill = (n: number, scale: number) =>
   Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * scale);
 const REPS = Number(process.env.BENCH_REPS ?? 40);
+// Before each timed call the main thread works this long without the kernel, as tfjs does between the layers of a
+// training step, so that the workers have gone to sleep, as they have in training.
+const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 3);
 const time = (f: () => void) => {
+  const gapEnd = performance.now() + GAP_MS;
+  while (performance.now() < gapEnd);
   const t = performance.now();
   f();
   return performance.now() - t;
