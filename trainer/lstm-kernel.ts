@@ -32,15 +32,18 @@ type KernelExports = {
 };
 
 const PAGE = 65536;
-/** The module's maximumMemory (trainer/kernels/asconfig.json), 1 GiB: config_2's largest call, the forward pass
- * of its 256-unit layer over an evaluation batch of 256 windows, lays out 112 MB. */
+/**
+ * The module's maximumMemory (trainer/kernels/asconfig.json), 1 GiB: config_2's largest call, the forward pass of its
+ * 256-unit layer over an evaluation batch of 256 windows, lays out about 110 MB.
+ */
 const MAX_PAGES = 16384;
 /** Threads of one call at most: the control block has a mailbox for each worker. */
 export const MAX_THREADS = 16;
 /**
- * A layer gets one more thread per this many units. Measured on 2 cores, batch 16, 60 steps: 32 units on 2 threads
- * run 1.6× faster than on one, 24 units (8 + 16) no faster, 16 units 2.6× slower: there the per-step barriers cost
- * more than the halved products save (bench/RESULTS.md, "Both cores for a lone trial").
+ * A layer gets one more thread per this many units. Measured on 2 cores, batch 16, 60 steps: from 32 units on, 2
+ * threads run a layer 1.5-1.9× faster; at 24 units (blocks of 8 + 16) 1.15-1.27×, at 16 the backward pass no faster,
+ * at 8 slower: there the per-step barriers cost what the halved work saves (bench/RESULTS.md, "Both cores for a lone
+ * trial").
  */
 export const MIN_UNITS_PER_THREAD = 16;
 
@@ -52,7 +55,7 @@ const FAILED = 48;
 const JOB = 64; // op, thread count, arguments
 const OP_FORWARD = 1;
 const OP_BACKWARD = 2;
-// A worker spins this many loads (tens of microseconds) on its mailbox before it sleeps, so that the calls of one
+// A worker spins this many loads (about 0.1 ms) on its mailbox before it sleeps, so that the calls of one
 // batch's layers find it awake, and an idle trainer's workers do not hold a core.
 const WORKER_SPINS = 20000;
 
