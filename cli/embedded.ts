@@ -42,6 +42,7 @@ export function createEmbedded(options: EmbeddedOptions) {
   const bus = new LocalMessageBus({ log, ...options.delivery });
   const jobs = new ChildProcessJobLauncher(bus, {
     maxJobs: options.maxJobs ?? settings.TRENDCAST_MAX_JOBS,
+    trainerThreads: settings.TRENDCAST_TRAINER_THREADS,
     log,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });

@@ -48,6 +48,14 @@ export const Settings = z.object({
     .min(0)
     .default(0)
     .describe('training jobs at once; 0 means one per CPU core locally, 1 on Vertex AI (a quota of one GPU)'),
+  TRENDCAST_TRAINER_THREADS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      "most threads one trainer's LSTM kernel uses; 0 means the machine's cores. The local launcher gives each running trainer its share of the cores, up to this",
+    ),
   TRENDCAST_VERTEX_ENDPOINT: z
     .string()
     .regex(/^http:\/\/[^/\s]+:\d+\/?$/, 'an http://host:port URL')

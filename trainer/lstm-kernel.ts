@@ -1,12 +1,16 @@
 /**
- * The LSTM recurrence as two WebAssembly SIMD calls per layer and batch (forward, backward), from
- * `trainer/kernels/lstm.ts` (AssemblyScript, compiled by `npm run build:kernels` into `trainer/kernels/lstm.wasm`).
+ * One LSTM layer's forward and backward passes as one WebAssembly SIMD call each per batch, on one thread or several,
+ * from `trainer/kernels/lstm.ts` (AssemblyScript, compiled by `npm run build:kernels` into
+ * `trainer/kernels/lstm.wasm`).
  *
  * Arrays are row-major float32, time-major: step t of a [T, B, n] array is rows t·B ... t·B + B - 1.
- * The module has one linear memory that every call lays out afresh from its heap base: the kernel keeps no state
- * between calls, so the forward state lives in the JS arrays returned here.
+ * The module's memory is shared by the threads of the kernel (this one and up to MAX_THREADS - 1 workers, started
+ * on the first call that uses them) and laid out afresh by every call from its heap base: the kernel keeps no state
+ * between calls, so the forward state lives in the JS arrays returned here. Results do not depend on the thread
+ * count (see the top of the AssemblyScript source).
  */
 import { readFileSync } from 'node:fs';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 
 export const KERNEL_WASM = new URL('./kernels/lstm.wasm', import.meta.url);
 
@@ -14,92 +18,205 @@ export type GateKind = 'sigmoid' | 'hardSigmoid';
 const GATE_CODES: Record<GateKind, number> = { sigmoid: 0, hardSigmoid: 1 };
 
 // Node has WebAssembly; the project's TypeScript libraries (ES2023, no DOM) do not declare it.
+type WasmMemory = { buffer: SharedArrayBuffer; grow(pages: number): number };
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 };
 
 type KernelExports = {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
-  matMul(
-    a: number,
-    b: number,
-    bp: number,
-    c: number,
-    m: number,
-    k: number,
-    n: number,
-    accumulate: number,
-  ): void;
-  forward(
-    t: number,
-    b: number,
-    u: number,
-    kind: number,
-    z: number,
-    r: number,
-    rp: number,
-    c: number,
-    tanhC: number,
-    h: number,
-  ): void;
-  pack(b: number, bp: number, k: number, n: number): void;
-  matMulPacked(
-    a: number,
-    b: number,
-    bp: number,
-    c: number,
-    m: number,
-    k: number,
-    n: number,
-    accumulate: number,
-  ): void;
-  transpose(src: number, dst: number, rows: number, cols: number): void;
-  fillRows(dst: number, row: number, rows: number, cols: number): void;
-  columnSums(src: number, dst: number, rows: number, cols: number): void;
-  backward(
-    t: number,
-    b: number,
-    u: number,
-    kind: number,
-    sequences: number,
-    act: number,
-    c: number,
-    tanhC: number,
-    rT: number,
-    rTp: number,
-    dy: number,
-    dz: number,
-    dh: number,
-    dc: number,
-  ): void;
+  run(tid: number): void;
+  matMul(a: number, b: number, bp: number, c: number, m: number, k: number, n: number): void;
 };
 
-let loaded: KernelExports | undefined;
+const PAGE = 65536;
+/**
+ * The module's maximumMemory (trainer/kernels/asconfig.json), 1 GiB: config_2's largest call, the forward pass of its
+ * 256-unit layer over an evaluation batch of 256 windows, lays out about 110 MB.
+ */
+const MAX_PAGES = 16384;
+/** Threads of one call at most: the control block has a mailbox for each worker. */
+export const MAX_THREADS = 16;
+/**
+ * A layer gets one more thread per this many units. Measured on 2 cores, batch 16, 60 steps: from 32 units on, 2
+ * threads run a layer 1.5-1.9× faster; at 24 units (blocks of 8 + 16) 1.15-1.27×, at 16 the backward pass no faster,
+ * at 8 slower: there the per-step barriers cost what the halved work saves (bench/RESULTS.md, "Both cores for a lone
+ * trial").
+ */
+export const MIN_UNITS_PER_THREAD = 16;
 
-function kernel(): KernelExports {
+// The control block before the heap base, in i32 indexes (trainer/kernels/lstm.ts has the byte offsets).
+const CONTROL_BYTES = 512;
+const RELEASE = 16;
+const MAILBOX = 32; // + tid, for workers 1 ... MAX_THREADS - 1
+const FAILED = 48;
+const JOB = 64; // op, thread count, arguments
+const OP_FORWARD = 1;
+const OP_BACKWARD = 2;
+// A worker spins this many loads (about 0.1 ms) on its mailbox before it sleeps, so that the calls of one
+// batch's layers find it awake, and an idle trainer's workers do not hold a core.
+const WORKER_SPINS = 20000;
+
+// Runs as a worker (eval'd, CommonJS): its own instance of the module on the shared memory, then the jobs the main
+// thread posts to its mailbox. A failure is reported on the `errors` port and by the FAILED flag, which releases
+// the other threads from their barriers.
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control, tid, errors } = workerData;
+const ctl = new Int32Array(memory.buffer, control, ${CONTROL_BYTES / 4});
+const mailbox = ${MAILBOX} + tid;
+let seen = 0;
+try {
+  const { run } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  for (;;) {
+    for (let i = 0; Atomics.load(ctl, mailbox) === seen; i++) if (i >= ${WORKER_SPINS}) Atomics.wait(ctl, mailbox, seen);
+    seen = Atomics.load(ctl, mailbox);
+    run(tid);
+  }
+} catch (error) {
+  errors.postMessage(String((error && error.stack) || error));
+  Atomics.store(ctl, ${FAILED}, 1);
+  Atomics.add(ctl, ${RELEASE}, 1);
+  Atomics.notify(ctl, ${RELEASE});
+}
+`;
+
+type Kernel = {
+  module: object;
+  memory: WasmMemory;
+  exports: KernelExports;
+  controlAt: number;
+  control: Int32Array;
+  workers: Array<{ worker: Worker; errors: MessagePort }>;
+  broken?: Error;
+};
+
+let loaded: Kernel | undefined;
+
+function kernel(): Kernel {
+  if (loaded) return loaded;
   // Synchronous: Node compiles a module of this size at once, and the trainer's layers call this synchronously.
-  loaded ??= new WebAssembly.Instance(new WebAssembly.Module(readFileSync(KERNEL_WASM)), {})
-    .exports as unknown as KernelExports;
+  const module = new WebAssembly.Module(readFileSync(KERNEL_WASM));
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as KernelExports;
+  const controlAt = exports.heapBase() - CONTROL_BYTES;
+  const control = new Int32Array(memory.buffer, controlAt, CONTROL_BYTES / 4);
+  loaded = { module, memory, exports, controlAt, control, workers: [] };
   return loaded;
+}
+
+let requestedThreads: number | (() => number) = 1;
+let minUnitsPerThread = MIN_UNITS_PER_THREAD;
+
+/**
+ * How many threads the kernel may use from the next call on: a number, or a function asked before every call (the
+ * trainer's share of the machine, which the local launcher changes while it trains; keep it cheap). A layer gets
+ * at most one thread per `minUnitsPerThread` units (default MIN_UNITS_PER_THREAD) and MAX_THREADS in all. Results do
+ * not depend on it.
+ */
+export function setKernelThreads(
+  threads: number | (() => number),
+  options: { minUnitsPerThread?: number } = {},
+): void {
+  if (typeof threads === 'number') checkThreads(threads, 'setKernelThreads');
+  const min = options.minUnitsPerThread ?? MIN_UNITS_PER_THREAD;
+  if (!Number.isInteger(min) || min < 1)
+    throw new Error(`setKernelThreads: minUnitsPerThread must be a whole number of at least 1, got ${min}`);
+  requestedThreads = threads;
+  minUnitsPerThread = min;
+}
+
+function checkThreads(threads: number, where: string): number {
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`${where}: the thread count must be a whole number of at least 1, got ${threads}`);
+  return threads;
+}
+
+/** The threads the kernel may use now (what setKernelThreads gave). */
+export function kernelThreads(): number {
+  return typeof requestedThreads === 'number'
+    ? requestedThreads
+    : checkThreads(requestedThreads(), 'the kernel thread count source');
+}
+
+/** The threads a layer of `units` units runs on now. */
+export function layerThreads(units: number): number {
+  return Math.max(1, Math.min(kernelThreads(), MAX_THREADS, Math.floor(units / minUnitsPerThread)));
+}
+
+/** The worker threads started so far (they stay, asleep, for later calls; they never keep the process alive). */
+export function kernelWorkerCount(): number {
+  return loaded?.workers.length ?? 0;
+}
+
+function startWorkers(k: Kernel, count: number): void {
+  while (k.workers.length < count) {
+    const { port1, port2 } = new MessageChannel();
+    const tid = k.workers.length + 1;
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { module: k.module, memory: k.memory, control: k.controlAt, tid, errors: port2 },
+      transferList: [port2],
+    });
+    worker.on('error', (error) => {
+      k.broken ??= new Error(`LSTM kernel: worker thread ${tid} failed: ${error.message}`);
+    });
+    worker.unref();
+    port1.unref();
+    k.workers.push({ worker, errors: port1 });
+  }
+}
+
+/** Runs one job on `threads` threads: posts it to the workers' mailboxes, does thread 0's share, returns when all are done. */
+function dispatch(op: number, threads: number, args: number[]): void {
+  const k = kernel();
+  if (k.broken) throw k.broken;
+  const ctl = k.control;
+  ctl[JOB] = op;
+  ctl[JOB + 1] = threads;
+  ctl.set(args, JOB + 2);
+  if (threads > 1) {
+    startWorkers(k, threads - 1);
+    for (let tid = 1; tid < threads; tid++) {
+      Atomics.add(ctl, MAILBOX + tid, 1);
+      Atomics.notify(ctl, MAILBOX + tid);
+    }
+  }
+  k.exports.run(0);
+  if (Atomics.load(ctl, FAILED) !== 0) {
+    // The threads' results are unusable, and so is the kernel: the failed worker left the barrier count behind.
+    const reasons = k.workers.map((w, i) => {
+      const report = receiveMessageOnPort(w.errors);
+      return report ? `worker thread ${i + 1}: ${report.message}` : '';
+    });
+    k.broken = new Error(`LSTM kernel: ${reasons.filter(Boolean).join('; ') || 'a worker thread failed'}`);
+    for (const w of k.workers) void w.worker.terminate();
+    throw k.broken;
+  }
 }
 
 /**
  * Places arrays one after the other (16-byte aligned) in the module's memory, growing it when needed, and gives
  * each one's byte offset; `view` reads or writes one of them.
  */
-function layout(sizes: number[]): { offsets: number[]; view: (i: number) => Float32Array } {
+function layout(sizes: number[], what: string): { offsets: number[]; view: (i: number) => Float32Array } {
   const k = kernel();
   const offsets: number[] = [];
-  let end = k.heapBase();
+  let end = k.exports.heapBase();
   for (const size of sizes) {
     offsets.push(end);
     end += Math.ceil((size * 4) / 16) * 16;
   }
+  if (end > MAX_PAGES * PAGE)
+    throw new Error(
+      `LSTM kernel: ${what} needs ${Math.ceil(end / 2 ** 20)} MiB of kernel memory, more than its ${(MAX_PAGES * PAGE) / 2 ** 20} MiB: use fewer units or a smaller batch`,
+    );
   const missing = end - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
-  return { offsets, view: (i) => new Float32Array(k.memory.buffer, offsets[i]!, sizes[i]!) };
+  if (missing > 0) k.memory.grow(Math.ceil(missing / PAGE));
+  const buffer = k.memory.buffer;
+  return { offsets, view: (i) => new Float32Array(buffer, offsets[i]!, sizes[i]!) };
 }
 
 /** The sizes of one LSTM layer's batch: T steps, B rows, `inputs` features in, U units. */
@@ -133,11 +250,11 @@ export function kernelMatMul(
   k: number,
   n: number,
 ): Float32Array {
-  const mem = layout([m * k, k * n, k * n, m * n]);
+  const mem = layout([m * k, k * n, k * n, m * n], `a ${m}×${k}·${k}×${n} product`);
   mem.view(0).set(a);
   mem.view(1).set(b);
   const [aAt, bAt, packedAt, cAt] = mem.offsets as [number, number, number, number];
-  kernel().matMul(aAt, bAt, packedAt, cAt, m, k, n, 0);
+  kernel().exports.matMul(aAt, bAt, packedAt, cAt, m, k, n);
   return mem.view(3).slice();
 }
 
@@ -164,27 +281,15 @@ export function lstmLayerForward(
   checkLength('the kernel', weights.kernel, inputs * g);
   checkLength('the bias', weights.bias, g);
   checkLength('the recurrent kernel', weights.recurrent, units * g);
-  const mem = layout([rows * inputs, inputs * g, inputs * g, g, rows * g, units * g, units * g, n, n, n]);
-  const [xAt, w, wp, b, z, r, rp, c, tanhC, h] = mem.offsets as number[] as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const mem = layout(
+    [rows * inputs, inputs * g, inputs * g, g, rows * g, units * g, units * g, n, n, n],
+    `the forward pass of ${units} units over ${steps} steps of ${batch} rows`,
+  );
   mem.view(0).set(x);
   mem.view(1).set(weights.kernel);
   mem.view(3).set(weights.bias);
   mem.view(5).set(weights.recurrent);
-  const k = kernel();
-  k.fillRows(z, b, rows, g);
-  k.matMul(xAt, w, wp, z, rows, inputs, g, 1);
-  k.forward(steps, batch, units, GATE_CODES[gate], z, r, rp, c, tanhC, h);
+  dispatch(OP_FORWARD, layerThreads(units), [steps, batch, inputs, units, GATE_CODES[gate], ...mem.offsets]);
   return {
     ...shape,
     gate,
@@ -210,6 +315,7 @@ export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradi
   const n = rows * units;
   const sequences = dy.length === n;
   if (!sequences) checkLength('dy', dy, batch * units);
+  // In the order of the kernel's arguments after the shape, gate kind and `sequences`.
   const sizes = {
     act: rows * g,
     c: n,
@@ -235,11 +341,10 @@ export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradi
     db: g,
   };
   const names = Object.keys(sizes) as (keyof typeof sizes)[];
-  const mem = layout(names.map((name) => sizes[name]));
-  const at = Object.fromEntries(names.map((name, i) => [name, mem.offsets[i]!])) as Record<
-    keyof typeof sizes,
-    number
-  >;
+  const mem = layout(
+    names.map((name) => sizes[name]),
+    `the backward pass of ${units} units over ${steps} steps of ${batch} rows`,
+  );
   const view = (name: keyof typeof sizes) => mem.view(names.indexOf(name));
   view('act').set(state.act);
   view('c').set(state.c);
@@ -252,32 +357,15 @@ export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradi
   hPrev.set(state.h.subarray(0, n - batch * units), batch * units);
   view('x').set(state.x);
   view('w').set(state.kernel);
-  const k = kernel();
-  k.transpose(at.recurrent, at.rT, units, g);
-  k.backward(
+  dispatch(OP_BACKWARD, layerThreads(units), [
     steps,
     batch,
+    inputs,
     units,
     GATE_CODES[state.gate],
     sequences ? 1 : 0,
-    at.act,
-    at.c,
-    at.tanhC,
-    at.rT,
-    at.rTp,
-    at.dy,
-    at.dz,
-    at.dh,
-    at.dc,
-  );
-  k.pack(at.dz, at.dzp, rows, g);
-  k.transpose(at.hPrev, at.hPrevT, rows, units);
-  k.matMulPacked(at.hPrevT, at.dz, at.dzp, at.dR, units, rows, g, 0);
-  k.transpose(at.x, at.xT, rows, inputs);
-  k.matMulPacked(at.xT, at.dz, at.dzp, at.dW, inputs, rows, g, 0);
-  k.transpose(at.w, at.wT, inputs, g);
-  k.matMul(at.dz, at.wT, at.wTp, at.dx, rows, g, inputs, 0);
-  k.columnSums(at.dz, at.db, rows, g);
+    ...mem.offsets,
+  ]);
   return {
     dx: view('dx').slice(),
     dKernel: view('dW').slice(),

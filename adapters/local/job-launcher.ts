@@ -1,10 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpus } from 'node:os';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type TrainingRequest, TrainingResult } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
 import type { JobLauncher, JobStatus, Logger, MessageBus } from '../../shared/ports.ts';
+import { threadShare, trainerThreadCap } from '../../shared/threads.ts';
 import { relayLine } from '../log.ts';
 
 /** One line of `trendcast train --progress json` output. */
@@ -25,6 +28,8 @@ export type EpochProgress = {
   seconds: number;
   secondsPerEpoch: number;
   remainingSeconds: number;
+  /** The threads the trainer's LSTM kernel had at the epoch's end. */
+  threads?: number;
 };
 
 export interface ChildProcessJobLauncherOptions {
@@ -34,6 +39,10 @@ export interface ChildProcessJobLauncherOptions {
   onProgress?: (progress: EpochProgress) => void;
   /** Extra environment for the trainer processes. */
   env?: Record<string, string>;
+  /** Most threads one trainer uses (TRENDCAST_TRAINER_THREADS); 0 means every core. */
+  trainerThreads?: number;
+  /** The cores the trainers share; default `os.availableParallelism()`. */
+  cores?: number;
 }
 
 const CLI = fileURLToPath(new URL('../../bin/trendcast.js', import.meta.url));
@@ -44,10 +53,15 @@ export const jobIdFor = (request: TrainingRequest) => `${request.runId}-${reques
  * Runs `trendcast train` as child processes and publishes each job's TrainingResult to `training-results`, as a
  * Vertex AI job's trainer does; a job that dies without reporting is published as a failed result, so no trial stays
  * in `training`. How many run at once is the training queue's business (`capacity`), as on Vertex AI.
+ *
+ * The running trainers share the cores: each one's share (threadShare) is in a file of its own, `--thread-share`,
+ * rewritten whenever a trainer starts or ends and read by the trainer between batches. A file, not a message: the
+ * trainer's training loop does not return to its event loop until it is done.
  */
 export class ChildProcessJobLauncher implements JobLauncher {
   readonly capacity: number;
   private readonly jobs = new Map<string, { child?: ChildProcess; status: JobStatus; done: Promise<void> }>();
+  private shareDir: string | undefined;
 
   constructor(
     private readonly bus: MessageBus,
@@ -64,6 +78,7 @@ export class ChildProcessJobLauncher implements JobLauncher {
       done: Promise.resolve(),
     };
     this.jobs.set(jobId, job);
+    this.shareThreads();
     job.done = this.run(jobId, request);
     return { jobId, started: true };
   }
@@ -110,6 +125,7 @@ export class ChildProcessJobLauncher implements JobLauncher {
     else if (result?.status === 'succeeded')
       job.status = { state: 'succeeded', platformState: 'SUCCEEDED', endedAt: ended };
     else job.status = { state: 'failed', platformState: 'FAILED', error: exit, endedAt: ended };
+    this.shareThreads();
     await this.bus.publish(
       TOPICS.trainingResults,
       result ?? {
@@ -122,6 +138,36 @@ export class ChildProcessJobLauncher implements JobLauncher {
     );
   }
 
+  /** Where a job's share of the cores is written. */
+  private shareFile(jobId: string): string {
+    this.shareDir ??= mkdtempSync(join(tmpdir(), 'trendcast-threads-'));
+    return join(this.shareDir, `${jobId}.threads`);
+  }
+
+  /** Writes every running job's share of the cores (each file replaced whole) and removes ended jobs' files. */
+  private shareThreads(): void {
+    const running = [...this.jobs.entries()].filter(([, j]) => j.status.state === 'running');
+    if (running.length === 0) {
+      if (this.shareDir) rmSync(this.shareDir, { recursive: true, force: true });
+      this.shareDir = undefined;
+      return;
+    }
+    const cores = this.options.cores ?? availableParallelism();
+    const share = threadShare(
+      cores,
+      running.length,
+      trainerThreadCap(this.options.trainerThreads ?? 0, cores),
+    );
+    for (const [jobId, job] of this.jobs) {
+      const file = this.shareFile(jobId);
+      if (job.status.state !== 'running') rmSync(file, { force: true });
+      else {
+        writeFileSync(`${file}.new`, `${share}\n`);
+        renameSync(`${file}.new`, file);
+      }
+    }
+  }
+
   /** Resolves with the result the trainer printed, if any, and how it exited in plain words. */
   private runTrainer(
     request: TrainingRequest,
@@ -131,7 +177,16 @@ export class ChildProcessJobLauncher implements JobLauncher {
     return new Promise((resolve) => {
       const child = spawn(
         process.execPath,
-        [CLI, 'train', '--request', JSON.stringify(request), '--progress', 'json'],
+        [
+          CLI,
+          'train',
+          '--request',
+          JSON.stringify(request),
+          '--progress',
+          'json',
+          '--thread-share',
+          this.shareFile(jobIdFor(request)),
+        ],
         { env: { ...process.env, ...this.options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       started(child);

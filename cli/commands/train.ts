@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log.ts';
 import { InputError } from '../../shared/errors.ts';
 import { TrainingRequest, type TrainingResult } from '../../shared/messages.ts';
 import { readSettings } from '../../shared/settings.ts';
+import { trainerThreadCap } from '../../shared/threads.ts';
 import { parseJson, parseWith } from '../../shared/validate.ts';
+import { kernelThreads, setKernelThreads } from '../../trainer/lstm-kernel.ts';
 import { type EpochProgress, runTraining } from '../../trainer/train.ts';
 
 /** `--request` is a file path or inline JSON (what Vertex AI passes as the container's arguments). */
@@ -19,11 +23,43 @@ async function readRequest(arg: string): Promise<TrainingRequest> {
   return parseWith(TrainingRequest, parseJson(text, where), where);
 }
 
+/**
+ * The trainer's thread count, read from the file the local launcher keeps (`--thread-share`) at most every 100 ms:
+ * the kernel asks before each call, so a new share applies from the next batch on. A file that has gone (the
+ * launcher removes it once the job has ended) or holds no count leaves the last count in force.
+ */
+export function followThreadShare(file: string): () => number {
+  const read = (): number | undefined => {
+    try {
+      const threads = Number(readFileSync(file, 'utf8').trim());
+      return Number.isInteger(threads) && threads >= 1 ? threads : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  let threads = read();
+  if (threads === undefined)
+    throw new InputError(
+      `--thread-share: ${file} does not hold a thread count (a whole number of at least 1)`,
+    );
+  let readAt = performance.now();
+  return () => {
+    if (performance.now() - readAt >= 100) {
+      threads = read() ?? threads;
+      readAt = performance.now();
+    }
+    return threads!;
+  };
+}
+
 function progressReporter(request: TrainingRequest, mode: string): (p: EpochProgress) => void {
   const { runId } = request;
   const config = request.config.name;
   if (mode === 'json') {
-    return (p) => process.stdout.write(`${JSON.stringify({ event: 'epoch', runId, config, ...p })}\n`);
+    return (p) =>
+      process.stdout.write(
+        `${JSON.stringify({ event: 'epoch', runId, config, ...p, threads: kernelThreads() })}\n`,
+      );
   }
   const line = (p: EpochProgress) =>
     `${config}${p.folds ? ` fold ${p.fold}/${p.folds}` : ''} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} val_loss ${p.valLoss.toFixed(4)} best ${p.bestValLoss.toFixed(4)} lr ${p.lr.toExponential(1)}`;
@@ -57,10 +93,19 @@ export function registerTrain(program: Command): void {
       'a TrainingRequest: runId, config, datasetUri, outputUri, seed',
     )
     .option('--progress <mode>', 'json (one line per epoch on stdout) or text', 'text')
-    .action(async (options: { request: string; progress: string }) => {
+    .option(
+      '--thread-share <file>',
+      'a file holding how many threads this trainer may use now, read again between batches (the local launcher keeps it); default TRENDCAST_TRAINER_THREADS',
+    )
+    .action(async (options: { request: string; progress: string; threadShare?: string }) => {
       if (!['json', 'text'].includes(options.progress))
         throw new InputError(`--progress: "${options.progress}" is not json or text`);
       const request = await readRequest(options.request);
+      setKernelThreads(
+        options.threadShare
+          ? followThreadShare(options.threadShare)
+          : trainerThreadCap(readSettings().TRENDCAST_TRAINER_THREADS, availableParallelism()),
+      );
       // Structured logs (backend, dataset, outcome) go to stderr, except under the terminal's progress bar.
       const bar = process.stderr.isTTY && options.progress === 'text';
       let failure: unknown;

@@ -5,10 +5,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FastRepeatVector, useFastBatchNormGradient } from '../../trainer/fast-layers.ts';
 import { defaultImplementation, type LstmImplementation, lstmSequence } from '../../trainer/fast-lstm.ts';
-import { KERNEL_WASM, kernelMatMul } from '../../trainer/lstm-kernel.ts';
+import {
+  KERNEL_WASM,
+  kernelMatMul,
+  kernelWorkerCount,
+  layerThreads,
+  lstmLayerBackward,
+  lstmLayerForward,
+  setKernelThreads,
+} from '../../trainer/lstm-kernel.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -60,6 +68,95 @@ describe('the LSTM kernel binary', () => {
       }
       expect(worst, `${m}×${k}·${k}×${n}`).toBeLessThan(1e-4);
     }
+  });
+});
+
+describe('the LSTM kernel on several threads', () => {
+  beforeAll(async () => {
+    tf.enableProdMode();
+    expect(await tf.setBackend('cpu')).toBe(true);
+  });
+  afterAll(() => setKernelThreads(1));
+
+  // Odd sizes: 37 units are five blocks of eight (the last one short, with a scalar tail), shared 2+3 or 1+2+2; 5
+  // units leave two of three threads without a unit; 5 rows are a block of four and a leftover row; 27 inputs end
+  // in three scalar columns.
+  for (const units of [37, 5]) {
+    for (const gate of ['sigmoid', 'hardSigmoid'] as const) {
+      for (const sequences of [true, false]) {
+        it(`gives bit-identical outputs and gradients on 1, 2 and 3 threads (U=${units}, ${gate}, ${sequences ? 'every step' : 'last step'})`, () => {
+          const [steps, batch, inputs] = [7, 5, 27];
+          const shape = { steps, batch, inputs, units };
+          const g = 4 * units;
+          const x = seededValues(steps * batch * inputs, 51);
+          const weights = {
+            kernel: seededValues(inputs * g, 52).map((v) => v * 0.3),
+            bias: seededValues(g, 53).map((v) => v * 0.3),
+            recurrent: seededValues(units * g, 54).map((v) => v * 0.3),
+          };
+          const dy = seededValues((sequences ? steps : 1) * batch * units, 55);
+          const results = [1, 2, 3].map((threads) => {
+            setKernelThreads(threads, { minUnitsPerThread: 1 });
+            expect(layerThreads(units)).toBe(threads);
+            const state = lstmLayerForward(x, weights, shape, gate);
+            const grads = lstmLayerBackward(state, dy);
+            return { ...grads, act: state.act, c: state.c, tanhC: state.tanhC, h: state.h };
+          });
+          expect(kernelWorkerCount()).toBeGreaterThanOrEqual(2);
+          const [one, ...more] = results as [(typeof results)[0], ...typeof results];
+          for (const [i, other] of more.entries()) {
+            for (const name of Object.keys(one) as (keyof typeof one)[]) {
+              const [a, b] = [one[name], other[name]];
+              expect(b.length, name).toBe(a.length);
+              const differing = a.findIndex((v, j) => !Object.is(v, b[j]));
+              expect(differing, `${name} on ${i + 2} threads differs at ${differing}`).toBe(-1);
+            }
+          }
+          // Not vacuous: the outputs and every gradient carry values.
+          for (const name of Object.keys(one) as (keyof typeof one)[])
+            expect(
+              one[name].some((v) => v !== 0),
+              name,
+            ).toBe(true);
+        });
+      }
+    }
+  }
+
+  it('gives a layer one thread per MIN_UNITS_PER_THREAD units, at most the count it was set to', () => {
+    setKernelThreads(2);
+    expect([16, 31, 32, 128, 256].map(layerThreads)).toEqual([1, 1, 2, 2, 2]);
+    setKernelThreads(() => 4);
+    expect([32, 48, 64, 256].map(layerThreads)).toEqual([2, 3, 4, 4]);
+    setKernelThreads(1);
+    expect(layerThreads(256)).toBe(1);
+  });
+
+  it('refuses a thread count that is not a whole number of at least 1', () => {
+    expect(() => setKernelThreads(0)).toThrow(
+      'setKernelThreads: the thread count must be a whole number of at least 1, got 0',
+    );
+    expect(() => setKernelThreads(1.5)).toThrow('got 1.5');
+    setKernelThreads(() => 0);
+    expect(() => layerThreads(64)).toThrow(
+      'the kernel thread count source: the thread count must be a whole number of at least 1, got 0',
+    );
+    setKernelThreads(1);
+  });
+
+  it('refuses a layer too large for its memory, naming the pass and the shape', () => {
+    const [steps, batch, inputs, units] = [60, 2048, 1, 2048];
+    const shape = { steps, batch, inputs, units };
+    const weights = {
+      kernel: new Float32Array(inputs * 4 * units),
+      bias: new Float32Array(4 * units),
+      recurrent: new Float32Array(units * 4 * units),
+    };
+    expect(() =>
+      lstmLayerForward(new Float32Array(steps * batch * inputs), weights, shape, 'sigmoid'),
+    ).toThrow(
+      /^LSTM kernel: the forward pass of 2048 units over 60 steps of 2048 rows needs \d+ MiB of kernel memory, more than its 1024 MiB: use fewer units or a smaller batch$/,
+    );
   });
 });
 

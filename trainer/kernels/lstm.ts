@@ -1,18 +1,116 @@
-// AssemblyScript, compiled to trainer/kernels/lstm.wasm by `npm run build:kernels` (WebAssembly SIMD).
+// AssemblyScript, compiled to trainer/kernels/lstm.wasm by `npm run build:kernels` (WebAssembly SIMD, threads).
 //
-// The recurrent part of an LSTM layer over all time steps, forward and backward, in two calls: what tfjs runs as
-// thousands of small kernel calls per batch. The products that cover all steps at once (x·W, and dW, dR, dx from
-// dz) stay in tfjs, where they are large. Memory is laid out by the caller (trainer/lstm-kernel.ts): every pointer
-// is a byte offset of a row-major f32 array, 16-byte aligned. Shapes: T steps, B batch rows, U units, G = 4U.
-// Gate order i, f, c (g), o, as in tfjs and Keras.
+// One LSTM layer's whole forward pass (x·W + b for all steps as one product, then the recurrence) and backward pass
+// (the recurrence, then the dR, dW, dx, db products) for a batch, on one or more threads that share the imported
+// memory. trainer/lstm-kernel.ts lays the arrays out and writes the job into the control block; every thread then
+// calls run(tid) with the same job. Every pointer is a byte offset of a row-major f32 array. Shapes: T steps,
+// B batch rows, U units, G = 4U, gate order i, f, c (g), o as in tfjs and Keras.
+//
+// Results do not depend on the thread count: work is split by output element (each thread owns whole rows or
+// columns of every product, and in the recurrence the units of a range), and every element is computed by the
+// same float operations whichever thread computes it. Products sum over k in order from 0, then add C (see
+// productRange); the scalar gate functions are the SIMD ones lane for lane.
 
 const SIGMOID: i32 = 0;
 const HARD_SIGMOID: i32 = 1;
 
+// The control block, at the start of the heap (trainer/lstm-kernel.ts mirrors these offsets): the barrier's arrival
+// count and release generation on cache lines of their own, one mailbox per worker (the JS side bumps it to hand a
+// worker the job), a failure flag, then the job: op, thread count, arguments.
+const CONTROL_BYTES: usize = 512;
+const ARRIVED: usize = 0;
+const RELEASE: usize = 64;
+const FAILED: usize = 192;
+const JOB: usize = 256;
+const OP_FORWARD: i32 = 1;
+const OP_BACKWARD: i32 = 2;
+// A barrier spins this many loads (about 0.2 ms) before it sleeps. Threads of one call arrive within that when each
+// has a core; a shorter spin (20,000) let one thread's sleep delay the next barrier past the other's spin, so that
+// both slept at every step after a late start: U=256's forward on 2 threads took 13.5 ms instead of 10.6.
+const BARRIER_SPINS: i32 = 200000;
+
+@inline
+function control(): usize {
+  return (__heap_base + 63) & ~63;
+}
+
+// Where the caller may start laying out its arrays.
+export function heapBase(): usize {
+  return control() + CONTROL_BYTES;
+}
+
+// Waits until all `threads` threads of the job have arrived. The last to arrive resets the count and bumps the
+// release generation; the others spin on it, then sleep.
+function barrier(threads: i32): void {
+  if (threads == 1) return;
+  const ctl = control();
+  const generation = atomic.load<i32>(ctl + RELEASE);
+  if (atomic.add<i32>(ctl + ARRIVED, 1) == threads - 1) {
+    atomic.store<i32>(ctl + ARRIVED, 0);
+    atomic.add<i32>(ctl + RELEASE, 1);
+    atomic.notify(ctl + RELEASE, -1);
+    return;
+  }
+  for (let i = 0; i < BARRIER_SPINS; i++) if (atomic.load<i32>(ctl + RELEASE) != generation) return;
+  while (atomic.load<i32>(ctl + RELEASE) == generation && atomic.load<i32>(ctl + FAILED) == 0) {
+    atomic.wait<i32>(ctl + RELEASE, generation, -1);
+  }
+}
+
+@inline
+function arg(i: i32): i32 {
+  return load<i32>(control() + JOB + 8 + (<usize>i << 2));
+}
+
+// Runs the job in the control block as thread `tid` of its thread count.
+export function run(tid: i32): void {
+  const ctl = control();
+  const op = load<i32>(ctl + JOB);
+  const threads = load<i32>(ctl + JOB + 4);
+  if (op == OP_FORWARD) {
+    forwardLayer(tid, threads, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9),
+      arg(10), arg(11), arg(12), arg(13), arg(14));
+  } else if (op == OP_BACKWARD) {
+    backwardLayer(tid, threads, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5) != 0, arg(6), arg(7), arg(8), arg(9),
+      arg(10), arg(11), arg(12), arg(13), arg(14), arg(15), arg(16), arg(17), arg(18), arg(19), arg(20), arg(21),
+      arg(22), arg(23), arg(24), arg(25), arg(26), arg(27));
+  }
+  barrier(threads);
+}
+
+// The units a thread owns: blocks of eight (whole SIMD panels) shared out in order.
+@inline
+function unitsFrom(u: i32, tid: i32, threads: i32): i32 {
+  return min(((((u + 7) >> 3) * tid) / threads) << 3, u);
+}
+
+// The rows of `rows` a thread owns.
+@inline
+function rowsFrom(rows: i32, tid: i32, threads: i32): i32 {
+  return <i32>((<i64>rows * tid) / threads);
+}
+
+@inline
+function exp(x: f32): f32 {
+  // exp4, one lane.
+  x = min<f32>(max<f32>(x, -87.0), 88.0);
+  const n = nearest<f32>(x * <f32>1.44269504088896341);
+  let r = x - n * <f32>0.693359375;
+  r = r - n * <f32>(-2.12194440e-4);
+  let p: f32 = 1.9875691500e-4;
+  p = p * r + <f32>1.3981999507e-3;
+  p = p * r + <f32>8.3334519073e-3;
+  p = p * r + <f32>4.1665795894e-2;
+  p = p * r + <f32>1.6666665459e-1;
+  p = p * r + <f32>5.0000001201e-1;
+  p = p * r * r + (r + 1);
+  return p * reinterpret<f32>((<i32>n + 127) << 23);
+}
+
 @inline
 function gate(x: f32, kind: i32): f32 {
-  if (kind == HARD_SIGMOID) return min<f32>(max<f32>(0.2 * x + 0.5, 0), 1);
-  return 1 / (1 + Mathf.exp(-x));
+  if (kind == HARD_SIGMOID) return min<f32>(max<f32>(x * 0.2 + 0.5, 0), 1);
+  return 1 / (1 + exp(-x));
 }
 
 // d gate / d x, from the gate's output a.
@@ -25,7 +123,7 @@ function gateSlope(a: f32, kind: i32): f32 {
 @inline
 function tanh(x: f32): f32 {
   // tanh(x) = 1 - 2 / (e^{2x} + 1); saturates cleanly for large |x|.
-  return 1 - 2 / (Mathf.exp(2 * x) + 1);
+  return 1 - 2 / (exp(x + x) + 1);
 }
 
 // e^x for four lanes (Cephes' expf): x = n·ln2 + r, |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n into the
@@ -60,15 +158,15 @@ function tanh4(x: v128): v128 {
   return f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(exp4(f32x4.add(x, x)), f32x4.splat(1))));
 }
 
-// Copies the first n & ~7 columns of B [k, n] into panels of eight columns, each a contiguous [k, 8] block, so that
-// a product streams B in order.
-export function pack(b: usize, bp: usize, k: i32, n: i32): void {
-  const n8 = n & ~7;
+// Packs rows p0..p1 of the eight-column panels of columns j0..j1 of B [k, n] (the panel of columns jj..jj+7 is a
+// contiguous [k, 8] block at bp + jj·k floats), so that a product streams B in order. Columns past the last whole
+// panel are not packed (productRange reads them from B).
+function packRange(b: usize, bp: usize, k: i32, n: i32, j0: i32, j1: i32, p0: i32, p1: i32): void {
   const rowB = <usize>n << 2;
-  for (let j = 0; j < n8; j += 8) {
-    let src = b + (<usize>j << 2);
-    let dst = bp + ((<usize>j * k) << 2);
-    for (let p = 0; p < k; p++) {
+  for (let j = j0; j + 8 <= j1; j += 8) {
+    let src = b + ((<usize>p0 * n + j) << 2);
+    let dst = bp + ((<usize>j * k + <usize>p0 * 8) << 2);
+    for (let p = p0; p < p1; p++) {
       v128.store(dst, v128.load(src));
       v128.store(dst, v128.load(src, 16), 16);
       src += rowB;
@@ -77,19 +175,15 @@ export function pack(b: usize, bp: usize, k: i32, n: i32): void {
   }
 }
 
-// C[m, n] = A[m, k]·B[k, n] (+ C when accumulate), B given both as is (b) and packed (bp, see pack).
-export function matMul(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32, accumulate: bool): void {
-  pack(b, bp, k, n);
-  productPacked(a, b, bp, c, m, k, n, accumulate);
-}
-
-// The product itself: one panel of B at a time (it stays in L1 while every row of A passes), four rows of A per
-// block, so that each vector of B loaded serves four rows and the eight accumulators stay in registers.
-function productPacked(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32, accumulate: bool): void {
-  const n8 = n & ~7;
+// C[m, j0..j1] = A[m, k]·B[k, j0..j1] (+ C when accumulate); B [k, n] given both as is (b) and packed (bp, see
+// packRange), C [m, n]. Each element is (((0 + a0·b0) + a1·b1) + ...) (+ C), in every path below.
+// One panel of B at a time (it stays in L1 while every row of A passes), four rows of A per block, so that each
+// vector of B loaded serves four rows and the eight accumulators stay in registers.
+function productRange(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32, j0: i32, j1: i32, accumulate: bool): void {
   const rowA = <usize>k << 2;
   const rowC = <usize>n << 2;
-  for (let j = 0; j < n8; j += 8) {
+  let j = j0;
+  for (; j + 8 <= j1; j += 8) {
     const panel = bp + ((<usize>j * k) << 2);
     let i = 0;
     for (; i + 4 <= m; i += 4) {
@@ -158,36 +252,57 @@ function productPacked(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, 
       v128.store(cj, s1, 16);
     }
   }
-  if (n8 < n) for (let r = 0; r < m; r++) matMulRowTail(a, b, c, r, k, n, n8, accumulate);
-}
-
-// Columns n8..n of row r of C, scalar.
-function matMulRowTail(a: usize, b: usize, c: usize, r: i32, k: i32, n: i32, from: i32, accumulate: bool): void {
-  for (let j = from; j < n; j++) {
-    let s: f32 = accumulate ? load<f32>(c + ((<usize>r * n + j) << 2)) : 0;
-    for (let p = 0; p < k; p++) s += load<f32>(a + ((<usize>r * k + p) << 2)) * load<f32>(b + ((<usize>p * n + j) << 2));
-    store<f32>(c + ((<usize>r * n + j) << 2), s);
+  // Columns past the last whole panel, scalar.
+  for (; j < j1; j++) {
+    for (let r = 0; r < m; r++) {
+      let s: f32 = 0;
+      for (let p = 0; p < k; p++) s += load<f32>(a + ((<usize>r * k + p) << 2)) * load<f32>(b + ((<usize>p * n + j) << 2));
+      const at = c + ((<usize>r * n + j) << 2);
+      store<f32>(at, accumulate ? s + load<f32>(at) : s);
+    }
   }
 }
 
-// Forward over all steps from zero states. z [T, B, G] holds x·W + b on entry and the gate activations
-// (i, f, g, o) on return; r is the recurrent kernel [U, G], rp room for it packed. Writes c [T, B, U], tanh(c) [T, B, U], h [T, B, U].
-export function forward(
-  t: i32, bRows: i32, u: i32, kind: i32, z: usize, r: usize, rp: usize, c: usize, tanhC: usize, h: usize,
+// C [m, n] = A [m, k]·B [k, n] on one thread, bp room for B packed (for the tests and benchmarks of the product).
+export function matMul(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32): void {
+  packRange(b, bp, k, n, 0, n, 0, k);
+  productRange(a, b, bp, c, m, k, n, 0, n, false);
+}
+
+// Forward over all steps from zero states, units u0..u1 of its thread. z [T·B, G] receives x·W + b, then the gate
+// activations (i, f, g, o); w [in, G] and r [U, G] are packed into wp and rp. Writes c, tanh(c), h [T·B, U].
+function forwardLayer(
+  tid: i32, threads: i32, t: i32, bRows: i32, inputs: i32, u: i32, kind: i32,
+  x: usize, w: usize, wp: usize, bias: usize, z: usize, r: usize, rp: usize, c: usize, tanhC: usize, h: usize,
 ): void {
   const g = 4 * u;
-  pack(r, rp, u, g);
+  const rows = t * bRows;
+  const u0 = unitsFrom(u, tid, threads);
+  const u1 = unitsFrom(u, tid + 1, threads);
+  const width = <usize>(u1 - u0) << 2;
+  for (let q = 0; q < 4; q++) {
+    const j0 = q * u + u0;
+    const j1 = q * u + u1;
+    for (let row = 0; row < rows; row++) memory.copy(z + ((<usize>row * g + j0) << 2), bias + (<usize>j0 << 2), width);
+    packRange(w, wp, inputs, g, j0, j1, 0, inputs);
+    productRange(x, w, wp, z, rows, inputs, g, j0, j1, true);
+    packRange(r, rp, u, g, j0, j1, 0, u);
+  }
   const stepZ = <usize>bRows * g << 2;
   const stepU = <usize>bRows * u << 2;
   for (let s = 0; s < t; s++) {
     const zs = z + <usize>s * stepZ;
-    if (s > 0) productPacked(h + <usize>(s - 1) * stepU, r, rp, zs, bRows, u, g, true);
+    if (s > 0) {
+      // h of the previous step, all units, is complete.
+      barrier(threads);
+      for (let q = 0; q < 4; q++) productRange(h + <usize>(s - 1) * stepU, r, rp, zs, bRows, u, g, q * u + u0, q * u + u1, true);
+    }
     for (let row = 0; row < bRows; row++) {
       const zr = zs + (<usize>row * g << 2);
       const off = (<usize>s * bRows + row) * u;
       const prevOff = off - <usize>bRows * u;
-      const u4 = u & ~3;
-      for (let j = 0; j < u4; j += 4) {
+      let j = u0;
+      for (; j + 4 <= u1; j += 4) {
         const pj = <usize>j << 2;
         const gi = gate4(v128.load(zr + pj), kind);
         const gf = gate4(v128.load(zr + pj + (<usize>u << 2)), kind);
@@ -204,7 +319,7 @@ export function forward(
         v128.store(tanhC + ((off + j) << 2), tc);
         v128.store(h + ((off + j) << 2), f32x4.mul(go, tc));
       }
-      for (let j = u4; j < u; j++) {
+      for (; j < u1; j++) {
         const pj = <usize>j << 2;
         const gi = gate(load<f32>(zr + pj), kind);
         const gf = gate(load<f32>(zr + pj + (<usize>u << 2)), kind);
@@ -225,24 +340,55 @@ export function forward(
   }
 }
 
-// Backward over all steps. act, c, tanhC as forward left them; rT is the recurrent kernel transposed [G, U], rTp
-// room for it packed.
-// dy is [T, B, U] when sequences, else [B, U] (the last step's output). Writes dz [T, B, G], the gradient of the
-// gate pre-activations, from which the caller forms dW, dR, db and dx. dh, dc [B, U] are scratch.
-export function backward(
-  t: i32, bRows: i32, u: i32, kind: i32, sequences: bool,
-  act: usize, c: usize, tanhC: usize, rT: usize, rTp: usize, dy: usize, dz: usize, dh: usize, dc: usize,
+// dst [cols, rows] = src [rows, cols]ᵀ, source rows r0..r1 only.
+function transposeRows(src: usize, dst: usize, rows: i32, cols: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    for (let c = 0; c < cols; c++) {
+      store<f32>(dst + ((<usize>c * rows + r) << 2), load<f32>(src + ((<usize>r * cols + c) << 2)));
+    }
+  }
+}
+
+// Backward over all steps, from what forward left (act, c, tanh(c)) and dy: [T·B, U] when sequences, else [B, U]
+// (the last step's output). The recurrence gives dz [T·B, G], the gradient of the gate pre-activations; then
+// dR = h(t-1)ᵀ·dz [U, G], dW = xᵀ·dz [in, G], dx = dz·Wᵀ [T·B, in], db = Σ dz [G]. hPrev [T·B, U] is h(t-1) of every
+// step; rT, rTp, wT, wTp, hPrevT, xT, dzp are room for transposed and packed copies; dh, dc [B, U] are scratch.
+function backwardLayer(
+  tid: i32, threads: i32, t: i32, bRows: i32, inputs: i32, u: i32, kind: i32, sequences: bool,
+  act: usize, c: usize, tanhC: usize, r: usize, rT: usize, rTp: usize, dy: usize, dz: usize, dzp: usize,
+  dh: usize, dc: usize, hPrev: usize, hPrevT: usize, x: usize, xT: usize, w: usize, wT: usize, wTp: usize,
+  dR: usize, dW: usize, dx: usize, db: usize,
 ): void {
   const g = 4 * u;
-  pack(rT, rTp, g, u);
+  const rows = t * bRows;
   const n = bRows * u;
-  memory.fill(dh, 0, <usize>n << 2);
-  memory.fill(dc, 0, <usize>n << 2);
+  const u0 = unitsFrom(u, tid, threads);
+  const u1 = unitsFrom(u, tid + 1, threads);
+  const r0 = rowsFrom(rows, tid, threads);
+  const r1 = rowsFrom(rows, tid + 1, threads);
+  // This thread's columns of Rᵀ (its units), packed for its dh product; its rows of Wᵀ (its gate columns of W),
+  // packed for everyone's dx product; its rows of h(t-1)ᵀ and xᵀ.
+  transposeRows(r, rT, u, g, u0, u1);
+  packRange(rT, rTp, g, u, u0, u1, 0, g);
+  for (let q = 0; q < 4; q++) {
+    const j0 = q * u + u0;
+    const j1 = q * u + u1;
+    for (let j = j0; j < j1; j++) {
+      for (let i = 0; i < inputs; i++) store<f32>(wT + ((<usize>j * inputs + i) << 2), load<f32>(w + ((<usize>i * g + j) << 2)));
+    }
+    packRange(wT, wTp, g, inputs, 0, inputs, j0, j1);
+  }
+  transposeRows(hPrev, hPrevT, rows, u, r0, r1);
+  transposeRows(x, xT, rows, inputs, r0, r1);
+  for (let row = 0; row < bRows; row++) {
+    memory.fill(dh + ((<usize>row * u + u0) << 2), 0, <usize>(u1 - u0) << 2);
+    memory.fill(dc + ((<usize>row * u + u0) << 2), 0, <usize>(u1 - u0) << 2);
+  }
   for (let s = t - 1; s >= 0; s--) {
     for (let row = 0; row < bRows; row++) {
       const base = (<usize>s * bRows + row) * g;
       const off = (<usize>s * bRows + row) * u;
-      for (let j = 0; j < u; j++) {
+      for (let j = u0; j < u1; j++) {
         const k = <usize>(row * u + j) << 2;
         let dhj = load<f32>(dh + k);
         if (sequences) dhj += load<f32>(dy + ((off + j) << 2));
@@ -261,42 +407,26 @@ export function backward(
         store<f32>(dc + k, dcj * gf);
       }
     }
-    if (s > 0) productPacked(dz + (<usize>s * bRows * g << 2), rT, rTp, dh, bRows, g, u, false);
-  }
-}
-
-// Where the caller may start laying out its arrays.
-export function heapBase(): usize {
-  return (__heap_base + 15) & ~15;
-}
-
-// The product of packed B (see pack) with A, for callers that reuse one packing for several products.
-export function matMulPacked(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32, accumulate: bool): void {
-  productPacked(a, b, bp, c, m, k, n, accumulate);
-}
-
-// dst [cols, rows] = src [rows, cols]ᵀ.
-export function transpose(src: usize, dst: usize, rows: i32, cols: i32): void {
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      store<f32>(dst + ((<usize>c * rows + r) << 2), load<f32>(src + ((<usize>r * cols + c) << 2)));
+    if (s > 0) {
+      // dz of this step, all units, is complete.
+      barrier(threads);
+      productRange(dz + (<usize>s * bRows * g << 2), rT, rTp, dh, bRows, g, u, u0, u1, false);
     }
   }
-}
-
-// Every row of dst [rows, cols] set to row [cols] (the bias under x·W).
-export function fillRows(dst: usize, row: usize, rows: i32, cols: i32): void {
-  const bytes = <usize>cols << 2;
-  for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * bytes, row, bytes);
-}
-
-// dst [cols] = the column sums of src [rows, cols].
-export function columnSums(src: usize, dst: usize, rows: i32, cols: i32): void {
-  memory.fill(dst, 0, <usize>cols << 2);
-  for (let r = 0; r < rows; r++) {
-    const from = src + ((<usize>r * cols) << 2);
-    for (let c = 0; c < cols; c++) {
-      store<f32>(dst + (<usize>c << 2), load<f32>(dst + (<usize>c << 2)) + load<f32>(from + (<usize>c << 2)));
+  // All of dz, Wᵀ, h(t-1)ᵀ and xᵀ are complete.
+  barrier(threads);
+  for (let q = 0; q < 4; q++) {
+    const j0 = q * u + u0;
+    const j1 = q * u + u1;
+    packRange(dz, dzp, rows, g, j0, j1, 0, rows);
+    productRange(hPrevT, dz, dzp, dR, u, rows, g, j0, j1, false);
+    productRange(xT, dz, dzp, dW, inputs, rows, g, j0, j1, false);
+    // Row by row, in memory order (a column at a time strides G floats per load).
+    memory.fill(db + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
+    for (let row = 0; row < rows; row++) {
+      const from = dz + ((<usize>row * g) << 2);
+      for (let j = j0; j < j1; j++) store<f32>(db + (<usize>j << 2), load<f32>(db + (<usize>j << 2)) + load<f32>(from + (<usize>j << 2)));
     }
   }
+  productRange(dz + ((<usize>r0 * g) << 2), wT, wTp, dx + ((<usize>r0 * inputs) << 2), r1 - r0, g, inputs, 0, inputs, false);
 }
