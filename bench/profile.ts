@@ -4,18 +4,21 @@
  * alone (forward, backward) with the same shapes; the rest is the loops around them (dropout, batch norm,
  * attention, dense head, loss, Adam) and the copies in and out of the kernel's memory.
  *
- *   npx tsx bench/profile.ts [config name]    # default config_2_deeper; best of PROFILE_REPEATS (default 15)
+ *   npx tsx bench/profile.ts [config name]    # default config_2_deeper; best of PROFILE_REPEATS (default 15);
+ *                                             # PROFILE_THREADS=2 for the kernel on 2 threads
  */
 import { DEFAULT_GRID } from '../shared/config.ts';
 import { selectBackend } from '../trainer/backend.ts';
 import { FusedTraining } from '../trainer/fused-training.ts';
-import { lstmLayerBackward, lstmLayerForward } from '../trainer/lstm-kernel.ts';
+import { lstmLayerBackward, lstmLayerForward, setKernelThreads } from '../trainer/lstm-kernel.ts';
 import { buildModel } from '../trainer/model.ts';
 
 const configName = process.argv[2] ?? 'config_2_deeper';
 const config = DEFAULT_GRID.configs.find((c) => c.name === configName);
 if (config === undefined) throw new Error(`no default config named ${configName}`);
 await selectBackend('wasm');
+// The kernel's threads (bit-identical results whatever the count): PROFILE_THREADS, default 1.
+setKernelThreads(Number(process.env.PROFILE_THREADS ?? 1));
 const repeats = Number(process.env.PROFILE_REPEATS ?? 15);
 const [steps, features] = [60, 27];
 const B = config.batchSize;
@@ -69,7 +72,9 @@ config.lstmUnits.forEach((units, layer) => {
   );
   inputs = units;
 });
-console.log(`${configName}, batch ${B} of ${steps}×${features}, wasm, best of ${repeats}, ${new Date().toISOString()}`);
+console.log(
+  `${configName}, batch ${B} of ${steps}×${features}, wasm, best of ${repeats}, ${new Date().toISOString()}`,
+);
 console.log(`fused training step: wall ${step.wall.toFixed(1)} ms, CPU ${step.cpu.toFixed(1)} ms per batch`);
 console.log('| LSTM layer | forward ms | backward ms |');
 console.log('|---|---:|---:|');

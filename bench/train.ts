@@ -10,7 +10,9 @@
  *                                                        # a year of 5-minute bars (synthetic, 14,615 training windows)
  *   BENCH_BACKENDS=wasm,cpu npm run bench:train          # the plain CPU backend too, 1 epoch per config
  *
- * Other settings: BENCH_CPUS (the taskset CPU list, default 0; "none" runs unpinned).
+ * Other settings: BENCH_CPUS (the taskset CPU list, default 0; "none" runs unpinned); BENCH_THREADS (threads of
+ * each side, default 1: Keras's intra- and inter-op threads, trendcast's LSTM kernel threads), e.g.
+ *   BENCH_CPUS=0,1 BENCH_THREADS=2 BENCH_PYTHON=/tmp/kvenv/bin/python npm run bench:train   # both cores each
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_GRID } from '../shared/config.ts';
 import { buildDataset, datasetFileBytes } from '../shared/dataset.ts';
 import { intradayCsv } from '../test/helpers/intraday.ts';
+import { setKernelThreads } from '../trainer/lstm-kernel.ts';
 import { runTraining } from '../trainer/train.ts';
 
 const REFERENCE = fileURLToPath(
@@ -51,6 +54,7 @@ function steadyMedian(perEpoch: number[]): number {
 
 const KERAS_SCRIPT = fileURLToPath(new URL('./keras_reference.py', import.meta.url));
 const CPUS = process.env.BENCH_CPUS ?? '0';
+const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 
 /** [command, args] that runs `command args` pinned to BENCH_CPUS when taskset exists. */
 function pinned(command: string, args: string[]): [string, string[]] {
@@ -81,7 +85,7 @@ function kerasPython(): string | undefined {
   }
 }
 
-/** Keras's seconds per epoch for the named configs, one thread, pinned like trendcast. */
+/** Keras's seconds per epoch for the named configs, on BENCH_THREADS threads, pinned like trendcast. */
 function runKeras(python: string, datasetDir: string, configs: string[], epochs: number): KerasMeasured[] {
   // keras_reference.py names the configs by their number: config_2_deeper is "2".
   const keys = configs.map((name) => name.split('_')[1]).join(',');
@@ -93,7 +97,7 @@ function runKeras(python: string, datasetDir: string, configs: string[], epochs:
     '--configs',
     keys,
     '--threads',
-    '1',
+    String(THREADS),
   ]);
   const out = execFileSync(command, args, {
     encoding: 'utf8',
@@ -109,6 +113,7 @@ function runKeras(python: string, datasetDir: string, configs: string[], epochs:
 
 async function child(backend: string, configName: string, datasetDir: string, epochs: number): Promise<void> {
   process.env.TRENDCAST_TFJS_BACKEND = backend;
+  setKernelThreads(THREADS);
   const config = { ...DEFAULT_GRID.configs.find((c) => c.name === configName)!, epochs, patience: 1000 };
   const times: number[] = [];
   const cpuTimes: number[] = [];
@@ -191,7 +196,9 @@ async function main(): Promise<void> {
       `Node ${process.version}, ${cpus()[0]?.model}, ${CPUS === 'none' ? 'unpinned' : `taskset -c ${CPUS}`}, ${new Date().toISOString()}`,
   );
   if (keras[0])
-    console.log(`Keras: TensorFlow ${keras[0].tf}, one thread, median of epochs 2..${keras[0].epochs}`);
+    console.log(
+      `Keras: TensorFlow ${keras[0].tf}, ${THREADS} thread(s), median of epochs 2..${keras[0].epochs}; trendcast's kernel on ${THREADS}`,
+    );
   // CPU seconds beside wall seconds: on a shared machine, pinned processes wait for the core in turn, and the wall
   // time then depends on the others' load; the CPU time is the work done.
   console.log(
