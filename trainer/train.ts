@@ -41,23 +41,20 @@ type FoldEpoch = Omit<EpochProgress, 'secondsPerEpoch' | 'remainingSeconds'>;
 
 /**
  * Writes the trial's `progress.json` (what the sweeper copies into the trial document) at most every few seconds, so a
- * fast epoch does not become a storage write each; a failed write is logged and never fails the training.
+ * fast epoch does not become a storage write each; a failed write is logged and never fails the training. `update`
+ * resolves when its write is done: the training loop awaits it, because on the wasm and cpu backends nothing else
+ * in an epoch gives the event loop a turn, and a write left pending would only land when training ends.
  */
 function progressFile(store: ObjectStore, key: string, log: Logger | undefined, everyMs = 5000) {
   let writtenAt = Number.NEGATIVE_INFINITY;
-  let pending: Promise<void> | undefined;
   return {
-    update(progress: TrialProgress): void {
-      if (pending || Date.now() - writtenAt < everyMs) return;
+    async update(progress: TrialProgress): Promise<void> {
+      if (Date.now() - writtenAt < everyMs) return;
       writtenAt = Date.now();
-      pending = store
+      await store
         .write(key, `${JSON.stringify(progress)}\n`, 'application/json')
-        .catch((error) => log?.warn(`could not write ${key}: ${messageOf(error)}`))
-        .finally(() => {
-          pending = undefined;
-        });
+        .catch((error) => log?.warn(`could not write ${key}: ${messageOf(error)}`));
     },
-    settled: () => pending,
   };
 }
 
@@ -206,7 +203,7 @@ async function fitFold(
   y: Float32Array,
   block: { start: number; end: number },
   shape: { L: number; F: number },
-  onEpoch: (p: FoldEpoch) => void,
+  onEpoch: (p: FoldEpoch) => Promise<void>,
 ): Promise<Fitted> {
   const { config } = request;
   const { L, F } = shape;
@@ -249,7 +246,7 @@ async function fitFold(
       });
       const { improved, stop } = stopping.update(epoch, valLoss);
       if (improved) trainer.keepBest();
-      onEpoch({
+      await onEpoch({
         epoch,
         epochs: config.epochs,
         loss: lossSum / nTrain,
@@ -323,7 +320,7 @@ async function train(
         const at = { ...p, ...fold };
         const pace = trainingPace(epochSeconds, at);
         hooks.onEpoch?.({ ...at, ...pace });
-        progress.update({
+        return progress.update({
           epoch: p.epoch,
           epochs: p.epochs,
           ...fold,
@@ -434,7 +431,6 @@ async function train(
     await store.write(prefix + TRIAL_FILES.result, json(result));
     return result;
   } finally {
-    await progress.settled();
     last?.model.dispose();
   }
 }

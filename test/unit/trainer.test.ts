@@ -82,8 +82,21 @@ describe('the model', () => {
 describe('runTraining', () => {
   let first: TrainingResult;
   const progress: EpochProgress[] = [];
+  let midTraining = '';
   beforeAll(async () => {
-    first = await runTraining(request('a'), { onEpoch: (p) => progress.push(p) });
+    first = await runTraining(request('a'), {
+      onEpoch: (p) => {
+        progress.push(p);
+        // What a reader (the sweeper) finds while the trial trains: epoch 1's pace, written during epoch 2.
+        if (p.epoch === 3) {
+          try {
+            midTraining = readFileSync(join(root, 'a', 'progress.json'), 'utf8');
+          } catch (error) {
+            midTraining = String(error);
+          }
+        }
+      },
+    });
   }, 120_000);
 
   it('reports every epoch with its measured seconds, to plan the remaining time with', () => {
@@ -114,6 +127,8 @@ describe('runTraining', () => {
       secondsPerEpoch: at.secondsPerEpoch,
       remainingSeconds: at.remainingSeconds,
     });
+    // Written while training went on, not only once it ended: the training loop lets I/O run between epochs.
+    expect(TrialProgress.parse(JSON.parse(midTraining))).toMatchObject({ epoch: 1, epochs: 3 });
     // Each epoch's seconds fit inside the whole run's.
     expect(progress.reduce((sum, p) => sum + p.seconds, 0)).toBeLessThanOrEqual(first.metrics.seconds);
   });
