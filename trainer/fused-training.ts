@@ -210,7 +210,7 @@ export class FusedTraining {
   }
 
   /** Mean validation loss (no L2 terms) and accuracy over windows [start, end), in inference mode. */
-  evaluate(X: Float32Array, y: Float32Array, start: number, end: number, batchSize = 256): BatchResult {
+  evaluate(X: Float32Array, y: Float32Array, start: number, end: number, batchSize = 32): BatchResult {
     let lossSum = 0;
     let accuracySum = 0;
     for (let b = start; b < end; b += batchSize) {
