@@ -2,15 +2,16 @@
  * The reference model's whole training step (forward, backward, Adam) on plain float32 arrays, for the backends
  * whose tensors live in this process (wasm, cpu). tfjs spends ~790 kernel calls per batch on the layers around the
  * LSTMs (dropout, batch norm, attention, dense head, loss, Adam): about two thirds of a batch. Here the three LSTM
- * layers are the WebAssembly kernel's calls and everything else is a few loops over the same arrays.
+ * layers are calls of the LSTM kernel (`lstm-kernel.ts`), batch norm, attention, dropout and Adam calls of the layer
+ * kernels (`layer-kernels.ts`), and the small dense head plain loops.
  *
  * The tfjs model stays the model: `FusedTraining.fromModel` reads its weights and architecture (units, dropout
  * rates, batch-norm momentum and epsilon) by layer name, and `writeTo` puts the trained weights back, so what is
  * saved, evaluated and served is the stock tfjs layers model. The maths is tfjs's, term for term: batch norm on the
  * batch's biased moments with moving averages, binary cross-entropy on probabilities clipped to [1e-7, 1 - 1e-7],
  * the L2 penalties of the regularized kernels in the training loss (not in the validation loss), tfjs's Adam
- * (ε = 1e-7 outside the square root). `test/unit/fused-training.test.ts` holds the gradients and one Adam step to
- * tfjs autodiff. Dropout masks come from `random` (Math.random, which the trainer seeds), not tfjs's generator,
+ * (ε = 1e-7 outside the square root). `test/unit/fused-training.test.ts` holds the gradients to tfjs autodiff and
+ * the Adam steps to `trainOnBatch`. Dropout masks come from `random` (Math.random, which the trainer seeds), not tfjs's generator,
  * so a seeded run is repeatable but draws other masks than `trainOnBatch` would.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -19,17 +20,10 @@ import * as kernels from './layer-kernels.ts';
 import { type GateKind, type LstmState, lstmLayerBackward, lstmLayerForward } from './lstm-kernel.ts';
 
 type Lstm = { kernel: Float32Array; recurrent: Float32Array; bias: Float32Array; units: number; l2: number };
-type BatchNorm = {
-  gamma: Float32Array;
-  beta: Float32Array;
-  movingMean: Float32Array;
-  movingVariance: Float32Array;
-  momentum: number;
-  epsilon: number;
-};
+type BatchNorm = kernels.BatchNormWeights;
 type Dense = { kernel: Float32Array; bias: Float32Array; units: number; l2: number };
 
-/** The layers of `buildModel`, by name, in the order their weights appear in `model.getWeights()`. */
+/** The layers of `buildModel` the step reads, by name. */
 const LAYERS = {
   lstm: ['lstm_1', 'lstm_2', 'lstm_3'],
   batchNorm: ['batch_norm_1', 'batch_norm_2'],
@@ -209,7 +203,11 @@ export class FusedTraining {
     );
   }
 
-  /** Mean validation loss (no L2 terms) and accuracy over windows [start, end), in inference mode. */
+  /**
+   * Mean validation loss (no L2 terms) and accuracy over windows [start, end), in inference mode. Batches of 32: at
+   * 256 the pass was slower and the training batches after it ran 25% slower on a year of 5-minute bars
+   * (bench/RESULTS.md, "The fused training step").
+   */
   evaluate(X: Float32Array, y: Float32Array, start: number, end: number, batchSize = 32): BatchResult {
     let lossSum = 0;
     let accuracySum = 0;
