@@ -495,6 +495,9 @@ export class JobService {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/',
+      // A real job has its machine to itself; here the containers share this one's cores, so each trains on one
+      // thread unless the image's or the job's environment says otherwise.
+      TRENDCAST_TRAINER_THREADS: '1',
       ...this.options.env,
       ...Object.fromEntries((container.env ?? []).map((e) => [e.name!, e.value ?? ''])),
     };
