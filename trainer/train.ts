@@ -13,6 +13,7 @@ import { binaryCrossEntropy, evaluateBinary } from '../shared/metrics.ts';
 import { DATASET_FILES, TRIAL_FILES } from '../shared/names.ts';
 import { decodeNpy } from '../shared/npy.ts';
 import type { Logger, ObjectStore } from '../shared/ports.ts';
+import { seededRandom } from '../shared/random.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 import { type EpochRecord, equityCurveSvg, learningCurvesSvg, saveModel } from './artifacts.ts';
 import { selectBackend } from './backend.ts';
@@ -55,18 +56,6 @@ function progressFile(store: ObjectStore, key: string, log: Logger | undefined, 
         .write(key, `${JSON.stringify(progress)}\n`, 'application/json')
         .catch((error) => log?.warn(`could not write ${key}: ${messageOf(error)}`));
     },
-  };
-}
-
-/** mulberry32: a small seeded PRNG, enough for repeatable shuffles and dropout masks. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

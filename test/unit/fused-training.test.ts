@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TrainingConfig } from '../../shared/config.ts';
+import { seededRandom } from '../../shared/random.ts';
 import { FusedTraining } from '../../trainer/fused-training.ts';
 import { buildModel } from '../../trainer/model.ts';
 
@@ -18,18 +19,6 @@ const CONFIG: TrainingConfig = {
 };
 const DROPOUT_LAYERS = ['dropout_1', 'dropout_2', 'dropout_3', 'dropout_4', 'dropout_5'];
 
-/** mulberry32, as the trainer's seeded Math.random. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** max |a - b| / max |b|. */
 function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   let scale = 0;
@@ -44,7 +33,7 @@ function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): 
 /** A model with every weight random and non-trivial (batch-norm scales, offsets and moving statistics too). */
 function randomModel() {
   const model = buildModel(CONFIG, STEPS, FEATURES, 3);
-  const random = seeded(11);
+  const random = seededRandom(11);
   model.setWeights(
     model.weights.map((w) => {
       const n = w.shape.reduce((a, b) => a! * b!, 1)!;
@@ -57,7 +46,7 @@ function randomModel() {
 }
 
 function data() {
-  const random = seeded(5);
+  const random = seededRandom(5);
   const X = Float32Array.from({ length: WINDOWS * STEPS * FEATURES }, () => 2 * random() - 1);
   const y = Float32Array.from({ length: WINDOWS }, (_, i) => (i % 3 === 0 ? 1 : 0));
   return { X, y };
@@ -68,7 +57,7 @@ function data() {
  * order and time-major layout), so tfjs autodiff differentiates the same function.
  */
 function replayMasks(model: tf.LayersModel, seed: number, batch: number) {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const [u1, u2, u3] = CONFIG.lstmUnits;
   const sizes: [number, number, number][] = [
     [STEPS, batch, u1],
@@ -85,7 +74,7 @@ function replayMasks(model: tf.LayersModel, seed: number, batch: number) {
     const [T, B, U] = sizes[i]!;
     const keep = 1 / (1 - layer.rate);
     // One draw seeds each mask's own mulberry32.
-    const units = seeded(Math.floor(random() * 4294967296) >>> 0);
+    const units = seededRandom(Math.floor(random() * 4294967296) >>> 0);
     const timeMajor = Float32Array.from({ length: T * B * U }, () => (units() >= layer.rate ? keep : 0));
     const mask = tf.tidy(() => {
       const m = tf.tensor3d(timeMajor, [T, B, U]).transpose([1, 0, 2]);
@@ -122,7 +111,7 @@ for (const backend of ['cpu', 'wasm']) {
       const model = randomModel();
       const { X, y } = data();
       const fused = FusedTraining.fromModel(model, CONFIG.learningRate);
-      const gradients = fused.gradients(X, y, indices, seeded(21));
+      const gradients = fused.gradients(X, y, indices, seededRandom(21));
 
       replayMasks(model, 21, indices.length);
       const { xs, ys } = batchTensors(X, y, indices);
@@ -162,7 +151,7 @@ for (const backend of ['cpu', 'wasm']) {
       const { X, y } = data();
       const fused = FusedTraining.fromModel(model, CONFIG.learningRate);
       const steps = [indices, [1, 3, 6, 8, 0]];
-      const results = steps.map((batch, k) => fused.trainBatch(X, y, batch, seeded(30 + k)));
+      const results = steps.map((batch, k) => fused.trainBatch(X, y, batch, seededRandom(30 + k)));
 
       model.compile({
         optimizer: tf.train.adam(CONFIG.learningRate),
@@ -191,7 +180,7 @@ for (const backend of ['cpu', 'wasm']) {
       const model = randomModel();
       const { X, y } = data();
       const fused = FusedTraining.fromModel(model, CONFIG.learningRate);
-      fused.trainBatch(X, y, indices, seeded(40));
+      fused.trainBatch(X, y, indices, seededRandom(40));
       const copy = randomModel();
       fused.writeTo(copy);
       const all = Array.from({ length: WINDOWS }, (_, i) => i);
@@ -212,9 +201,9 @@ for (const backend of ['cpu', 'wasm']) {
       const model = randomModel();
       const { X, y } = data();
       const fused = FusedTraining.fromModel(model, 0);
-      const a = fused.gradients(X, y, indices, seeded(1));
-      const b = fused.gradients(X, y, indices, seeded(1));
-      const c = fused.gradients(X, y, indices, seeded(2));
+      const a = fused.gradients(X, y, indices, seededRandom(1));
+      const b = fused.gradients(X, y, indices, seededRandom(1));
+      const c = fused.gradients(X, y, indices, seededRandom(2));
       // Same random sequence, same gradients (the moving statistics changed, which training-mode outputs ignore).
       expect(a.map((g) => Array.from(g))).toEqual(b.map((g) => Array.from(g)));
       expect(relativeError(c[0]!, a[0]!)).toBeGreaterThan(1e-3);

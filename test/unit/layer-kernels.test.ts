@@ -1,31 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as kernels from '../../trainer/layer-kernels.ts';
+import { freshKernelBuild } from '../helpers/kernels.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-// What the kernels compute is held to tfjs autodiff in fused-training.test.ts (gradients, one Adam step, inference).
+// What the kernels compute is held to tfjs in fused-training.test.ts (gradients, Adam steps, inference).
 describe('the layer kernels', () => {
   it('are what `npm run build:kernels` builds from trainer/kernels/layers.ts', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'kernel-build-')), 'layers.wasm');
-    execFileSync(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules/assemblyscript/bin/asc.js'),
-        '--config',
-        join(ROOT, 'trainer/kernels/layers.asconfig.json'),
-        '--target',
-        'release',
-        '--outFile',
-        out,
-      ],
-      { cwd: ROOT, stdio: 'pipe' },
+    expect(freshKernelBuild('layers.asconfig.json').equals(readFileSync(kernels.LAYER_KERNELS_WASM))).toBe(
+      true,
     );
-    expect(readFileSync(out).equals(readFileSync(kernels.LAYER_KERNELS_WASM))).toBe(true);
   }, 60_000);
 
   it('drop about `rate` of the units, scale the kept ones, and draw the same mask from the same seed', () => {

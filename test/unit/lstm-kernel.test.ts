@@ -1,8 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +13,7 @@ import {
   lstmLayerForward,
   setKernelThreads,
 } from '../../trainer/lstm-kernel.ts';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { freshKernelBuild } from '../helpers/kernels.ts';
 
 function seededValues(length: number, seed: number): Float32Array {
   return tf.tidy(() => tf.randomNormal([length], 0, 1, 'float32', seed).dataSync() as Float32Array);
@@ -31,21 +26,7 @@ describe('the LSTM kernel binary', () => {
   });
 
   it('is what `npm run build:kernels` builds from trainer/kernels/lstm.ts', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'kernel-build-')), 'lstm.wasm');
-    execFileSync(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules/assemblyscript/bin/asc.js'),
-        '--config',
-        join(ROOT, 'trainer/kernels/asconfig.json'),
-        '--target',
-        'release',
-        '--outFile',
-        out,
-      ],
-      { cwd: ROOT, stdio: 'pipe' },
-    );
-    expect(readFileSync(out).equals(readFileSync(KERNEL_WASM))).toBe(true);
+    expect(freshKernelBuild('asconfig.json').equals(readFileSync(KERNEL_WASM))).toBe(true);
   }, 60_000);
 
   it('multiplies matrices of any shape like a plain product (vector blocks, leftover rows and columns)', () => {

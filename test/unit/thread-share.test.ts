@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,9 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ChildProcessJobLauncher, type EpochProgress } from '../../adapters/local/job-launcher.ts';
 import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
 import { followThreadShare } from '../../cli/commands/train.ts';
-import { buildDataset, datasetFileBytes } from '../../shared/dataset.ts';
 import { threadShare, trainerThreadCap } from '../../shared/threads.ts';
-import { REFERENCE_CSV } from '../helpers/cli.ts';
+import { writeReferenceDataset } from '../helpers/dataset.ts';
 import { tinyConfig } from '../helpers/docs.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -53,14 +52,7 @@ describe('the local launcher', () => {
   it('tells each running trainer its share, and the one left running every core once its sibling ends', async () => {
     const root = mkdtempSync(join(tmpdir(), 'share-launcher-'));
     const datasetDir = join(root, 'dataset');
-    const { files } = buildDataset({
-      bytes: readFileSync(REFERENCE_CSV),
-      fileName: REFERENCE_CSV,
-      sequenceLength: 20,
-    });
-    mkdirSync(datasetDir, { recursive: true });
-    for (const [name, data] of Object.entries(files))
-      writeFileSync(join(datasetDir, name), datasetFileBytes(data));
+    writeReferenceDataset(datasetDir);
     const progress: EpochProgress[] = [];
     // Four cores whatever the machine: two trainers get two threads each, one alone gets four.
     const launcher = new ChildProcessJobLauncher(new LocalMessageBus(), {

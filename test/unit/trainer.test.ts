@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +14,7 @@ import { selectBackend } from '../../trainer/backend.ts';
 import { buildModel } from '../../trainer/model.ts';
 import { type EpochProgress, runTraining } from '../../trainer/train.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
+import { writeReferenceDataset } from '../helpers/dataset.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'trainer-'));
 const datasetDir = join(root, 'dataset');
@@ -35,17 +36,7 @@ const request = (out: string, over: object = {}) => ({
   ...over,
 });
 
-beforeAll(() => {
-  // The reference CSV with 20-row windows: the same features and split rule, a smaller model input.
-  const { files } = buildDataset({
-    bytes: readFileSync(REFERENCE_CSV),
-    fileName: REFERENCE_CSV,
-    sequenceLength: 20,
-  });
-  mkdirSync(datasetDir, { recursive: true });
-  for (const [name, data] of Object.entries(files))
-    writeFileSync(join(datasetDir, name), datasetFileBytes(data));
-});
+beforeAll(() => writeReferenceDataset(datasetDir));
 
 describe('the model', () => {
   it('is the reference architecture: config_1_baseline has the Keras model parameter count', async () => {

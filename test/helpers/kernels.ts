@@ -1,0 +1,26 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** What `npm run build:kernels` builds from an AssemblyScript config under trainer/kernels, built afresh. */
+export function freshKernelBuild(config: string): Buffer {
+  const out = join(mkdtempSync(join(tmpdir(), 'kernel-build-')), 'kernel.wasm');
+  execFileSync(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/assemblyscript/bin/asc.js'),
+      '--config',
+      join(ROOT, 'trainer/kernels', config),
+      '--target',
+      'release',
+      '--outFile',
+      out,
+    ],
+    { cwd: ROOT, stdio: 'pipe' },
+  );
+  return readFileSync(out);
+}
