@@ -262,6 +262,7 @@ async function fitFold(
     const { loss: valLoss } = binaryCrossEntropy(y.subarray(block.start, block.end), probabilities);
     return { model, history, bestEpoch: stopping.bestEpoch, valLoss, probabilities };
   } catch (error) {
+    trainer.finish(); // frees what the trainer holds; the model goes with it
     model.dispose();
     throw error;
   }
