@@ -3,25 +3,18 @@
  * `tf.loadLayersModel`).
  */
 import * as tf from '@tensorflow/tfjs';
+import { stockClass } from './stock-classes.ts';
 
 type StockRepeatVector = ReturnType<typeof tf.layers.repeatVector>;
 type RepeatVectorArgs = Parameters<typeof tf.layers.repeatVector>[0];
 type CallKwargs = Parameters<StockRepeatVector['call']>[1];
-
-function stockRepeatVectorClass(): new (args: RepeatVectorArgs) => StockRepeatVector {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.RepeatVector;
-  if (entry === undefined) throw new Error('tfjs-layers has no RepeatVector class registered');
-  return entry[0] as unknown as new (
-    args: RepeatVectorArgs,
-  ) => StockRepeatVector;
-}
 
 /**
  * tf.layers.repeatVector by a broadcasting product instead of `tile`: the same values, but its gradient is one sum
  * over the repeated axis, where tile's is one slice and one add per repetition (128 of each per batch for the
  * attention block of config_2, with wasm's Slice copying the whole tensor every time).
  */
-export class FastRepeatVector extends stockRepeatVectorClass() {
+export class FastRepeatVector extends stockClass<RepeatVectorArgs, StockRepeatVector>('RepeatVector') {
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: CallKwargs): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (x === undefined || x.rank !== 2) {

@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { lstmLayerBackward, lstmLayerForward } from './lstm-kernel.ts';
 import { orthogonal } from './orthogonal.ts';
+import { stockClass } from './stock-classes.ts';
 
 type StockLstm = ReturnType<typeof tf.layers.lstm>;
 type LstmCell = ReturnType<typeof tf.layers.lstmCell>;
@@ -46,15 +47,6 @@ export type FastLstmArgs = LstmArgs & { seed?: number };
 
 /** The gate activations the hand-written gradient knows; `hardSigmoid` is tfjs's default, `sigmoid` Keras's. */
 export type GateActivation = 'sigmoid' | 'hardSigmoid';
-
-/** The class tfjs registered under 'LSTM': the one `tf.layers.lstm` builds and `tf.loadLayersModel` loads. */
-function stockLstmClass(): new (args: LstmArgs) => StockLstm {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.LSTM;
-  if (entry === undefined) throw new Error('tfjs-layers has no LSTM class registered');
-  return entry[0] as unknown as new (
-    args: LstmArgs,
-  ) => StockLstm;
-}
 
 /**
  * How the recurrence runs: `kernel`, the WebAssembly SIMD kernel (two calls per layer and batch; data goes through
@@ -278,7 +270,7 @@ function hardSigmoid(x: tf.Tensor): tf.Tensor {
 }
 
 /** tf.layers.lstm with a hand-written training step; see the top of this file. Create it with `fastLstm`. */
-export class FastLstm extends stockLstmClass() {
+export class FastLstm extends stockClass<LstmArgs, StockLstm>('LSTM') {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): tf.Tensor | tf.Tensor[] {
     const gateActivation = this.fastPathGateActivation(kwargs);
     if (gateActivation === undefined) return super.call(inputs, kwargs);

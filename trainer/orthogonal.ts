@@ -14,18 +14,10 @@
  * The class is a subclass of tfjs's `Orthogonal` and serializes as it, so saved models name the stock initializer.
  */
 import * as tf from '@tensorflow/tfjs';
+import { stockClass } from './stock-classes.ts';
 
 type OrthogonalArgs = { gain?: number; seed?: number };
 type StockOrthogonal = ReturnType<typeof tf.initializers.orthogonal>;
-
-/** The class tfjs registered under 'Orthogonal' (tfjs does not export it by name). */
-function stockOrthogonalClass(): new (args: OrthogonalArgs) => StockOrthogonal {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.Orthogonal;
-  if (entry === undefined) throw new Error('tfjs-layers has no Orthogonal initializer registered');
-  return entry[0] as unknown as new (
-    args: OrthogonalArgs,
-  ) => StockOrthogonal;
-}
 
 /**
  * R⁻¹ for the Cholesky factor R of a symmetric positive definite matrix G [n, n] = RᵀR (R upper triangular with
@@ -61,7 +53,7 @@ export function inverseCholeskyFactor(gram: ArrayLike<number>, n: number): Float
 }
 
 /** `tf.initializers.orthogonal` with the same arguments, values and serialization; see the top of this file. */
-export class FastOrthogonal extends stockOrthogonalClass() {
+export class FastOrthogonal extends stockClass<OrthogonalArgs, StockOrthogonal>('Orthogonal') {
   override apply(shape: number[], dtype?: tf.DataType): tf.Tensor {
     if (shape.length < 2)
       throw new Error(`orthogonal initializer: shape must be at least 2D, got [${shape}]`);
