@@ -8,17 +8,12 @@
  * module keeps no state between calls. Arrays are row-major float32, rows time-major (row t·B + b).
  */
 import { readFileSync } from 'node:fs';
+import { layoutFloats, type WasmMemory, wasm } from './wasm-memory.ts';
 
 export const LAYER_KERNELS_WASM = new URL('./kernels/layers.wasm', import.meta.url);
 
-// Node has WebAssembly; the project's TypeScript libraries (ES2023, no DOM) do not declare it.
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-};
-
 type Exports = {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  memory: WasmMemory;
   heapBase(): number;
   batchNormTrain(...args: number[]): void;
   batchNormInfer(...args: number[]): void;
@@ -34,7 +29,7 @@ let loaded: Exports | undefined;
 
 function kernels(): Exports {
   // Synchronous: a module of a few kilobytes compiles at once.
-  loaded ??= new WebAssembly.Instance(new WebAssembly.Module(readFileSync(LAYER_KERNELS_WASM)), {})
+  loaded ??= new wasm.Instance(new wasm.Module(readFileSync(LAYER_KERNELS_WASM)), {})
     .exports as unknown as Exports;
   return loaded;
 }
@@ -48,22 +43,15 @@ function run<R>(
   fn: (at: number[], k: Exports) => R,
 ): { result: R; read: (i: number) => Float32Array; into: (target: Float32Array, i: number) => void } {
   const k = kernels();
-  const at: number[] = [];
-  let end = k.heapBase();
-  for (const a of arrays) {
-    at.push(end);
-    end += Math.ceil(((typeof a === 'number' ? a : a.length) * 4) / 16) * 16;
-  }
-  const missing = end - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  const { offsets, view } = layoutFloats(
+    k.memory,
+    k.heapBase(),
+    arrays.map((a) => (typeof a === 'number' ? a : a.length)),
+  );
   arrays.forEach((a, i) => {
-    if (typeof a !== 'number') new Float32Array(k.memory.buffer, at[i]!, a.length).set(a);
+    if (typeof a !== 'number') view(i).set(a);
   });
-  const result = fn(at, k);
-  const view = (i: number) => {
-    const a = arrays[i]!;
-    return new Float32Array(k.memory.buffer, at[i]!, typeof a === 'number' ? a : a.length);
-  };
+  const result = fn(offsets, k);
   // Copies out: the next call reuses the memory.
   return { result, read: (i) => view(i).slice(), into: (target, i) => target.set(view(i)) };
 }

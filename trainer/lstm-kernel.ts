@@ -11,19 +11,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { layoutFloats, WASM_PAGE, type WasmMemory, wasm } from './wasm-memory.ts';
 
 export const KERNEL_WASM = new URL('./kernels/lstm.wasm', import.meta.url);
 
 export type GateKind = 'sigmoid' | 'hardSigmoid';
 const GATE_CODES: Record<GateKind, number> = { sigmoid: 0, hardSigmoid: 1 };
-
-// Node has WebAssembly; the project's TypeScript libraries (ES2023, no DOM) do not declare it.
-type WasmMemory = { buffer: SharedArrayBuffer; grow(pages: number): number };
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-};
 
 type KernelExports = {
   heapBase(): number;
@@ -31,7 +24,6 @@ type KernelExports = {
   matMul(a: number, b: number, bp: number, c: number, m: number, k: number, n: number): void;
 };
 
-const PAGE = 65536;
 /**
  * The module's maximumMemory (trainer/kernels/asconfig.json), 1 GiB: config_2's largest call, the forward pass of its
  * 256-unit layer over an evaluation batch of 256 windows, lays out about 110 MB.
@@ -98,9 +90,9 @@ let loaded: Kernel | undefined;
 function kernel(): Kernel {
   if (loaded) return loaded;
   // Synchronous: Node compiles a module of this size at once, and the trainer's layers call this synchronously.
-  const module = new WebAssembly.Module(readFileSync(KERNEL_WASM));
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
-  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as KernelExports;
+  const module = new wasm.Module(readFileSync(KERNEL_WASM));
+  const memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
+  const exports = new wasm.Instance(module, { env: { memory } }).exports as KernelExports;
   const controlAt = exports.heapBase() - CONTROL_BYTES;
   const control = new Int32Array(memory.buffer, controlAt, CONTROL_BYTES / 4);
   loaded = { module, memory, exports, controlAt, control, workers: [] };
@@ -203,20 +195,12 @@ function dispatch(op: number, threads: number, args: number[]): void {
  */
 function layout(sizes: number[], what: string): { offsets: number[]; view: (i: number) => Float32Array } {
   const k = kernel();
-  const offsets: number[] = [];
-  let end = k.exports.heapBase();
-  for (const size of sizes) {
-    offsets.push(end);
-    end += Math.ceil((size * 4) / 16) * 16;
-  }
-  if (end > MAX_PAGES * PAGE)
-    throw new Error(
-      `LSTM kernel: ${what} needs ${Math.ceil(end / 2 ** 20)} MiB of kernel memory, more than its ${(MAX_PAGES * PAGE) / 2 ** 20} MiB: use fewer units or a smaller batch`,
-    );
-  const missing = end - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / PAGE));
-  const buffer = k.memory.buffer;
-  return { offsets, view: (i) => new Float32Array(buffer, offsets[i]!, sizes[i]!) };
+  return layoutFloats(k.memory, k.exports.heapBase(), sizes, (end) => {
+    if (end > MAX_PAGES * WASM_PAGE)
+      throw new Error(
+        `LSTM kernel: ${what} needs ${Math.ceil(end / 2 ** 20)} MiB of kernel memory, more than its ${(MAX_PAGES * WASM_PAGE) / 2 ** 20} MiB: use fewer units or a smaller batch`,
+      );
+  });
 }
 
 /** The sizes of one LSTM layer's batch: T steps, B rows, `inputs` features in, U units. */
