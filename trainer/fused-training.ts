@@ -187,8 +187,7 @@ export class FusedTraining {
     const forward = this.forward(this.gather(X, indices), batch, random);
     const labels = Float32Array.from(indices, (i) => y[i]!);
     const { loss, accuracy } = binaryCrossEntropy(labels, forward.probabilities);
-    const penalty = this.penalty();
-    const gradients = this.backward(forward, labels);
+    const { gradients, penalty } = this.backward(forward, labels);
     this.adam(gradients);
     return { loss: loss + penalty, accuracy };
   }
@@ -200,7 +199,7 @@ export class FusedTraining {
     return this.backward(
       forward,
       Float32Array.from(indices, (i) => y[i]!),
-    );
+    ).gradients;
   }
 
   /**
@@ -297,18 +296,8 @@ export class FusedTraining {
     };
   }
 
-  private penalty(): number {
-    let sum = 0;
-    for (const { kernel, l2 } of [...this.lstm, ...this.dense]) {
-      if (l2 === 0) continue;
-      let squares = 0;
-      for (const v of kernel) squares += v * v;
-      sum += l2 * squares;
-    }
-    return sum;
-  }
-
-  private backward(f: Forward, labels: Float32Array): Float32Array[] {
+  /** The gradients in `trainable()` order, and the L2 penalty of the weights they were taken at. */
+  private backward(f: Forward, labels: Float32Array): { gradients: Float32Array[]; penalty: number } {
     const { steps: T } = this.shape;
     const B = f.batch;
     const [l1, l2, l3] = this.lstm as [Lstm, Lstm, Lstm];
@@ -322,6 +311,7 @@ export class FusedTraining {
     let dy: Float32Array = f.probabilities.map((p, i) =>
       insideProbabilityClip(p) ? (p - labels[i]!) / B : 0,
     );
+    let penalty = 0;
     const denseGradients: Float32Array[][] = [];
     for (let i = this.dense.length - 1; i >= 0; i--) {
       const d = this.dense[i]!;
@@ -332,14 +322,14 @@ export class FusedTraining {
       }
       const inputs = d.kernel.length / d.units;
       const dKernel = transposedProduct(input, dy, B, inputs, d.units);
-      addL2(dKernel, d.kernel, d.l2);
+      penalty += addL2(dKernel, d.kernel, d.l2);
       denseGradients.unshift([dKernel, columnSums(dy, B, d.units)]);
       dy = productTransposed(dy, d.kernel, B, d.units, inputs);
     }
     unmask(dy, 2);
 
     const g3 = lstmLayerBackward(f.lstm[2]!, dy);
-    addL2(g3.dKernel, l3.kernel, l3.l2);
+    penalty += addL2(g3.dKernel, l3.kernel, l3.l2);
 
     // Attention backward: through the scaling, the softmax over steps and the tanh score.
     const attention = kernels.attentionBackward(g3.dx, f.attention, T, B, this.attention.kernel);
@@ -351,13 +341,13 @@ export class FusedTraining {
       this.batchNorm[1]!.gamma,
     );
     const g2 = lstmLayerBackward(f.lstm[1]!, unmask(n2.dx, 1));
-    addL2(g2.dKernel, l2.kernel, l2.l2);
+    penalty += addL2(g2.dKernel, l2.kernel, l2.l2);
     const n1 = kernels.batchNormBackward(g2.dx, f.normalized[0]!, f.inverseStd[0]!, this.batchNorm[0]!.gamma);
     const g1 = lstmLayerBackward(f.lstm[0]!, unmask(n1.dx, 0));
-    addL2(g1.dKernel, l1.kernel, l1.l2);
+    penalty += addL2(g1.dKernel, l1.kernel, l1.l2);
 
     const lstm = (g: typeof g1) => [g.dKernel, g.dRecurrent, g.dBias];
-    return [
+    const gradients = [
       ...lstm(g1),
       n1.dGamma,
       n1.dBeta,
@@ -369,6 +359,7 @@ export class FusedTraining {
       ...lstm(g3),
       ...denseGradients.flat(),
     ];
+    return { gradients, penalty };
   }
 
   /** tfjs's Adam: bias-corrected moments, ε added outside the square root. */
@@ -423,8 +414,14 @@ function columnSums(a: Float32Array, rows: number, cols: number): Float32Array {
   return out;
 }
 
-/** The gradient of l2·Σw² added to dw. */
-function addL2(dw: Float32Array, w: Float32Array, l2: number): void {
-  if (l2 === 0) return;
-  for (let i = 0; i < w.length; i++) dw[i]! += 2 * l2 * w[i]!;
+/** Adds the gradient of the penalty l2·Σw² to dw, and returns the penalty (one pass over w for both). */
+function addL2(dw: Float32Array, w: Float32Array, l2: number): number {
+  if (l2 === 0) return 0;
+  let squares = 0;
+  for (let i = 0; i < w.length; i++) {
+    const v = w[i]!;
+    squares += v * v;
+    dw[i]! += 2 * l2 * v;
+  }
+  return l2 * squares;
 }
