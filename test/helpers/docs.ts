@@ -1,6 +1,6 @@
 // Builders for the documents and messages the pipeline tests seed; every one is validated by its schema.
 import { DEFAULT_GRID } from '../../shared/config.ts';
-import { RunDoc, TrialDoc } from '../../shared/documents.ts';
+import { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { TrainingResult, TrialMetrics } from '../../shared/messages.ts';
 
 export function metrics(over: Partial<TrialMetrics> = {}): TrialMetrics {
@@ -114,3 +114,24 @@ export const tinyConfig = (name: string, epochs = 2) => ({
   batchSize: 32,
   epochs,
 });
+
+/** A model document whose current version `version` came from config `config` of an older run. */
+export function modelDoc(version: number, config: string): ModelDoc {
+  return ModelDoc.parse({
+    symbol: 'TEST',
+    timeframe: '1d',
+    latestVersion: version,
+    current: {
+      version,
+      runId: 'run-old',
+      config,
+      f1: 0.6,
+      auc: 0.6,
+      accuracy: 0.6,
+      uri: 'file:///x/',
+      promotedAt: 't',
+    },
+    history: [],
+    updatedAt: 't',
+  });
+}

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { collector } from '../../functions/collector.ts';
 import { sweeper } from '../../functions/sweeper.ts';
-import type { ModelDoc } from '../../shared/documents.ts';
 import { DOCS, PATHS, TOPICS } from '../../shared/names.ts';
 import { readModel, readRun, readTrial, readTrials } from '../../shared/records.ts';
 import { localDeps } from '../helpers/deps.ts';
-import { runDoc, succeeded, trialDoc } from '../helpers/docs.ts';
+import { modelDoc, runDoc, succeeded, trialDoc } from '../helpers/docs.ts';
 
 async function setup(configs: string[], runId = 'run-collector') {
   const deps = localDeps({ prefix: 'collector-' });
@@ -59,23 +58,8 @@ describe('collector', () => {
 
   it('rejects with the reason and leaves the current model alone when nothing qualifies', async () => {
     const { store, docs, bus, runId } = await setup(['a', 'b']);
-    const previous: ModelDoc = {
-      symbol: 'TEST',
-      timeframe: '1d',
-      latestVersion: 4,
-      current: {
-        version: 4,
-        runId: 'run-old',
-        config: 'z',
-        f1: 0.6,
-        auc: 0.6,
-        accuracy: 0.6,
-        uri: 'file:///x/',
-        promotedAt: 't',
-      },
-      history: [],
-      updatedAt: 't',
-    };
+    const previous = modelDoc(4, 'z');
+
     await docs.set(DOCS.model('TEST', '1d'), previous);
     await bus.publish(
       TOPICS.trainingResults,

@@ -7,12 +7,12 @@ import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { forecaster } from '../../functions/forecast.ts';
-import { ForecastAttempt, type ModelDoc } from '../../shared/documents.ts';
+import { ForecastAttempt } from '../../shared/documents.ts';
 import { DOCS, isForecastCsv, TOPICS } from '../../shared/names.ts';
 import type { Deps } from '../../shared/ports.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { idleLauncher } from '../helpers/deps.ts';
-import { runDoc } from '../helpers/docs.ts';
+import { modelDoc, runDoc } from '../helpers/docs.ts';
 
 function setup() {
   const home = mkdtempSync(join(tmpdir(), 'forecaster-'));
@@ -32,23 +32,7 @@ function setup() {
 const attempts = async (deps: Deps) =>
   (await deps.docs.list(DOCS.forecastAttempts)).map((a) => ForecastAttempt.parse(a.data));
 
-const model: ModelDoc = {
-  symbol: 'TEST',
-  timeframe: '1d',
-  latestVersion: 1,
-  current: {
-    version: 1,
-    runId: 'run-old',
-    config: 'a',
-    f1: 0.6,
-    auc: 0.6,
-    accuracy: 0.6,
-    uri: 'file:///x/',
-    promotedAt: 't',
-  },
-  history: [],
-  updatedAt: 't',
-};
+const model = modelDoc(1, 'a');
 
 describe('forecaster', () => {
   it('after a run with no current model, forecasts nothing and records nothing', async () => {
