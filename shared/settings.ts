@@ -120,6 +120,9 @@ export const Settings = z.object({
   TRENDCAST_REQUIRE_EMULATORS: flag
     .default(false)
     .describe('`1`: the emulator tests fail, instead of being skipped, where the emulators cannot run'),
+  TRENDCAST_REQUIRE_BROWSER: flag
+    .default(false)
+    .describe('`1`: the browser tests fail, instead of being skipped, where `/usr/bin/chromium` is missing'),
 });
 export type Settings = z.infer<typeof Settings>;
 export type SettingName = keyof Settings;
