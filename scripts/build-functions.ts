@@ -1,12 +1,14 @@
-// `npm run build [-- <outDir>]`: dist/functions/ (or outDir), a Cloud Functions gen2 (nodejs20) source folder.
+// `npm run build [-- <outDir>]`: dist/functions/ (or outDir), a Cloud Functions gen2 (nodejs24) source folder.
 // The CDKTF stack zips it.
 // tsc compiles functions/index.ts and everything it imports (tsconfig.build.json); this script then writes the
 // package.json Cloud Build installs from: `main` and exactly the packages the compiled code imports, at the versions
-// the repository's package.json pins (a hand-kept list would drift from the code).
+// the repository's package.json pins (a hand-kept list would drift from the code), and its package-lock.json, cut
+// from the repository's (scripts/functions-lock.ts).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deriveLockfile, type Lockfile } from './functions-lock.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = resolve(process.argv[2] ?? join(ROOT, 'dist/functions'));
@@ -55,10 +57,13 @@ const manifest = {
   private: true,
   type: 'module',
   main: 'functions/index.js',
-  engines: { node: '20' },
+  engines: { node: '24' },
   dependencies,
 };
 writeFileSync(join(OUT, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+const rootLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as Lockfile;
+const lock = deriveLockfile(rootLock, manifest);
+writeFileSync(join(OUT, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
 console.log(
-  `${relative(process.cwd(), OUT) || '.'}: ${files.length} modules; dependencies ${Object.keys(dependencies).join(', ')}`,
+  `${relative(process.cwd(), OUT) || '.'}: ${files.length} modules; dependencies ${Object.keys(dependencies).join(', ')}; ${Object.keys(lock.packages).length - 1} locked packages`,
 );

@@ -1,7 +1,8 @@
-// `npm run build` makes a folder Cloud Functions gen2 can deploy: the compiled functions load under the real
-// `functions-framework` CLI (as the nodejs20 runtime starts them) and answer a binary-mode CloudEvent.
+// `npm run build` makes a folder Cloud Functions gen2 can deploy: `npm ci` installs it from its own lockfile (as
+// Cloud Build's Node.js buildpack does), and the compiled functions load under the real `functions-framework` CLI
+// (as the nodejs24 runtime starts them) and answer a binary-mode CloudEvent.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,18 +12,18 @@ import { freePort } from '../../emulators/harness.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('the Cloud Functions build', () => {
-  // Outside the work tree, with the repository's node_modules beside it (Cloud Build would npm install them).
+  // Outside the work tree, installed from the npm registry with the folder's own lockfile, as Cloud Build would.
   const tmp = mkdtempSync(join(tmpdir(), 'functions-build-'));
   const out = join(tmp, 'functions');
   let server: ChildProcess | undefined;
 
   beforeAll(() => {
-    symlinkSync(join(ROOT, 'node_modules'), join(tmp, 'node_modules'));
     execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build-functions.ts', out], {
       cwd: ROOT,
       stdio: 'pipe',
     });
-  });
+    execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: out, stdio: 'pipe' });
+  }, 300_000);
 
   afterAll(() => {
     server?.kill('SIGKILL');
@@ -42,12 +43,19 @@ describe('the Cloud Functions build', () => {
       ]),
     );
     expect(manifest.dependencies).not.toHaveProperty('vitest');
+    expect(manifest.engines).toEqual({ node: '24' });
+    // npm ci installed exactly the locked versions: the root lock's, which every test ran on.
+    const rootLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
+    const installed = JSON.parse(readFileSync(join(out, 'node_modules/.package-lock.json'), 'utf8'));
+    for (const [path, pkg] of Object.entries<{ version: string }>(installed.packages))
+      expect(pkg.version, path).toBe(rootLock.packages[path].version);
     expect(readFileSync(join(out, 'functions/index.js'), 'utf8')).not.toMatch(/from ['"][^'"]+\.ts['"]/);
   });
 
   it('serves the ingest target under the functions-framework CLI and answers a CloudEvent', async () => {
     const port = await freePort();
-    const cli = join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
+    // The framework the folder installed, as the runtime starts it (the functions register with that copy).
+    const cli = join(out, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
     let output = '';
     server = spawn(
       process.execPath,
