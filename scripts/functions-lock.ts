@@ -74,9 +74,9 @@ export function deriveLockfile(
       throw new Error(`package-lock.json has no ${name} for ${from || 'the root'}: run npm install`);
     }
     const before = reached.get(path);
-    if (before === false || before === optional) return;
-    reached.set(path, optional && before !== false);
-    pending.push({ path, optional: reached.get(path)! });
+    if (before === false || (before === true && optional)) return; // already reached at least this firmly
+    reached.set(path, optional);
+    pending.push({ path, optional });
   };
   for (const name of Object.keys(manifest.dependencies)) visit('', name, false);
   while (pending.length > 0) {
