@@ -72,7 +72,7 @@ export function functionEnvironment(props: {
 }
 
 /**
- * The five Cloud Functions (gen2, Node 20), built by the build account, and the events account allowed to invoke
+ * The six Cloud Functions (gen2, Node 24), built by the build account, and the events account allowed to invoke
  * each. A function waits for the APIs it uses, its build account's roles, and its trigger's grants and agents.
  */
 export class Functions extends Construct {
@@ -99,7 +99,7 @@ export class Functions extends Construct {
         location: region,
         description: `trendcast ${name}`,
         buildConfig: {
-          runtime: 'nodejs20',
+          runtime: 'nodejs24',
           entryPoint: name,
           serviceAccount: sa.build.id,
           dockerRepository: props.registry.id,

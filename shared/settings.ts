@@ -123,6 +123,11 @@ export const Settings = z.object({
   TRENDCAST_REQUIRE_BROWSER: flag
     .default(false)
     .describe('`1`: the browser tests fail, instead of being skipped, where `/usr/bin/chromium` is missing'),
+  TRENDCAST_REQUIRE_PYPI: flag
+    .default(false)
+    .describe(
+      "`1`: the test that installs the GPU image's CUDA wheels from PyPI (1.7 GB) runs, and fails where it cannot; unset, it is skipped",
+    ),
 });
 export type Settings = z.infer<typeof Settings>;
 export type SettingName = keyof Settings;

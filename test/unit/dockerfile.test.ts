@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,24 +31,52 @@ const argDefault = (dockerfile: string, name: string) =>
 describe('trainer/Dockerfile (GPU)', () => {
   const dockerfile = DOCKERFILES.gpu;
 
-  it('takes its CUDA base as a build argument, defaulting to the CUDA 11.2 / cuDNN 8.1 runtime tfjs-node-gpu 4.22 needs', () => {
-    expect(argDefault(dockerfile, 'BASE_IMAGE')).toMatch(
-      /^nvidia\/cuda:11\.2\.\d+-cudnn8-runtime-ubuntu20\.04$/,
-    );
+  it('builds on a maintained Ubuntu with Node 24 and no CUDA image, its base a build argument', () => {
+    expect(argDefault(dockerfile, 'BASE_IMAGE')).toBe('ubuntu:24.04');
     expect(dockerfile).toMatch(/^FROM \$\{BASE_IMAGE\}$/m);
-    expect(dockerfile).not.toMatch(/^FROM nvidia/m);
-    expect(argDefault(dockerfile, 'NODE_IMAGE')).toMatch(/^node:20-/);
+    expect(dockerfile).not.toMatch(/^(FROM|ARG) .*(nvidia\/cuda|ubuntu20|node:20|bullseye)/m);
+    expect(argDefault(dockerfile, 'NODE_IMAGE')).toMatch(/^node:24-/);
     expect(dockerfile).toMatch(/@tensorflow\/tfjs-node-gpu@4\.22\.0/);
     expect(JSON.parse(read('package.json')).dependencies['@tensorflow/tfjs']).toMatch(/4\.22/);
     expect(dockerfile).toMatch(/^ENV TRENDCAST_TFJS_BACKEND=node-gpu /m);
+  });
+
+  it('installs the CUDA wheels by hash, without dependencies, and tells the NVIDIA runtime what it needs', () => {
+    expect(dockerfile).toMatch(
+      /pip install --no-deps --require-hashes --only-binary=:all: --target \/opt\/cuda11 \\\n\s+-r \/tmp\/cuda-requirements\.txt/,
+    );
+    expect(dockerfile).toMatch(/^COPY trainer\/cuda-requirements\.txt \/tmp\/cuda-requirements\.txt$/m);
+    expect(dockerfile).toMatch(/^COPY --from=cuda \/opt\/cuda11\/nvidia \/opt\/nvidia$/m);
+    expect(dockerfile).toMatch(
+      /^ENV NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility /m,
+    );
+    const requirements = read('trainer/cuda-requirements.txt');
+    const pins = [...requirements.matchAll(/^(nvidia-[\w-]+)==(\S+) \\\n\s+--hash=sha256:[0-9a-f]{64}$/gm)];
+    expect(pins.map((p) => p[1]).sort()).toEqual([
+      'nvidia-cublas-cu11',
+      'nvidia-cuda-runtime-cu11',
+      'nvidia-cudnn-cu11',
+      'nvidia-cufft-cu11',
+      'nvidia-curand-cu11',
+      'nvidia-cusolver-cu11',
+      'nvidia-cusparse-cu11',
+    ]);
+    expect(pins.find((p) => p[1] === 'nvidia-cudnn-cu11')![2]).toMatch(/^8\./); // libtensorflow 2.9.1 loads libcudnn.so.8
+  });
+
+  it('fails its build, naming the URL, unless the tfjs-node-gpu install downloaded libtensorflow and the addon', () => {
+    expect(dockerfile).toMatch(
+      /&& node trainer\/check-gpu-addon\.ts node_modules\/@tensorflow\/tfjs-node-gpu \\$/m,
+    );
+    expect(dockerfile).toMatch(/^COPY trainer\/check-gpu-addon\.ts \.\/trainer\/check-gpu-addon\.ts$/m);
   });
 });
 
 describe('trainer/Dockerfile.cpu', () => {
   const dockerfile = DOCKERFILES.cpu;
 
-  it('is Node 20 with tfjs-node, no CUDA, its base a build argument, and insists on the tfjs-node backend', () => {
-    expect(argDefault(dockerfile, 'BASE_IMAGE')).toMatch(/^node:20-/);
+  it('is Node 24 with tfjs-node, no CUDA, its base a build argument, and insists on the tfjs-node backend', () => {
+    expect(argDefault(dockerfile, 'BASE_IMAGE')).toBe('node:24-trixie-slim');
     expect(dockerfile).toMatch(/^FROM \$\{BASE_IMAGE\}$/m);
     expect(dockerfile).not.toMatch(/cuda|tfjs-node-gpu/i);
     // tfjs-node is an optional dependency: `npm ci` without --omit=optional installs it.
@@ -144,6 +172,12 @@ describe('cloudbuild.yaml', () => {
     expect(buildConfig.steps.map((s) => s.id)).toEqual(['copy-base', 'resolve-digest', 'build']);
   });
 
+  it("runs on Google's maintained builder images (google-cloud-cli, not the superseded cloud-sdk)", () => {
+    const images = buildConfig.steps.map((s) => s.name);
+    expect(images).toContain('gcr.io/google.com/cloudsdktool/google-cloud-cli:slim');
+    expect(buildConfigText).not.toMatch(/cloud-sdk/);
+  });
+
   it('holds no digest that was not read from a registry', () => {
     for (const text of [buildConfigText, ...Object.values(DOCKERFILES)])
       expect(text).not.toMatch(/[0-9a-f]{64}/);
@@ -184,13 +218,12 @@ describe('cloudbuild.yaml', () => {
 
   it('copies the upstream base into the project registry, reads the copy digest back, builds FROM copy@digest', () => {
     const { calls, digest } = runBuild({ copyExists: false });
-    const copy =
-      'asia-south1-docker.pkg.dev/demo-project/trendcast/base/nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04';
-    const pinned = `asia-south1-docker.pkg.dev/demo-project/trendcast/base/nvidia/cuda@${digest}`;
+    const copy = 'asia-south1-docker.pkg.dev/demo-project/trendcast/base/ubuntu:24.04';
+    const pinned = `asia-south1-docker.pkg.dev/demo-project/trendcast/base/ubuntu@${digest}`;
     expect(calls).toEqual([
       `docker pull ${copy}`,
-      'docker pull nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04',
-      `docker tag nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04 ${copy}`,
+      'docker pull ubuntu:24.04',
+      `docker tag ubuntu:24.04 ${copy}`,
       `docker push ${copy}`,
       `gcloud artifacts docker images describe ${copy} --format=value(image_summary.digest)`,
       `docker build -f trainer/Dockerfile --build-arg BASE_IMAGE=${pinned} ` +
@@ -202,7 +235,7 @@ describe('cloudbuild.yaml', () => {
 
   it('never touches the upstream tag again once the copy exists', () => {
     const { calls } = runBuild({ copyExists: true });
-    expect(calls.filter((c) => c.includes(' nvidia/cuda:'))).toEqual([]);
+    expect(calls.filter((c) => c.includes(' ubuntu:24.04'))).toEqual([]);
     expect(calls.at(-1)).toMatch(/^docker build .*BASE_IMAGE=asia-south1-docker\.pkg\.dev\/.*@sha256:/);
   });
 
@@ -212,7 +245,7 @@ describe('cloudbuild.yaml', () => {
       dockerfile: 'trainer/Dockerfile.cpu',
       baseSource: argDefault(DOCKERFILES.cpu, 'BASE_IMAGE')!,
     });
-    expect(calls).toContain('docker pull node:20-bookworm-slim');
+    expect(calls).toContain('docker pull node:24-trixie-slim');
     expect(calls.at(-1)).toMatch(
       /^docker build -f trainer\/Dockerfile\.cpu --build-arg BASE_IMAGE=asia-south1-docker\.pkg\.dev\/demo-project\/trendcast\/base\/node@sha256:/,
     );
@@ -230,5 +263,57 @@ describe('cloudbuild.yaml', () => {
         stdio: 'pipe',
       }),
     ).toThrow(/no digest for r\/base\/x:1/);
+  });
+});
+
+describe('trainer/check-gpu-addon.ts (run by the GPU build)', () => {
+  const layout = (files: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfjs-node-gpu-'));
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({
+        version: '4.22.0',
+        binary: {
+          module_path: './lib/napi-v{napi_build_version}',
+          host: 'https://storage.googleapis.com/tf-builds/pre-built-binary',
+          remote_path: './napi-v{napi_build_version}/{version}/',
+        },
+      }),
+    );
+    for (const file of files) {
+      mkdirSync(join(dir, dirname(file)), { recursive: true });
+      writeFileSync(join(dir, file), '');
+    }
+    return dir;
+  };
+  const check = (dir: string) =>
+    spawnSync(process.execPath, [join(ROOT, 'trainer/check-gpu-addon.ts'), dir], { encoding: 'utf8' });
+
+  it('passes a downloaded install, with plain node as the image runs it', () => {
+    const run = check(layout(['deps/lib/libtensorflow.so.2', 'lib/napi-v8/tfjs_binding.node']));
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  });
+
+  it('fails, naming each URL, when a download did not arrive or the addon was compiled instead', () => {
+    const missing = check(layout([]));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(
+      'libtensorflow 2.9.1 (GPU) is missing: its download from https://storage.googleapis.com/tensorflow/libtensorflow/libtensorflow-gpu-linux-x86_64-2.9.1.tar.gz failed',
+    );
+    expect(missing.stderr).toContain(
+      'the prebuilt addon is missing: its download from https://storage.googleapis.com/tf-builds/pre-built-binary/napi-v8/4.22.0/GPU-linux-4.22.0.tar.gz failed',
+    );
+    const compiled = check(
+      layout([
+        'deps/lib/libtensorflow.so.2',
+        'lib/napi-v8/tfjs_binding.node',
+        'build/Release/tfjs_binding.node',
+      ]),
+    );
+    expect(compiled.status).toBe(1);
+    expect(compiled.stderr).toMatch(
+      /^error: @tensorflow\/tfjs-node-gpu: the addon was compiled from source/m,
+    );
   });
 });
