@@ -61,8 +61,8 @@ describe('the support table (cdktf/runtimes.ts)', () => {
 
   it('resolves ARG defaults and skips build stages', () => {
     expect(
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile's ARG syntax
       baseImages(
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile's ARG syntax
         'ARG BASE=ubuntu:24.04\nARG N=node:24-trixie-slim\nFROM ${N} AS node\nFROM $BASE\nFROM node AS x\n',
       ),
     ).toEqual(['node:24-trixie-slim', 'ubuntu:24.04']);
