@@ -8,6 +8,12 @@ export const SETTINGS_DEFAULTS = Settings.parse({});
 export interface TrendcastConfig {
   project: string;
   region: string;
+  /**
+   * Where `gcloud builds submit` runs the trainer image's build: the stack's region by default. Cloud Build refuses
+   * some regions to some projects (Cloud Build locations page); `global`, Cloud Build's default, is the fallback.
+   * The image still goes to the region's repository (cloudbuild.yaml's _REGION).
+   */
+  buildRegion: string;
   bucket: string;
   /** The image Vertex AI runs: the GPU image, or the CPU image when training on CPU (see `onGpu`). */
   trainerImage: string;
@@ -38,7 +44,7 @@ const IMAGE = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[\w.-]+)?(@sha256:[a-f0-9]{64
 const KMS_KEY = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/;
 
 /**
- * The configuration from environment variables (TRENDCAST_PROJECT, TRENDCAST_REGION, TRENDCAST_BUCKET,
+ * The configuration from environment variables (TRENDCAST_PROJECT, TRENDCAST_REGION, TRENDCAST_BUILD_REGION, TRENDCAST_BUCKET,
  * TRENDCAST_TRAINER_IMAGE, TRENDCAST_CPU_TRAINER_IMAGE, TRENDCAST_MACHINE_TYPE, TRENDCAST_ACCELERATOR_TYPE,
  * TRENDCAST_ACCELERATOR_COUNT, TRENDCAST_MAX_JOBS, TRENDCAST_KMS_KEY, TRENDCAST_ACCESS_LOG_BUCKET,
  * TRENDCAST_DESTROY_DATA, TRENDCAST_IMPORT_BUCKET) or cdktf context (`project`, `region`, `bucket`, ...), the environment winning.
@@ -79,6 +85,7 @@ export function configFrom(
   return {
     project,
     region,
+    buildRegion: pick('TRENDCAST_BUILD_REGION', 'buildRegion') || region,
     bucket: pick('TRENDCAST_BUCKET', 'bucket') || `${project}-trendcast`,
     trainerImage: trainerImage(pick, { project, region, onGpu }),
     machineType: pick('TRENDCAST_MACHINE_TYPE', 'machineType') || SETTINGS_DEFAULTS.TRENDCAST_MACHINE_TYPE,

@@ -1,5 +1,4 @@
 import type { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository/index.js';
-import { CloudRunServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-service-iam-member/index.js';
 import {
   Cloudfunctions2Function,
   type Cloudfunctions2FunctionEventTrigger,
@@ -10,7 +9,7 @@ import { Construct } from 'constructs';
 import type { Settings } from '../shared/settings.ts';
 import type { Apis } from './apis.ts';
 import { SETTINGS_DEFAULTS, type TrendcastConfig } from './config.ts';
-import { type FunctionName, type Identities, member } from './identities.ts';
+import type { FunctionName, Identities } from './identities.ts';
 import type { Messaging } from './messaging.ts';
 import type { ServiceAgents } from './service-agents.ts';
 import type { Storage } from './storage.ts';
@@ -72,8 +71,8 @@ export function functionEnvironment(props: {
 }
 
 /**
- * The six Cloud Functions (gen2, Node 24), built by the build account, and the events account allowed to invoke
- * each. A function waits for the APIs it uses, its build account's roles, and its trigger's grants and agents.
+ * The six Cloud Functions (gen2, Node 24), built by the build account. A function waits for the APIs it uses, its
+ * build account's roles, and its trigger's grants and agents (the events account's right to invoke it among them).
  */
 export class Functions extends Construct {
   readonly byName: Record<FunctionName, Cloudfunctions2Function>;
@@ -127,6 +126,7 @@ export class Functions extends Construct {
           ...(trigger ? apis.needs('eventarc') : []),
           props.firestore,
           ...identities.buildGrants,
+          ...(trigger ? [identities.invokeGrant] : []),
           ...triggerNeeds,
         ],
       });
@@ -158,14 +158,5 @@ export class Functions extends Construct {
         [...identities.pubsubTriggerGrants, ...agents.eventarc.ready, ...agents.pubsub.ready],
       ),
     };
-    for (const [name, f] of Object.entries(this.byName)) {
-      new CloudRunServiceIamMember(this, `invoke-${name}`, {
-        location: region,
-        service: f.name,
-        role: 'roles/run.invoker',
-        member: member(sa.events),
-        dependsOn: apis.needs('run'),
-      });
-    }
   }
 }

@@ -53,6 +53,8 @@ export class Identities extends Construct {
   readonly pubsubTriggerGrants: ITerraformDependable[];
   /** What push subscriptions need: the Pub/Sub agent signs as the events account and may dead-letter. */
   readonly pushGrants: ITerraformDependable[];
+  /** The events account's right to invoke the functions: every trigger and push subscription waits for it. */
+  readonly invokeGrant: ProjectIamMember;
 
   constructor(scope: Construct, id: string, props: IdentitiesProps) {
     super(scope, id);
@@ -98,11 +100,18 @@ export class Identities extends Construct {
         member: who,
         dependsOn: [...apis.needs('pubsub'), ...after],
       });
-    const projectRole = (grantId: string, role: string, who: string, after: ITerraformDependable[] = []) =>
+    const projectRole = (
+      grantId: string,
+      role: string,
+      who: string,
+      after: ITerraformDependable[] = [],
+      condition?: { title: string; expression: string },
+    ) =>
       new ProjectIamMember(this, grantId, {
         project,
         role,
         member: who,
+        ...(condition ? { condition } : {}),
         dependsOn: [...apis.needs('cloudresourcemanager'), ...after],
       });
     publisher('ingest-requests', messaging.requests, member(sa.ingest));
@@ -164,13 +173,27 @@ export class Identities extends Construct {
         ...agents.pubsub.ready,
       ]),
     ];
-    // Vertex AI's custom-code agent pulls the trainer image.
+    // Vertex AI's service agent pulls the trainer image (not the job's own account, nor the custom-code agent).
     new ArtifactRegistryRepositoryIamMember(this, 'vertex-pulls-trainer', {
       location: region,
       repository: props.registry.name,
       role: 'roles/artifactregistry.reader',
-      member: agents.vertexCustomCode.member,
-      dependsOn: [...apis.needs('artifactregistry'), ...agents.vertexCustomCode.ready],
+      member: agents.vertex.member,
+      dependsOn: [...apis.needs('artifactregistry'), ...agents.vertex.ready],
+    });
+    // The events account may invoke trendcast's functions (and nothing else), granted before any function exists:
+    // a gen2 function's Eventarc trigger is created with the function, so a grant on the function's own service
+    // would come after its first deliveries (403 until it is in place). Cloud Run names a service
+    // projects/<project>/locations/<region>/services/<name> in IAM conditions.
+    this.invokeGrant = new ProjectIamMember(this, 'events-invokes-functions', {
+      project,
+      role: 'roles/run.invoker',
+      member: member(sa.events),
+      condition: {
+        title: 'trendcast functions only',
+        expression: `resource.name.startsWith("projects/${project}/locations/${region}/services/trendcast-")`,
+      },
+      dependsOn: apis.needs('cloudresourcemanager', 'run'),
     });
 
     // The build account: what Cloud Build needs to build a function or the trainer image, and nothing else.
@@ -189,6 +212,14 @@ export class Identities extends Construct {
         role: 'roles/storage.objectViewer',
         member: member(sa.build),
         dependsOn: apis.needs('storage'),
+      }),
+      // A gen2 function build reads the copy of the source Cloud Functions keeps in its own bucket,
+      // gcf-v2-sources-<project number>-<region>, which exists only after the first function is created: the grant
+      // is on the project, conditioned on that bucket's name ("Access to bucket gcf-v2-sources-... denied",
+      // hashicorp/terraform-provider-google#20571; Cloud Run functions: custom build service account).
+      projectRole('build-reads-function-sources', 'roles/storage.objectViewer', member(sa.build), [], {
+        title: 'Cloud Functions source copies only',
+        expression: `resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${agents.projectNumber}-${region}")`,
       }),
     ];
     this.storageTriggerGrants = [gcsAgentPublisher, eventsReceiver];

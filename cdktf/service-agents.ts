@@ -30,7 +30,7 @@ export const AGENT_ROLE_GRANT = (api: string, role: string) => `agent-role-${api
 
 /**
  * Google's service agents the stack grants roles to. Some exist only after a service's first use (Pub/Sub's,
- * Eventarc's, Vertex AI's custom-code agent): a grant to one that does not exist yet fails the first apply, so each
+ * Eventarc's): a grant to one that does not exist yet fails the first apply, so each
  * is created here (`google_project_service_identity`, which creates every agent of the service). An agent created on
  * request does not get the role Google grants on first use (IAM, "Create and grant roles to service agents"), so
  * the stack grants it. The member is spelled from the project number rather than read from the identity, so a
@@ -39,10 +39,18 @@ export const AGENT_ROLE_GRANT = (api: string, role: string) => `agent-role-${api
 export class ServiceAgents extends Construct {
   readonly pubsub: ServiceAgent;
   readonly eventarc: ServiceAgent;
-  /** Vertex AI's custom-code agent (`gcp-sa-aiplatform-cc`): runs custom jobs' containers and pulls their image. */
-  readonly vertexCustomCode: ServiceAgent;
+  /**
+   * Vertex AI's service agent (`gcp-sa-aiplatform`): it pulls a custom job's image ("Vertex AI uses the default
+   * service account to pull images", Vertex AI: use a custom service account). The custom-code agent
+   * (`gcp-sa-aiplatform-cc`) runs a job's container only when the job names no service account; trendcast's jobs run
+   * as trendcast-trainer, so the stack grants that agent nothing: it appears only on first use, and a grant to it
+   * would fail a first apply (hashicorp/terraform-provider-google#10469).
+   */
+  readonly vertex: ServiceAgent;
   /** Reading the Cloud Storage agent's address creates it, with its role. */
   readonly storage: ServiceAgent;
+  /** The project's number (a Terraform reference), which Google's own names (agents, buckets) are spelled from. */
+  readonly projectNumber: string;
   readonly artifactRegistry?: ServiceAgent;
   readonly firestore?: ServiceAgent;
 
@@ -53,6 +61,7 @@ export class ServiceAgents extends Construct {
       projectId: project,
       dependsOn: apis.needs('cloudresourcemanager'),
     });
+    this.projectNumber = projectInfo.number;
     const memberOf = (domain: string) =>
       `serviceAccount:service-${projectInfo.number}@${domain}.iam.gserviceaccount.com`;
     /** Creates the service's agents, and grants each its service-agent role: [domain, role] per agent. */
@@ -77,10 +86,9 @@ export class ServiceAgents extends Construct {
     [this.eventarc] = agents('eventarc', [['gcp-sa-eventarc', 'roles/eventarc.serviceAgent']]) as [
       ServiceAgent,
     ];
-    [, this.vertexCustomCode] = agents('aiplatform', [
-      ['gcp-sa-aiplatform', 'roles/aiplatform.serviceAgent'],
-      ['gcp-sa-aiplatform-cc', 'roles/aiplatform.customCodeServiceAgent'],
-    ]) as [ServiceAgent, ServiceAgent];
+    [this.vertex] = agents('aiplatform', [['gcp-sa-aiplatform', 'roles/aiplatform.serviceAgent']]) as [
+      ServiceAgent,
+    ];
     const gcs = new DataGoogleStorageProjectServiceAccount(this, 'gcs-agent', {
       project,
       dependsOn: apis.needs('storage'),

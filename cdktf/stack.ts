@@ -29,6 +29,7 @@ export class TrendcastStack extends TerraformStack {
     new TerraformOutput(this, 'trainer_repository', { value: repository });
     new TerraformOutput(this, 'build_service_account', { value: identities.accounts.build.id });
     new TerraformOutput(this, 'build_staging_dir', { value: `gs://${config.bucket}-source/cloudbuild` });
+    new TerraformOutput(this, 'build_region', { value: config.buildRegion });
   }
 
   /**

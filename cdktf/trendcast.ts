@@ -108,7 +108,7 @@ export class Trendcast extends Construct {
       pushAccountEmail: identities.accounts.events.email,
       pubsubAgent: agents.pubsub,
       maxDeliveryAttempts: config.maxDeliveryAttempts,
-      dependsOn: [...apis.needs('pubsub'), ...identities.pushGrants],
+      dependsOn: [...apis.needs('pubsub'), ...identities.pushGrants, identities.invokeGrant],
     });
     new Scheduler(this, 'scheduler', {
       region,

@@ -6,11 +6,14 @@ import { resourceAddresses, synthStack } from './cdktf/synth.ts';
 const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'cdktf/addresses.json'), 'utf8')) as {
   before: string[];
   added: Record<string, string>;
+  removed: Record<string, string>;
 };
 
 describe('the stack keeps every Terraform address a deployed project has in its state', () => {
   it('synthesizes exactly the addresses of the deployed stack plus the listed additions', () => {
-    const expected = [...fixture.before, ...Object.keys(fixture.added)].sort();
+    const expected = [...fixture.before, ...Object.keys(fixture.added)]
+      .filter((address) => !(address in fixture.removed))
+      .sort();
     expect(resourceAddresses(synthStack())).toEqual(expected);
   });
 
@@ -20,5 +23,9 @@ describe('the stack keeps every Terraform address a deployed project has in its 
       expect(reason.length, address).toBeGreaterThan(10);
     }
     expect(new Set(fixture.before).size).toBe(fixture.before.length);
+    for (const [address, reason] of Object.entries(fixture.removed)) {
+      expect(fixture.before, address).toContain(address);
+      expect(reason.length, address).toBeGreaterThan(10);
+    }
   });
 });

@@ -167,7 +167,7 @@ describe('cloudbuild.yaml', () => {
     expect(buildConfig.options.logging).toBe('CLOUD_LOGGING_ONLY'); // required with --service-account
     expect(buildConfig.options.env).toContain(
       // biome-ignore lint/suspicious/noTemplateCurlyInString: Cloud Build's substitution syntax
-      'BASE_COPY=${LOCATION}-docker.pkg.dev/${PROJECT_ID}/trendcast/base/${_BASE_SOURCE}',
+      'BASE_COPY=${_REGION}-docker.pkg.dev/${PROJECT_ID}/trendcast/base/${_BASE_SOURCE}',
     );
     expect(buildConfig.steps.map((s) => s.id)).toEqual(['copy-base', 'resolve-digest', 'build']);
   });
@@ -197,7 +197,8 @@ describe('cloudbuild.yaml', () => {
     tool('gcloud', `echo ${digest}`);
     const values: Record<string, string> = {
       PROJECT_ID: 'demo-project',
-      LOCATION: 'asia-south1',
+      LOCATION: 'global', // a build that fell back to the global region still uses the stack's repository
+      _REGION: buildConfig.substitutions._REGION!,
       _IMAGE: 'asia-south1-docker.pkg.dev/demo-project/trendcast/trainer:1',
       _DOCKERFILE: options.dockerfile ?? buildConfig.substitutions._DOCKERFILE!,
       _BASE_SOURCE: options.baseSource ?? buildConfig.substitutions._BASE_SOURCE!,

@@ -1,6 +1,5 @@
 import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository/index.js';
 import { ArtifactRegistryRepositoryIamMember } from '@cdktf/provider-google/lib/artifact-registry-repository-iam-member/index.js';
-import { CloudRunServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-service-iam-member/index.js';
 import { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfunctions2-function/index.js';
 import { KmsCryptoKeyIamMember } from '@cdktf/provider-google/lib/kms-crypto-key-iam-member/index.js';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member/index.js';
@@ -12,7 +11,7 @@ import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucke
 import { GoogleProjectServiceIdentity } from '@cdktf/provider-google-beta/lib/google-project-service-identity/index.js';
 import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_TOPICS } from '../../../shared/names.ts';
-import { synthTrendcast } from './synth.ts';
+import { type Json, synthTrendcast } from './synth.ts';
 
 const synth = synthTrendcast();
 const any = (pattern: RegExp) => expect.stringMatching(pattern);
@@ -64,32 +63,33 @@ describe('Identities', () => {
     });
   });
 
-  it("lets the Cloud Storage agent publish (Eventarc's storage trigger) and Vertex AI's custom-code agent pull", () => {
+  it("lets the Cloud Storage agent publish (Eventarc's storage trigger) and Vertex AI's service agent pull", () => {
     expect(synth).toHaveResourceWithProperties(ProjectIamMember, {
       role: 'roles/pubsub.publisher',
       member: any(/gcs-agent.*email_address/),
     });
     expect(synth).toHaveResourceWithProperties(ArtifactRegistryRepositoryIamMember, {
       role: 'roles/artifactregistry.reader',
-      member: any(/@gcp-sa-aiplatform-cc\.iam\.gserviceaccount\.com$/),
+      member: any(/@gcp-sa-aiplatform\.iam\.gserviceaccount\.com$/),
       depends_on: expect.arrayContaining([any(/google_project_service_identity\..*agent-aiplatform/)]),
     });
   });
 });
 
 describe('Functions', () => {
-  it('builds each of the five functions as the build account and runs it as its own account', () => {
+  it('builds each of the six functions as the build account and runs it as its own account', () => {
     for (const [entry, account] of [
       ['ingest', 'ingest'],
       ['launcher', 'launcher'],
       ['collector', 'collector'],
+      ['forecaster', 'forecaster'],
       ['deadLetter', 'dead-letter'],
       ['sweeper', 'sweeper'],
     ]) {
       expect(synth).toHaveResourceWithProperties(Cloudfunctions2Function, {
         build_config: expect.objectContaining({
           entry_point: entry,
-          runtime: 'nodejs20',
+          runtime: 'nodejs24',
           service_account: any(/sa-build.*\.id\}$/),
           docker_repository: any(/google_artifact_registry_repository\..*\.id\}$/),
         }),
@@ -112,14 +112,30 @@ describe('Functions', () => {
     });
   });
 
-  it('lets only the events account invoke the functions', () => {
-    expect(synth).toHaveResourceWithProperties(CloudRunServiceIamMember, {
-      role: 'roles/run.invoker',
-      member: any(/sa-events.*\.email\}$/),
-    });
-    expect(synth).not.toHaveResourceWithProperties(CloudRunServiceIamMember, {
-      member: expect.not.stringMatching(/sa-events/),
-    });
+  it('lets only the events account invoke the functions, before any trigger or push subscription exists', () => {
+    const tf = JSON.parse(synth) as Json;
+    const invokers = Object.values(tf.resource.google_project_iam_member).filter(
+      (m) => (m as Json).role === 'roles/run.invoker',
+    ) as Json[];
+    expect(invokers).toEqual([
+      expect.objectContaining({
+        member: any(/sa-events.*\.email\}$/),
+        condition: {
+          title: 'trendcast functions only',
+          expression:
+            'resource.name.startsWith("projects/demo-project/locations/asia-south1/services/trendcast-")',
+        },
+      }),
+    ]);
+    expect(tf.resource.google_cloud_run_service_iam_member).toBeUndefined();
+    const grant = expect.arrayContaining([any(/^google_project_iam_member\..*events-invokes-functions/)]);
+    const triggered = (Object.values(tf.resource.google_cloudfunctions2_function) as Json[]).filter(
+      (f) => f.event_trigger,
+    );
+    expect(triggered.map((f) => f.name).sort()).toEqual(['trendcast-ingest', 'trendcast-sweeper']);
+    for (const f of triggered) expect(f.depends_on, f.name).toEqual(grant);
+    for (const sub of Object.values(tf.resource.google_pubsub_subscription) as Json[])
+      expect(sub.depends_on, sub.name).toEqual(grant);
   });
 });
 
