@@ -123,6 +123,11 @@ export const Settings = z.object({
   TRENDCAST_REQUIRE_BROWSER: flag
     .default(false)
     .describe('`1`: the browser tests fail, instead of being skipped, where `/usr/bin/chromium` is missing'),
+  TRENDCAST_REQUIRE_TFJS_NODE: flag
+    .default(false)
+    .describe(
+      '`1`: the tfjs-node tests fail, instead of being skipped, where `@tensorflow/tfjs-node` does not load (`npm run build:tfjs-node` builds it)',
+    ),
 });
 export type Settings = z.infer<typeof Settings>;
 export type SettingName = keyof Settings;
