@@ -112,7 +112,9 @@ fi
 #    one from Google's storage, where reachable, would link the real libtensorflow and not the library above).
 rm -rf "$PKG/deps" "$PKG/lib" "$PKG/build"
 mkdir -p "$PKG/deps"
-cp -al "$LAYOUT/lib" "$LAYOUT/include" "$PKG/deps/" 2>/dev/null || cp -a "$LAYOUT/lib" "$LAYOUT/include" "$PKG/deps/"
+if ! cp -al "$LAYOUT/lib" "$LAYOUT/include" "$PKG/deps/" 2>/dev/null; then
+  rm -rf "$PKG/deps" && mkdir -p "$PKG/deps" && cp -a "$LAYOUT/lib" "$LAYOUT/include" "$PKG/deps/"
+fi
 LDFLAGS="-Wl,--no-as-needed -L$PWD/$PKG/deps/lib -ltrendcast_no_python" npm_config_build_from_source=true \
   npm rebuild @tensorflow/tfjs-node --foreground-scripts --loglevel=error
 loads
