@@ -12,7 +12,10 @@ function shimIsNullOrUndefined(): void {
   legacy.isNullOrUndefined ??= (value) => value === null || value === undefined;
 }
 
-/** How each backend loads: the native ones are optional packages that may be missing (they cannot install here). */
+/**
+ * How each backend loads: the native ones are optional packages that may be missing (their installs download
+ * libtensorflow; `npm run build:tfjs-node` builds tfjs-node from PyPI's TensorFlow wheel instead).
+ */
 const LOADERS: Record<BackendName, () => Promise<void>> = {
   'node-gpu': async () => {
     const pkg = '@tensorflow/tfjs-node-gpu'; // a variable, so TypeScript does not require the optional package
