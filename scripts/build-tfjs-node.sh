@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run build:tfjs-node: makes the optional @tensorflow/tfjs-node load in this checkout, from registry parts only.
-# Its own install downloads libtensorflow 2.9.1 from Google's storage (unreachable here) and then, finding nothing,
-# npm removes it. The same TensorFlow 2.9.1 runtime is in PyPI's tensorflow-cpu wheel: the C API library
+# Its own install downloads libtensorflow 2.9.1 from Google's storage, which is unreachable here: the install fails
+# and npm removes the optional package. The same TensorFlow 2.9.1 runtime is in PyPI's tensorflow-cpu wheel: the C API library
 # (tensorflow/python/_pywrap_tensorflow_internal.so, which exports every TF_/TFE_ function the binding calls), the
 # framework library and the C headers. This lays them out where tfjs-node's install looks (deps/lib, deps/include),
 # then runs that install, which compiles the binding (binding/*.cc) with node-gyp against this Node's headers.
