@@ -9,6 +9,7 @@
  *   BENCH_DATASET=intraday BENCH_CONFIGS=config_1_baseline BENCH_EPOCHS=2 npm run bench:train
  *                                                        # a year of 5-minute bars (synthetic, 14,615 training windows)
  *   BENCH_BACKENDS=wasm,cpu npm run bench:train          # the plain CPU backend too, 1 epoch per config
+ *   BENCH_BACKENDS=wasm,node npm run bench:train         # tfjs-node too (npm run build:tfjs-node first)
  *
  * Other settings: BENCH_CPUS (the taskset CPU list, default 0; "none" runs unpinned); BENCH_THREADS (threads of
  * each side, default 1: Keras's intra- and inter-op threads, trendcast's LSTM kernel threads), e.g.
@@ -163,16 +164,17 @@ async function main(): Promise<void> {
   const python = kerasPython();
   const rows: Measured[] = [];
   const keras: KerasMeasured[] = [];
-  for (const backend of backends) {
-    const epochs = Number(process.env.BENCH_EPOCHS ?? (backend === 'cpu' ? 1 : 3));
-    for (const name of configs) {
-      // Keras right before trendcast, config by config: the shared machine's load changes by the minute.
-      if (python && !keras.some((k) => k.config === name)) {
-        for (const k of runKeras(python, datasetDir, [name], Number(process.env.BENCH_EPOCHS ?? 3))) {
-          keras.push(k);
-          console.error(`keras ${k.config}: ${k.s_per_epoch} s/epoch (first ${k.first_epoch_s} s)`);
-        }
+  // Config by config, Keras and then every backend in turn: the shared machine's load changes by the minute, so
+  // what is compared runs in the same stretch of it.
+  for (const name of configs) {
+    if (python) {
+      for (const k of runKeras(python, datasetDir, [name], Number(process.env.BENCH_EPOCHS ?? 3))) {
+        keras.push(k);
+        console.error(`keras ${k.config}: ${k.s_per_epoch} s/epoch (first ${k.first_epoch_s} s)`);
       }
+    }
+    for (const backend of backends) {
+      const epochs = Number(process.env.BENCH_EPOCHS ?? (backend === 'cpu' ? 1 : 3));
       // One process per run, so that its peak memory is its own.
       const [command, args] = pinned(process.execPath, [
         '--import',

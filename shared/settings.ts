@@ -128,6 +128,11 @@ export const Settings = z.object({
     .describe(
       "`1`: the test that installs the GPU image's CUDA wheels from PyPI (1.7 GB) runs, and fails where it cannot; unset, it is skipped",
     ),
+  TRENDCAST_REQUIRE_TFJS_NODE: flag
+    .default(false)
+    .describe(
+      '`1`: the tfjs-node tests fail, instead of being skipped, where `@tensorflow/tfjs-node` does not load (`npm run build:tfjs-node` builds it)',
+    ),
 });
 export type Settings = z.infer<typeof Settings>;
 export type SettingName = keyof Settings;

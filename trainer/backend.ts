@@ -1,3 +1,4 @@
+import util from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../shared/errors.ts';
 import { readSettings } from '../shared/settings.ts';
@@ -5,16 +6,27 @@ import { readSettings } from '../shared/settings.ts';
 export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-/** How each backend loads: the native ones are optional packages that may be missing (they cannot install here). */
+/** tfjs-node 4.22 calls `util.isNullOrUndefined`, which Node 23 removed (tensorflow/tfjs#8609). */
+function shimIsNullOrUndefined(): void {
+  const legacy = util as { isNullOrUndefined?: (value: unknown) => boolean };
+  legacy.isNullOrUndefined ??= (value) => value === null || value === undefined;
+}
+
+/**
+ * How each backend loads: the native ones are optional packages that may be missing (their installs download
+ * libtensorflow; `npm run build:tfjs-node` builds tfjs-node from PyPI's TensorFlow wheel instead).
+ */
 const LOADERS: Record<BackendName, () => Promise<void>> = {
   'node-gpu': async () => {
     const pkg = '@tensorflow/tfjs-node-gpu'; // a variable, so TypeScript does not require the optional package
+    shimIsNullOrUndefined();
     await import(pkg);
     if (!(await tf.setBackend('tensorflow')))
       throw new Error('the tensorflow (GPU) backend did not initialize');
   },
   node: async () => {
     const pkg = '@tensorflow/tfjs-node';
+    shimIsNullOrUndefined();
     await import(pkg);
     if (!(await tf.setBackend('tensorflow'))) throw new Error('the tensorflow backend did not initialize');
   },
