@@ -2,7 +2,7 @@
 // the functions under the Functions Framework behind the stack's wiring, and Cloud Scheduler's sweep. The handlers get
 // the same adapters as on Google Cloud (gcpDeps), so the real client libraries run every step; only the endpoints
 // differ. Used by `npm run emulators` and by the tests under test/emulators/.
-import { gcpDeps } from '../adapters/gcp/deps.ts';
+import { closeDeps, gcpDeps } from '../adapters/gcp/deps.ts';
 import { storageClient } from '../adapters/gcp/object-store.ts';
 import { createLogger } from '../adapters/log.ts';
 import { FINAL_RUN_STATUSES, type RunDoc } from '../shared/documents.ts';
@@ -42,8 +42,23 @@ export interface EmulatedCloud {
   injectFault(fault: Fault, match?: string, times?: number): void;
   /** Resolves with the run once it is promoted, rejected or failed. */
   waitForRun(runId: string, timeoutMs?: number): Promise<RunDoc>;
+  /**
+   * Waits for what a decision sets in motion: the run's report, and every delivery it started (the forecast request,
+   * a last sweep) until the functions have been quiet a moment. Resolves to what did not happen within the bound.
+   */
+  settle(runId: string, timeoutMs?: number): Promise<string | undefined>;
+  /**
+   * Drains, then stops: no new deliveries, the sweep and the deliveries under way awaited (bounded), every Google
+   * client closed, then the Vertex AI service and the emulators. A step that fails is one log line, never a throw.
+   */
   stop(): Promise<void>;
 }
+
+/** How long stop() waits for deliveries under way, and settle() for a decision's consequences. */
+const DRAIN_MS = 30_000;
+const SETTLE_MS = 60_000;
+/** A relay quiet this long has delivered what a decision published (the emulator pushes within milliseconds). */
+const QUIET_MS = 1_500;
 
 export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Promise<EmulatedCloud> {
   const log = options.log ?? createLogger();
@@ -51,11 +66,28 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
   let vertex: VertexAiService | undefined;
   let pipeline: Awaited<ReturnType<typeof startPipeline>> | undefined;
   let sweep: NodeJS.Timeout | undefined;
+  let deps: Deps | undefined;
+  const step = async (what: string, action: () => Promise<unknown>) => {
+    try {
+      await action();
+    } catch (error) {
+      log.warn(`shutdown: ${what}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  };
   const stop = async () => {
     clearInterval(sweep);
-    await pipeline?.stop();
-    await vertex?.stop();
-    await emulators.stop();
+    await step('draining the deliveries', async () => {
+      const left = (await pipeline?.drain(DRAIN_MS)) ?? 0;
+      if (left > 0)
+        log.warn(`shutdown: ${left} deliveries still running after ${DRAIN_MS / 1000} s; stopping anyway`);
+    });
+    await step('closing the Google clients', async () => {
+      const failures = deps ? await closeDeps(deps) : [];
+      if (failures.length > 0) throw new Error(failures.join('; '));
+    });
+    await step('stopping the functions', async () => pipeline?.stop());
+    await step('stopping the Vertex AI service', async () => vertex?.stop());
+    await step('stopping the emulators', () => emulators.stop());
   };
   try {
     // The jobs' containers get the emulators' endpoints, as a real job gets Google's.
@@ -73,22 +105,24 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
       TRENDCAST_MAX_JOBS: String(options.maxJobs ?? 1),
       ...options.settings,
     });
-    const deps = gcpDeps(settings, log);
+    deps = gcpDeps(settings, log);
     pipeline = await startPipeline(emulators, deps, options);
+    const { docs, bus } = deps;
     // Cloud Scheduler publishes to run-sweep; the sweeper function is pushed each tick like any other function.
     sweep = setInterval(() => {
-      deps.bus.publish(TOPICS.runSweep, { sweep: new Date().toISOString() }).catch((error: Error) => {
+      bus.publish(TOPICS.runSweep, { sweep: new Date().toISOString() }).catch((error: Error) => {
         log.warn(`could not publish the sweep: ${error.message}`);
       });
     }, options.sweepEveryMs ?? 10_000);
     const service = vertex;
+    const relay = pipeline;
     return {
       emulators,
       vertex: service,
       deps,
       deliveries: pipeline.deliveries,
       async upload(key, data) {
-        await deps.store.write(key, data);
+        await deps!.store.write(key, data);
         const [metadata] = await storageClient()
           .bucket(emulators.env.TRENDCAST_BUCKET)
           .file(key)
@@ -99,11 +133,21 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
       async waitForRun(runId, timeoutMs = 600_000) {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {
-          const run = await readRun(deps.docs, runId);
+          const run = await readRun(docs, runId);
           if (run && FINAL_RUN_STATUSES.has(run.status)) return run;
           await new Promise((r) => setTimeout(r, 500));
         }
         throw new Error(`run ${runId} was not decided within ${timeoutMs / 1000} s`);
+      },
+      async settle(runId, timeoutMs = SETTLE_MS) {
+        const deadline = Date.now() + timeoutMs;
+        while (!(await readRun(docs, runId))?.reportUri) {
+          if (Date.now() > deadline)
+            return `the report of run ${runId} was not written within ${timeoutMs / 1000} s`;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        const quiet = await relay.settle(QUIET_MS, Math.max(0, deadline - Date.now()));
+        return quiet ? undefined : `the functions were still busy ${timeoutMs / 1000} s after the decision`;
       },
       stop,
     };

@@ -4,7 +4,7 @@
 // explicit push subscriptions do; for ingest it turns the bucket notification into the CloudEvent Eventarc delivers
 // (binary mode, `ce-*` headers). It answers with the function's status, so a function that fails (non-2xx) makes
 // Pub/Sub deliver again.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { PubSub } from '@google-cloud/pubsub';
@@ -126,7 +126,24 @@ export async function startEventarc(
 
   /** Deliveries by target and status, for tests and the console. */
   const deliveries: Array<{ target: string; type: string; id: string; status: number }> = [];
-  const relay = createServer(async (request, response) => {
+  /** Deliveries under way, and when the last one ended: stop() drains them, settle() waits for a quiet relay. */
+  const inFlight = new Set<Promise<void>>();
+  let lastActivity = Date.now();
+  let draining = false;
+  const relay = createServer((request, response) => {
+    // Once draining, a push is refused as a stopped instance would be; Pub/Sub keeps the message for later.
+    if (draining) {
+      response.writeHead(503).end();
+      return;
+    }
+    lastActivity = Date.now();
+    const delivery = deliver(request, response).finally(() => {
+      inFlight.delete(delivery);
+      lastActivity = Date.now();
+    });
+    inFlight.add(delivery);
+  });
+  const deliver = async (request: IncomingMessage, response: ServerResponse) => {
     try {
       const [, kind, topic, target] = (request.url ?? '').split('/');
       const raw = await readBody(request);
@@ -165,7 +182,7 @@ export async function startEventarc(
     } catch (error) {
       response.writeHead(502).end(String(error));
     }
-  });
+  };
   servers.push(relay);
   const relayUrl = await listen(relay);
 
@@ -201,6 +218,22 @@ export async function startEventarc(
     relayUrl,
     functionUrls,
     deliveries,
+    /** Resolves once no delivery has been under way for `quietMs` (false if `timeoutMs` passes first). */
+    async settle(quietMs: number, timeoutMs: number): Promise<boolean> {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (inFlight.size === 0 && Date.now() - lastActivity >= quietMs) return true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    },
+    /** Refuses new deliveries and waits for those under way; resolves to how many were still running at the bound. */
+    async drain(timeoutMs: number): Promise<number> {
+      draining = true;
+      const bound = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+      await Promise.race([Promise.allSettled([...inFlight]), bound]);
+      return inFlight.size;
+    },
     async stop(): Promise<void> {
       await pubsub.close();
       for (const server of servers) {

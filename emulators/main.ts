@@ -12,7 +12,7 @@ import { collectStatus } from '../cli/commands/status.ts';
 import { runSummary } from '../cli/format.ts';
 import { InputError } from '../shared/errors.ts';
 import { gridKeyFor, PATHS } from '../shared/names.ts';
-import { readTrials } from '../shared/records.ts';
+import { readRun, readTrials } from '../shared/records.ts';
 import { startEmulatedCloud } from './cloud.ts';
 import { FAULTS, type Fault } from './vertex-ai/jobs.ts';
 
@@ -88,7 +88,11 @@ program
         const key = `${PATHS.incomingPrefix}${basename(csv).replace(/(\.csv)?$/i, '.csv')}`;
         if (grid) await cloud.upload(gridKeyFor(key), JSON.stringify(grid));
         const runId = await cloud.upload(key, bytes);
-        const run = await cloud.waitForRun(runId);
+        const decided = await cloud.waitForRun(runId);
+        // The decision sets more in motion (the report, a forecast): wait for it, bounded, before stopping.
+        const unsettled = await cloud.settle(runId);
+        if (unsettled) log.warn(unsettled);
+        const run = (await readRun(cloud.deps.docs, runId)) ?? decided;
         if (options.json) {
           const { details: _details, ...status } = await collectStatus(cloud.deps.docs, runId);
           process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);

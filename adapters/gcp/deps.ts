@@ -22,3 +22,15 @@ export function gcpDeps(settings: Settings, log: Logger): Deps {
     log,
   };
 }
+
+/**
+ * Closes the clients behind gcpDeps (what a function instance never does, but a process that stops its emulators
+ * must: a call still retrying would hang on until the client's own deadline). Resolves to what failed, one line each.
+ */
+export async function closeDeps(deps: Deps): Promise<string[]> {
+  const clients = [deps.docs, deps.bus, deps.launcher] as Array<{ close?: () => Promise<void> }>;
+  const results = await Promise.allSettled(clients.map((client) => client.close?.()));
+  return results.flatMap((r) =>
+    r.status === 'rejected' ? [String((r.reason as Error)?.message ?? r.reason)] : [],
+  );
+}

@@ -40,6 +40,11 @@ export class FirestoreDocumentStore implements DocumentStore {
         : new Firestore({ ignoreUndefinedProperties: true, ...(firestore ?? {}) });
   }
 
+  /** Ends the client: no call left running retries against a server that has gone (the emulator at shutdown). */
+  async close(): Promise<void> {
+    await this.firestore.terminate();
+  }
+
   private doc(path: string): DocumentReference {
     return this.firestore.doc(path);
   }

@@ -14,6 +14,7 @@ export interface CustomJobClient {
   listCustomJobs(request: { parent: string; filter: string }): Promise<[CustomJob[], ...unknown[]]>;
   getCustomJob(request: { name: string }): Promise<[CustomJob, ...unknown[]]>;
   cancelCustomJob(request: { name: string }): Promise<unknown>;
+  close?(): Promise<void>;
 }
 
 export interface VertexJobLauncherOptions {
@@ -254,5 +255,10 @@ export class VertexJobLauncher implements JobLauncher {
     } catch (error) {
       if (!isAlreadyEnded(error)) throw error;
     }
+  }
+
+  /** Closes the channel to Vertex AI, if one was opened. */
+  async close(): Promise<void> {
+    await this.client?.close?.();
   }
 }
