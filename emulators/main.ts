@@ -3,6 +3,8 @@
 //   npm run emulators -- run <csv> [--epochs N] [--max-jobs N] [--gpu-quota N] [--fault image-pull|preempt|hang] [--json]
 //                                      drop one CSV, wait for its run to be decided, print it, stop everything;
 //                                      exit 0 promoted or rejected, 2 failed
+//   npm run emulators -- smoke [csv] [--epochs N] [--gpu-quota N] [--timeout M] [--stall M]
+//                                      the smoke test of a deployment (cli/smoke.ts) against the emulated cloud
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -10,6 +12,7 @@ import { createLogger } from '../adapters/log.ts';
 import { gridFromOptions } from '../cli/commands/run.ts';
 import { collectStatus } from '../cli/commands/status.ts';
 import { runSummary } from '../cli/format.ts';
+import { runSmoke, type SmokeCliOptions, smokeCommand } from '../cli/smoke.ts';
 import { InputError } from '../shared/errors.ts';
 import { gridKeyFor, PATHS } from '../shared/names.ts';
 import { readRun, readTrials } from '../shared/records.ts';
@@ -103,6 +106,24 @@ program
       }
     },
   );
+
+program.addCommand(
+  smokeCommand('smoke')
+    .description('the smoke test of a deployment (npm run smoke), against the emulated cloud')
+    .option('--gpu-quota <n>', 'T4 GPUs the local Vertex AI service grants', wholeNumber('--gpu-quota'), 1)
+    .action(async (csv: string, options: SmokeCliOptions & { gpuQuota: number }) => {
+      const cloud = await startEmulatedCloud({
+        gpuQuota: options.gpuQuota,
+        sweepEveryMs: 5_000,
+        log: createLogger(),
+      });
+      try {
+        process.exitCode = await runSmoke(cloud.deps, csv, options);
+      } finally {
+        await cloud.stop();
+      }
+    }),
+);
 
 try {
   await program.parseAsync(process.argv);
