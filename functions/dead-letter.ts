@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import type { TrialDoc } from '../shared/documents.ts';
+import { FINAL_TRIAL_STATUSES, type TrialDoc } from '../shared/documents.ts';
 import { TrainingRequest, TrainingResult } from '../shared/messages.ts';
-import { DOCS, TOPICS } from '../shared/names.ts';
+import { DOCS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { readTrial } from '../shared/records.ts';
 import { decideRun } from './decide.ts';
 import { nowIso, onMessage, type PubSubEvent } from './pubsub.ts';
+import { heldSlot, releaseTrial } from './queue.ts';
 
 /** What lands on a dead-letter topic: the original message, unchanged. */
 const DeadLetter = z.union([TrainingRequest, TrainingResult]);
@@ -27,49 +28,61 @@ function whyGivenUp(event: PubSubEvent, trial: TrialDoc | undefined): string {
 
 /**
  * A message that kept failing, from either dead-letter topic: its trial must say so, and its run must still end.
- * A dead request fails its trial through the collector (a failed result), which then decides the run on the others;
- * a dead result is written to its trial directly, since the collector is what kept failing on it, and the run is
- * decided here. Told apart by their content, which Pub/Sub delivers unchanged.
+ * A dead request fails its trial only while the trial is still `queued`: one that is `starting` or `training` has its
+ * job (or is getting it), holds its slot and will report, so it is left to its job and the sweeper. A dead result is
+ * written to its trial, since the collector is what kept failing on it. Both are written here in a transaction that
+ * checks the trial's state, and the run is decided here. Told apart by their content, which Pub/Sub delivers
+ * unchanged.
  */
 export const deadLetter = onMessage(
   DeadLetter,
   'dead-lettered message',
   async (message, deps, { event, log }) => {
-    if ('status' in message) {
-      await failTrialDirectly(
-        deps,
-        message,
-        whyGivenUp(event, await readTrial(deps.docs, message.runId, message.config)),
-      );
-      await decideRun(message.runId, deps);
-      return;
-    }
-    const config = message.config.name;
+    const config = 'status' in message ? message.config : message.config.name;
     const why = whyGivenUp(event, await readTrial(deps.docs, message.runId, config));
-    const failed: TrainingResult = {
-      status: 'failed',
-      runId: message.runId,
+    const error =
+      'status' in message
+        ? `its result could not be recorded: ${why}`
+        : `training job could not be started: ${why}`;
+    const failed = await failTrialDirectly(
+      deps,
+      message.runId,
       config,
-      error: `training job could not be started: ${why}`,
-      finishedAt: nowIso(),
-    };
-    log.error(failed.error);
-    await deps.bus.publish(TOPICS.trainingResults, failed, { runId: message.runId, config });
+      error,
+      'status' in message ? undefined : 'queued',
+    );
+    if (failed) log.error(error);
+    else log.warn(`dead-lettered message left alone: its trial is ${failed === false ? 'past it' : 'gone'}`);
+    await decideRun(message.runId, deps);
   },
 );
 
-async function failTrialDirectly(deps: Deps, result: TrainingResult, why: string): Promise<void> {
-  await deps.docs.runTransaction(async (tx) => {
-    const trial = await readTrial(tx, result.runId, result.config);
-    if (!trial || trial.status === 'succeeded' || trial.status === 'failed') return;
+/**
+ * Fails the trial unless it is final (or, with `onlyIf`, unless it is in that state), freeing what it holds. Resolves
+ * to true if it did, false if the trial was left alone, undefined without a trial.
+ */
+async function failTrialDirectly(
+  deps: Deps,
+  runId: string,
+  config: string,
+  error: string,
+  onlyIf?: TrialDoc['status'],
+): Promise<boolean | undefined> {
+  return deps.docs.runTransaction(async (tx) => {
+    const trial = await readTrial(tx, runId, config);
+    if (!trial) return undefined;
+    if (FINAL_TRIAL_STATUSES.has(trial.status) || (onlyIf && trial.status !== onlyIf)) return false;
+    releaseTrial(tx, trial, await heldSlot(tx, trial));
     const t = nowIso();
-    tx.set(DOCS.trial(result.runId, result.config), {
+    tx.set(DOCS.trial(runId, config), {
       ...trial,
       status: 'failed',
-      error: `its result could not be recorded: ${why}`,
+      error,
+      waiting: null,
+      slot: null,
       finishedAt: t,
       updatedAt: t,
     } satisfies TrialDoc);
+    return true;
   });
-  deps.log.error(`result could not be recorded: ${why}`, { runId: result.runId, trial: result.config });
 }

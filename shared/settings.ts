@@ -123,6 +123,13 @@ export const Settings = z.object({
   TRENDCAST_REQUIRE_BROWSER: flag
     .default(false)
     .describe('`1`: the browser tests fail, instead of being skipped, where `/usr/bin/chromium` is missing'),
+  TRENDCAST_STALE_START_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(300)
+    .describe(
+      'a trial `starting` for longer (its launcher died mid-launch) has its launch finished by the sweeper, which finds a job already created by its display name',
+    ),
 });
 export type Settings = z.infer<typeof Settings>;
 export type SettingName = keyof Settings;
