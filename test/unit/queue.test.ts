@@ -413,7 +413,10 @@ describe('the control plane under faults (issue 21)', () => {
         runTransaction((tx) =>
           fn({
             ...tx,
-            get: (path) => (count++, tx.get(path)),
+            get: (path) => {
+              count++;
+              return tx.get(path);
+            },
             list: async (c) => {
               const docs = await tx.list(c);
               count += docs.length;
