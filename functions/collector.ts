@@ -1,18 +1,16 @@
 import { FINAL_TRIAL_STATUSES, type TrialDoc } from '../shared/documents.ts';
-import { messageOf } from '../shared/errors.ts';
 import { TrainingResult } from '../shared/messages.ts';
 import { DOCS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { readTrial } from '../shared/records.ts';
 import { decideRun } from './decide.ts';
 import { nowIso, onMessage } from './pubsub.ts';
-import { dispatch, heldSlot, releaseTrial } from './queue.ts';
+import { dispatchFromHandler, heldSlot, releaseTrial } from './queue.ts';
 
 /**
  * A TrainingResult from `training-results`: record the trial (the first result per trial counts) and free its slot;
- * start the next queued trial in the slot this one freed; when it was the run's last, decide the run. The start may
- * lose to other dispatchers under contention: it is logged, not retried (the result is recorded, and the next
- * result or sweep dispatches), so a busy queue never pushes results to the dead-letter topic.
+ * start the next queued trial in the slot this one freed (dispatchFromHandler: a dispatch lost to contention is not
+ * retried, so a busy queue never pushes results to the dead-letter topic); when it was the run's last, decide the run.
  */
 export const collector = onMessage(TrainingResult, 'training result', async (result, deps, { log }) => {
   if (!(await recordResult(result, deps))) {
@@ -20,9 +18,7 @@ export const collector = onMessage(TrainingResult, 'training result', async (res
     return;
   }
   // The freed slot first: a run that cannot be decided (and is redelivered) must not hold up the others' trials.
-  await dispatch(deps).catch((error) => {
-    log.warn(`could not start queued trials now (the next result or sweep will): ${messageOf(error)}`);
-  });
+  await dispatchFromHandler(deps, log);
   await decideRun(result.runId, deps);
 });
 

@@ -6,7 +6,7 @@ import type { Deps } from '../shared/ports.ts';
 import { readTrial } from '../shared/records.ts';
 import { decideRun } from './decide.ts';
 import { nowIso, onMessage, type PubSubEvent } from './pubsub.ts';
-import { heldSlot, releaseTrial } from './queue.ts';
+import { dispatchFromHandler, enqueue, heldSlot, releaseTrial } from './queue.ts';
 
 /** What lands on a dead-letter topic: the original message, unchanged. */
 const DeadLetter = z.union([TrainingRequest, TrainingResult]);
@@ -27,51 +27,40 @@ function whyGivenUp(event: PubSubEvent, trial: TrialDoc | undefined): string {
 }
 
 /**
- * A message that kept failing, from either dead-letter topic: its trial must say so, and its run must still end.
- * A dead request fails its trial only while the trial is still `queued`: one that is `starting` or `training` has its
- * job (or is getting it), holds its slot and will report, so it is left to its job and the sweeper. A dead result is
- * written to its trial, since the collector is what kept failing on it. Both are written here in a transaction that
- * checks the trial's state, and the run is decided here. Told apart by their content, which Pub/Sub delivers
- * unchanged.
+ * A message that kept failing, from either dead-letter topic. A dead request fails nothing: a request only nudges the
+ * launcher, since its trial waits durably in the training queue from ingest on; it is logged, its trial queued again
+ * if its entry is missing, and the queue dispatched. (Failing it would fail trials that a busy launcher merely could
+ * not take in time, and a trial already `starting` or `training` has its job.) A dead result is written to its trial,
+ * since the collector is what kept failing on it, in a transaction that checks the trial is not final, and the run is
+ * decided here. Told apart by their content, which Pub/Sub delivers unchanged.
  */
 export const deadLetter = onMessage(
   DeadLetter,
   'dead-lettered message',
   async (message, deps, { event, log }) => {
-    const config = 'status' in message ? message.config : message.config.name;
-    const why = whyGivenUp(event, await readTrial(deps.docs, message.runId, config));
-    const error =
-      'status' in message
-        ? `its result could not be recorded: ${why}`
-        : `training job could not be started: ${why}`;
-    const failed = await failTrialDirectly(
-      deps,
-      message.runId,
-      config,
-      error,
-      'status' in message ? undefined : 'queued',
-    );
-    if (failed) log.error(error);
-    else log.warn(`dead-lettered message left alone: its trial is ${failed === false ? 'past it' : 'gone'}`);
+    if (!('status' in message)) {
+      const config = message.config.name;
+      log.error(
+        `training request not delivered: ${whyGivenUp(event, await readTrial(deps.docs, message.runId, config))}`,
+      );
+      if (await enqueue(deps, message.runId, config))
+        log.warn('its trial was not in the queue; queued it again');
+      await dispatchFromHandler(deps, log);
+      return;
+    }
+    const why = whyGivenUp(event, await readTrial(deps.docs, message.runId, message.config));
+    const error = `its result could not be recorded: ${why}`;
+    if (await failTrialDirectly(deps, message.runId, message.config, error)) log.error(error);
+    else log.warn('dead-lettered result left alone: its trial is already final, or gone');
     await decideRun(message.runId, deps);
   },
 );
 
-/**
- * Fails the trial unless it is final (or, with `onlyIf`, unless it is in that state), freeing what it holds. Resolves
- * to true if it did, false if the trial was left alone, undefined without a trial.
- */
-async function failTrialDirectly(
-  deps: Deps,
-  runId: string,
-  config: string,
-  error: string,
-  onlyIf?: TrialDoc['status'],
-): Promise<boolean | undefined> {
+/** Fails the trial unless it is final, freeing what it holds. Resolves to true if it did. */
+async function failTrialDirectly(deps: Deps, runId: string, config: string, error: string): Promise<boolean> {
   return deps.docs.runTransaction(async (tx) => {
     const trial = await readTrial(tx, runId, config);
-    if (!trial) return undefined;
-    if (FINAL_TRIAL_STATUSES.has(trial.status) || (onlyIf && trial.status !== onlyIf)) return false;
+    if (!trial || FINAL_TRIAL_STATUSES.has(trial.status)) return false;
     releaseTrial(tx, trial, await heldSlot(tx, trial));
     const t = nowIso();
     tx.set(DOCS.trial(runId, config), {

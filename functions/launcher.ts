@@ -1,15 +1,12 @@
-import { messageOf } from '../shared/errors.ts';
 import { TrainingRequest } from '../shared/messages.ts';
 import { readTrial } from '../shared/records.ts';
 import { onMessage } from './pubsub.ts';
-import { dispatch, enqueue } from './queue.ts';
+import { dispatchFromHandler, enqueue } from './queue.ts';
 
 /**
  * A TrainingRequest from `training-requests`: make sure its trial waits in the training queue (ingest queued it; this
- * puts it back if its entry was lost), then start queued trials while slots are free. Only the first step must
- * succeed: a dispatch that loses to other launchers under contention is logged, not retried, since the trial waits
- * durably and the next result or sweep starts it (a retried request would end on the dead-letter topic instead).
- * A redelivered request starts nothing new.
+ * puts it back if its entry was lost), then start queued trials while slots are free (dispatchFromHandler: a
+ * dispatch lost to contention is not retried). A redelivered request starts nothing new.
  */
 export const launcher = onMessage(TrainingRequest, 'training request', async (request, deps, { log }) => {
   const trial = await readTrial(deps.docs, request.runId, request.config.name);
@@ -19,10 +16,7 @@ export const launcher = onMessage(TrainingRequest, 'training request', async (re
   }
   if (trial.status === 'queued') await enqueue(deps, request.runId, request.config.name);
   else log.info(`trial is already ${trial.status}`);
-  const started = await dispatch(deps).catch((error) => {
-    log.warn(`could not start queued trials now (the next result or sweep will): ${messageOf(error)}`);
-    return 0;
-  });
+  const started = await dispatchFromHandler(deps, log);
   if (trial.status === 'queued' && started === 0)
     log.info('no free training slot: the trial waits in the queue');
 });

@@ -214,6 +214,18 @@ export async function dispatch(deps: Deps): Promise<number> {
 }
 
 /**
+ * A dispatch from a message handler, after its own work is done: one that loses to other dispatchers under contention
+ * is logged, not thrown. The trials wait durably and the next result or sweep starts them, where a redelivered
+ * message would end on a dead-letter topic. Resolves to the number of jobs started.
+ */
+export function dispatchFromHandler(deps: Deps, log: Logger): Promise<number> {
+  return dispatch(deps).catch((error) => {
+    log.warn(`could not start queued trials now (the next result or sweep will): ${messageOf(error)}`);
+    return 0;
+  });
+}
+
+/**
  * Creates the job of a trial that holds a slot (`starting`) and records it. Also how the sweeper recovers a trial
  * whose launcher died mid-launch: the launcher finds a job it already created by its display name and creates no
  * second one. Resolves to 'stop' when no trial behind it can start now either.
