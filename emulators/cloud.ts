@@ -11,9 +11,9 @@ import type { Deps, Logger } from '../shared/ports.ts';
 import { readRun } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { readSettings } from '../shared/settings.ts';
-import { type EventarcOptions, startPipeline } from './eventarc.ts';
+import { type EventarcOptions, startPipeline, TIME_SCALE } from './eventarc.ts';
+import { CrashingLauncher, type Fault } from './faults.ts';
 import { Emulators } from './harness.ts';
-import type { Fault } from './vertex-ai/jobs.ts';
 import { startVertexAiService, type VertexAiService } from './vertex-ai/server.ts';
 
 /** What the local Vertex AI service runs for any image (it runs this checkout's `trendcast train`). */
@@ -38,7 +38,10 @@ export interface EmulatedCloud {
   deliveries: Awaited<ReturnType<typeof startPipeline>>['deliveries'];
   /** Uploads an object to the emulated bucket; resolves to the run id a CSV there gets (from its generation). */
   upload(key: string, data: Buffer | string): Promise<string>;
-  /** The next `times` jobs (whose display name contains `match`) meet this fault on the local Vertex AI service. */
+  /**
+   * The next `times` jobs (whose display name contains `match`) meet this fault on the local Vertex AI service; with
+   * `launcher-crash`, the launcher dies after creating the next `times` jobs (any name).
+   */
   injectFault(fault: Fault, match?: string, times?: number): void;
   /** Resolves with the run once it is promoted, rejected or failed. */
   waitForRun(runId: string, timeoutMs?: number): Promise<RunDoc>;
@@ -63,6 +66,7 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
       env: { ...emulators.env },
       quota: { NVIDIA_TESLA_T4: options.gpuQuota ?? 1 },
       stepMs: 200,
+      pendingMs: 1000, // minutes on Vertex AI, scaled down like the subscriptions' times
     });
     const settings = readSettings({
       ...process.env,
@@ -71,9 +75,12 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
       TRENDCAST_VERTEX_ENDPOINT: vertex.endpoint,
       TRENDCAST_TRAINER_IMAGE: LOCAL_TRAINER_IMAGE,
       TRENDCAST_MAX_JOBS: String(options.maxJobs ?? 1),
+      TRENDCAST_STALE_START_SECONDS: String(300 / TIME_SCALE),
       ...options.settings,
     });
-    const deps = gcpDeps(settings, log);
+    const gcp = gcpDeps(settings, log);
+    const launcher = new CrashingLauncher(gcp.launcher);
+    const deps = { ...gcp, launcher };
     pipeline = await startPipeline(emulators, deps, options);
     // Cloud Scheduler publishes to run-sweep; the sweeper function is pushed each tick like any other function.
     sweep = setInterval(() => {
@@ -95,7 +102,8 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
           .getMetadata();
         return deriveRunId(emulators.env.TRENDCAST_BUCKET, key, String(metadata.generation));
       },
-      injectFault: (fault, match, times) => service.jobs.injectFault(fault, match, times),
+      injectFault: (fault, match, times) =>
+        fault === 'launcher-crash' ? launcher.crash(times) : service.jobs.injectFault(fault, match, times),
       async waitForRun(runId, timeoutMs = 600_000) {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {

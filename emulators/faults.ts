@@ -1,0 +1,45 @@
+// Faults the emulated cloud can inject, beyond the local Vertex AI service's own (emulators/vertex-ai/jobs.ts).
+import type { TrainingRequest } from '../shared/messages.ts';
+import type { JobLauncher } from '../shared/ports.ts';
+import { FAULTS as VERTEX_FAULTS } from './vertex-ai/jobs.ts';
+
+/** `launcher-crash`: the launcher dies right after Vertex AI created a job, before the trial records it. */
+export const FAULTS = [...VERTEX_FAULTS, 'launcher-crash'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+/**
+ * The launcher's JobLauncher, able to die: after `crash(n)`, the next n launches that create a job never return, so
+ * nothing after the creation runs and the event is never answered (Pub/Sub delivers it again at its ack deadline), as
+ * when the instance dies. The trial stays `starting` in its slot, to be found by the sweeper. In the cloud the dead
+ * instance is replaced; here its place among the function's instances stays taken.
+ */
+export class CrashingLauncher implements JobLauncher {
+  private crashes = 0;
+
+  constructor(private readonly launcher: JobLauncher) {}
+
+  get capacity(): number {
+    return this.launcher.capacity;
+  }
+
+  crash(times = 1): void {
+    this.crashes += times;
+  }
+
+  async launch(request: TrainingRequest, options?: { cpu?: boolean }) {
+    const launched = await this.launcher.launch(request, options);
+    if (launched.started && this.crashes > 0) {
+      this.crashes--;
+      return new Promise<never>(() => {});
+    }
+    return launched;
+  }
+
+  status(jobId: string) {
+    return this.launcher.status(jobId);
+  }
+
+  cancel(jobId: string) {
+    return this.launcher.cancel(jobId);
+  }
+}
