@@ -79,7 +79,7 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
       ...options.settings,
     });
     const gcp = gcpDeps(settings, log);
-    const launcher = new CrashingLauncher(gcp.launcher);
+    const launcher = new CrashingLauncher(gcp.launcher, log);
     const deps = { ...gcp, launcher };
     pipeline = await startPipeline(emulators, deps, options);
     // Cloud Scheduler publishes to run-sweep; the sweeper function is pushed each tick like any other function.

@@ -1,6 +1,6 @@
 // Faults the emulated cloud can inject, beyond the local Vertex AI service's own (emulators/vertex-ai/jobs.ts).
 import type { TrainingRequest } from '../shared/messages.ts';
-import type { JobLauncher } from '../shared/ports.ts';
+import type { JobLauncher, Logger } from '../shared/ports.ts';
 import { FAULTS as VERTEX_FAULTS } from './vertex-ai/jobs.ts';
 
 /** `launcher-crash`: the launcher dies right after Vertex AI created a job, before the trial records it. */
@@ -16,7 +16,10 @@ export type Fault = (typeof FAULTS)[number];
 export class CrashingLauncher implements JobLauncher {
   private crashes = 0;
 
-  constructor(private readonly launcher: JobLauncher) {}
+  constructor(
+    private readonly launcher: JobLauncher,
+    private readonly log: Logger,
+  ) {}
 
   get capacity(): number {
     return this.launcher.capacity;
@@ -30,6 +33,10 @@ export class CrashingLauncher implements JobLauncher {
     const launched = await this.launcher.launch(request, options);
     if (launched.started && this.crashes > 0) {
       this.crashes--;
+      this.log.warn(`fault launcher-crash: the launcher dies after creating job ${launched.jobId}`, {
+        runId: request.runId,
+        trial: request.config.name,
+      });
       return new Promise<never>(() => {});
     }
     return launched;
