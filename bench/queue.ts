@@ -59,15 +59,23 @@ async function seed(runId: string, waiting: number): Promise<void> {
   }
 }
 
+/** The trials holding slots, by run. */
+const started: Array<{ runId: string; config: string }> = [];
+
+/** Ends the trials that hold the slots (setup, not measured). */
+async function freeSlots(): Promise<void> {
+  for (const { runId, config } of started.splice(0))
+    await docs.set(DOCS.trial(runId, config), { status: 'succeeded' }, { merge: true });
+}
+
 try {
   for (const waiting of [50, 5_000]) {
     const runId = `run-queue-bench-${waiting}`;
     await seed(runId, waiting);
-    const started: string[] = [];
     const launcher: JobLauncher = {
       capacity: CAPACITY,
       launch: async (request) => {
-        started.push(request.config.name);
+        started.push({ runId: request.runId, config: request.config.name });
         return { jobId: `job-${request.config.name}`, started: true };
       },
       status: async () => ({ state: 'running', platformState: 'JOB_STATE_RUNNING' }),
@@ -101,16 +109,18 @@ try {
     const times: number[] = [];
     const readCounts: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      // Free the slots: the trials that hold them end (setup, not measured).
-      for (const config of started.splice(0)) {
-        await docs.set(DOCS.trial(runId, config), { status: 'succeeded' }, { merge: true });
-      }
+      await freeSlots();
       reads = 0;
       const t0 = performance.now();
       const n = await dispatch(deps);
       times.push(performance.now() - t0);
       readCounts.push(reads / Math.max(1, n));
       if (n !== CAPACITY) throw new Error(`round ${round}: started ${n}, expected ${CAPACITY}`);
+    }
+    // The next size starts from an empty queue with every slot free.
+    await freeSlots();
+    for (const { id } of await docs.list(DOCS.trainingQueue)) {
+      await docs.firestore.doc(`${DOCS.trainingQueue}/${id}`).delete();
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     rows.push(
