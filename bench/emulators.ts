@@ -146,7 +146,10 @@ try {
   edges.sort((a, b) => a.at - b.at || a.d - b.d);
   let alive = 0;
   let maxConcurrentJobs = 0;
-  for (const e of edges) maxConcurrentJobs = Math.max(maxConcurrentJobs, (alive += e.d));
+  for (const e of edges) {
+    alive += e.d;
+    maxConcurrentJobs = Math.max(maxConcurrentJobs, alive);
+  }
   const failedDeliveries = cloud.deliveries.filter((d) => d.status >= 300);
   const result = {
     csvs,
