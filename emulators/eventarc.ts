@@ -243,14 +243,13 @@ export async function startEventarc(
     try {
       const [, kind = '', topic = '', target = ''] = (request.url ?? '').split('/');
       const raw = await readBody(request);
-      const status = await instances
+      const delivered = await instances
         .get(target)!
         .run(() => deliver(kind, topic, target, raw, request.headers['content-type'] ?? 'application/json'));
-      if (status === undefined) {
+      if (delivered === undefined)
         deliveries.push({ target, type: 'no available instance', id: '', status: 429 });
-        response.writeHead(429).end('no available instance');
-      } else if (status >= 300 && !retries.get(topic + target)) response.writeHead(204).end();
-      else response.writeHead(status).end();
+      const status = delivered ?? 429;
+      response.writeHead(status >= 300 && !retries.get(topic + target) ? 204 : status).end();
     } catch (error) {
       response.writeHead(502).end(String(error));
     }
