@@ -127,16 +127,21 @@ export interface EventarcOptions {
 /**
  * Cloud Run's instance limit: an event waits for a free instance of its function, and after `waitMs` (Cloud Run's
  * pending-request timeout, scaled) it is refused with 429, which Pub/Sub retries with its backoff like any failure.
+ * An event still running after `timeoutMs` (the function's timeout, scaled) is answered 504 and its instance freed, as
+ * Cloud Run ends it; so is the instance of a function that died mid-event (emulators/faults.ts).
  */
+const TIMED_OUT = -1;
+
 class Instances {
   private busy = 0;
   private readonly waiting: Array<() => void> = [];
   constructor(
     private readonly limit: number,
     private readonly waitMs: number,
+    private readonly timeoutMs: number,
   ) {}
 
-  async run<T>(serve: () => Promise<T>): Promise<T | undefined> {
+  async run(serve: () => Promise<number>): Promise<number | undefined> {
     if (this.busy >= this.limit) {
       const admitted = await new Promise<boolean>((resolve) => {
         const admit = () => {
@@ -151,9 +156,14 @@ class Instances {
       });
       if (!admitted) return undefined;
     } else this.busy++;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await serve();
+      const timedOut = new Promise<number>((resolve) => {
+        timer = setTimeout(() => resolve(TIMED_OUT), this.timeoutMs);
+      });
+      return await Promise.race([serve(), timedOut]);
     } finally {
+      clearTimeout(timer);
       const next = this.waiting.shift();
       if (next)
         next(); // the instance passes straight to the next event
@@ -197,6 +207,7 @@ export async function startEventarc(
       new Instances(
         options.instances?.[trigger.target] ?? INSTANCES[trigger.target] ?? 1,
         10_000 / TIME_SCALE,
+        540_000 / TIME_SCALE, // the stack's timeoutSeconds
       ),
     );
   const retries = new Map(triggers.map((t) => [t.topic + t.target, t.retry !== false]));
@@ -248,7 +259,9 @@ export async function startEventarc(
         .run(() => deliver(kind, topic, target, raw, request.headers['content-type'] ?? 'application/json'));
       if (delivered === undefined)
         deliveries.push({ target, type: 'no available instance', id: '', status: 429 });
-      const status = delivered ?? 429;
+      if (delivered === TIMED_OUT)
+        deliveries.push({ target, type: 'function timed out', id: '', status: 504 });
+      const status = delivered === undefined ? 429 : delivered === TIMED_OUT ? 504 : delivered;
       response.writeHead(status >= 300 && !retries.get(topic + target) ? 204 : status).end();
     } catch (error) {
       response.writeHead(502).end(String(error));

@@ -3,15 +3,18 @@ import type { TrainingRequest } from '../shared/messages.ts';
 import type { JobLauncher, Logger } from '../shared/ports.ts';
 import { FAULTS as VERTEX_FAULTS } from './vertex-ai/jobs.ts';
 
-/** `launcher-crash`: the launcher dies right after Vertex AI created a job, before the trial records it. */
+/**
+ * `launcher-crash`: the function launching a job (the launcher, or a collector or sweep dispatching) dies right after
+ * Vertex AI created it, before the trial records it.
+ */
 export const FAULTS = [...VERTEX_FAULTS, 'launcher-crash'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 /**
- * The launcher's JobLauncher, able to die: after `crash(n)`, the next n launches that create a job never return, so
- * nothing after the creation runs and the event is never answered (Pub/Sub delivers it again at its ack deadline), as
- * when the instance dies. The trial stays `starting` in its slot, to be found by the sweeper. In the cloud the dead
- * instance is replaced; here its place among the function's instances stays taken.
+ * The functions' JobLauncher, able to die: after `crash(n)`, the next n launches that create a job never return, so
+ * nothing after the creation runs, as when the instance dies; the relay answers the event 504 at the function's
+ * timeout and frees the instance (emulators/eventarc.ts), and Pub/Sub delivers it again. The trial stays `starting`
+ * in its slot, for its job's result or the sweeper to find.
  */
 export class CrashingLauncher implements JobLauncher {
   private crashes = 0;
