@@ -166,7 +166,13 @@ try {
     stranded: trials.filter((t) => !FINAL_TRIAL_STATUSES.has(t.status)).length,
     deadLetters: cloud.deliveries.filter((d) => d.target === 'deadLetter').length,
     failedDeliveries: failedDeliveries.length,
-    refusedNoInstance: failedDeliveries.filter((d) => d.status === 429).length,
+    /** Events refused for want of a free instance (429, retried by Pub/Sub), by function. */
+    refusedNoInstance: Object.fromEntries(
+      [...new Set(failedDeliveries.map((d) => d.target))].map((target) => [
+        target,
+        failedDeliveries.filter((d) => d.target === target && d.status === 429).length,
+      ]),
+    ),
     maxConcurrentJobs,
     seconds: Math.round((decidedAt - dropped) / 100) / 10,
     firestoreReadsPerTrial: Math.round((counts.reads / trials.length) * 10) / 10,
