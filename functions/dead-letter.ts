@@ -6,7 +6,7 @@ import type { Deps } from '../shared/ports.ts';
 import { readTrial } from '../shared/records.ts';
 import { decideRun } from './decide.ts';
 import { nowIso, onMessage, type PubSubEvent } from './pubsub.ts';
-import { dispatchFromHandler, enqueue, heldSlot, releaseTrial } from './queue.ts';
+import { enqueue, heldSlot, releaseTrial } from './queue.ts';
 
 /** What lands on a dead-letter topic: the original message, unchanged. */
 const DeadLetter = z.union([TrainingRequest, TrainingResult]);
@@ -28,8 +28,9 @@ function whyGivenUp(event: PubSubEvent, trial: TrialDoc | undefined): string {
 
 /**
  * A message that kept failing, from either dead-letter topic. A dead request fails nothing: a request only nudges the
- * launcher, since its trial waits durably in the training queue from ingest on; it is logged, its trial queued again
- * if its entry is missing, and the queue dispatched. (Failing it would fail trials that a busy launcher merely could
+ * launcher, since its trial waits durably in the training queue from ingest on; it is logged and its trial queued again
+ * if its entry is missing; the next result or sweep starts it (this function starts no jobs: it has no Vertex AI
+ * role). (Failing it would fail trials that a busy launcher merely could
  * not take in time, and a trial already `starting` or `training` has its job.) A dead result is written to its trial,
  * since the collector is what kept failing on it, in a transaction that checks the trial is not final, and the run is
  * decided here. Told apart by their content, which Pub/Sub delivers unchanged.
@@ -45,7 +46,6 @@ export const deadLetter = onMessage(
       );
       if (await enqueue(deps, message.runId, config))
         log.warn('its trial was not in the queue; queued it again');
-      await dispatchFromHandler(deps, log);
       return;
     }
     const why = whyGivenUp(event, await readTrial(deps.docs, message.runId, message.config));

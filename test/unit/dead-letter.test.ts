@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { collector } from '../../functions/collector.ts';
 import { deadLetter } from '../../functions/dead-letter.ts';
 import { launcher } from '../../functions/launcher.ts';
+import { sweeper } from '../../functions/sweeper.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
 import type { TrainingRequest } from '../../shared/messages.ts';
 import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../../shared/names.ts';
@@ -48,8 +49,16 @@ describe('dead letters', () => {
     );
     await bus.publish(DEAD_LETTER_TOPICS.trainingRequests, request, REAL_DEAD_LETTER_ATTRIBUTES);
     await bus.idle();
-    const trial = (await readTrial(deps.docs, runId, config.name))!;
-    expect(trial).toMatchObject({ status: 'training', error: null });
+    expect((await readTrial(deps.docs, runId, config.name))!).toMatchObject({
+      status: 'queued',
+      error: null,
+    });
+    expect(await deps.docs.get(DOCS.queueEntry(runId, config.name))).toMatchObject({
+      runId,
+      config: config.name,
+    });
+    expect((await sweeper(deps)).started).toBe(1);
+    expect((await readTrial(deps.docs, runId, config.name))!.status).toBe('training');
     expect((await readRun(deps.docs, runId))!.status).toBe('training');
   });
 
