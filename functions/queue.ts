@@ -25,7 +25,7 @@ export const MAX_LAUNCH_FAILURES = 5;
 
 const slotIds = (capacity: number) => Array.from({ length: capacity }, (_, i) => `slot-${i}`);
 const isOpen = (run: RunDoc) => (OPEN_RUN_STATUSES as readonly string[]).includes(run.status);
-const FREE_SLOT = (): SlotDoc => ({ runId: null, config: null, updatedAt: nowIso() });
+const freeSlot = (): SlotDoc => ({ runId: null, config: null, updatedAt: nowIso() });
 
 /** A trial's place in the queue: when its run queued it, then its position in the grid (runs go in arrival order). */
 export const queueOrder = (queuedAt: string, position: number) =>
@@ -63,7 +63,7 @@ export async function heldSlot(tx: Transaction, trial: TrialDoc): Promise<string
  * `slot` is what heldSlot read in the same transaction.
  */
 export function releaseTrial(tx: Transaction, trial: TrialDoc, slot: string | undefined): void {
-  if (slot) tx.set(DOCS.trainingSlot(slot), FREE_SLOT());
+  if (slot) tx.set(DOCS.trainingSlot(slot), freeSlot());
   if (trial.status === 'queued') tx.delete(DOCS.queueEntry(trial.runId, trial.config));
 }
 
@@ -163,7 +163,7 @@ async function requeue(deps: Deps, trial: TrialDoc, fields: Partial<TrialDoc>): 
     if (current?.status !== 'starting' || current.slot !== trial.slot) return;
     const slot = await heldSlot(tx, current);
     const queued: TrialDoc = { ...current, ...fields, status: 'queued', slot: null, updatedAt: nowIso() };
-    if (slot) tx.set(DOCS.trainingSlot(slot), FREE_SLOT());
+    if (slot) tx.set(DOCS.trainingSlot(slot), freeSlot());
     tx.set(DOCS.trial(trial.runId, trial.config), queued);
     writeQueueEntry(tx, queued);
   });
