@@ -11,9 +11,9 @@ import type { Deps, Logger } from '../shared/ports.ts';
 import { readRun } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { readSettings } from '../shared/settings.ts';
-import { type EventarcOptions, startPipeline } from './eventarc.ts';
+import { type EventarcOptions, startPipeline, TIME_SCALE } from './eventarc.ts';
+import { CrashingLauncher, type Fault } from './faults.ts';
 import { Emulators } from './harness.ts';
-import type { Fault } from './vertex-ai/jobs.ts';
 import { startVertexAiService, type VertexAiService } from './vertex-ai/server.ts';
 
 /** What the local Vertex AI service runs for any image (it runs this checkout's `trendcast train`). */
@@ -38,7 +38,10 @@ export interface EmulatedCloud {
   deliveries: Awaited<ReturnType<typeof startPipeline>>['deliveries'];
   /** Uploads an object to the emulated bucket; resolves to the run id a CSV there gets (from its generation). */
   upload(key: string, data: Buffer | string): Promise<string>;
-  /** The next `times` jobs (whose display name contains `match`) meet this fault on the local Vertex AI service. */
+  /**
+   * The next `times` jobs (whose display name contains `match`) meet this fault on the local Vertex AI service; with
+   * `launcher-crash`, the launcher dies after creating the next `times` jobs (any name).
+   */
   injectFault(fault: Fault, match?: string, times?: number): void;
   /** Resolves with the run once it is promoted, rejected or failed. */
   waitForRun(runId: string, timeoutMs?: number): Promise<RunDoc>;
@@ -67,6 +70,7 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
   let pipeline: Awaited<ReturnType<typeof startPipeline>> | undefined;
   let sweep: NodeJS.Timeout | undefined;
   let deps: Deps | undefined;
+  let clients: Deps | undefined;
   const step = async (what: string, action: () => Promise<unknown>) => {
     try {
       await action();
@@ -82,7 +86,7 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
         log.warn(`shutdown: ${left} deliveries still running after ${DRAIN_MS / 1000} s; stopping anyway`);
     });
     await step('closing the Google clients', async () => {
-      const failures = deps ? await closeDeps(deps) : [];
+      const failures = clients ? await closeDeps(clients) : [];
       if (failures.length > 0) throw new Error(failures.join('; '));
     });
     await step('stopping the functions', async () => pipeline?.stop());
@@ -95,6 +99,7 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
       env: { ...emulators.env },
       quota: { NVIDIA_TESLA_T4: options.gpuQuota ?? 1 },
       stepMs: 200,
+      pendingMs: 1000, // minutes on Vertex AI, scaled down like the subscriptions' times
     });
     const settings = readSettings({
       ...process.env,
@@ -103,9 +108,13 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
       TRENDCAST_VERTEX_ENDPOINT: vertex.endpoint,
       TRENDCAST_TRAINER_IMAGE: LOCAL_TRAINER_IMAGE,
       TRENDCAST_MAX_JOBS: String(options.maxJobs ?? 1),
+      TRENDCAST_STALE_START_SECONDS: String(300 / TIME_SCALE),
       ...options.settings,
     });
-    deps = gcpDeps(settings, log);
+    // The Google clients are closed at stop(); the launcher the functions get can crash on demand (--fault).
+    clients = gcpDeps(settings, log);
+    const launcher = new CrashingLauncher(clients.launcher, log);
+    deps = { ...clients, launcher };
     pipeline = await startPipeline(emulators, deps, options);
     const { docs, bus } = deps;
     // Cloud Scheduler publishes to run-sweep; the sweeper function is pushed each tick like any other function.
@@ -129,7 +138,8 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
           .getMetadata();
         return deriveRunId(emulators.env.TRENDCAST_BUCKET, key, String(metadata.generation));
       },
-      injectFault: (fault, match, times) => service.jobs.injectFault(fault, match, times),
+      injectFault: (fault, match, times) =>
+        fault === 'launcher-crash' ? launcher.crash(times) : service.jobs.injectFault(fault, match, times),
       async waitForRun(runId, timeoutMs = 600_000) {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {

@@ -3,7 +3,9 @@
 // the push subscription sent (the JSON push body, to the path the stack's push endpoint names), as the stack's
 // explicit push subscriptions do; for ingest it turns the bucket notification into the CloudEvent Eventarc delivers
 // (binary mode, `ce-*` headers). It answers with the function's status, so a function that fails (non-2xx) makes
-// Pub/Sub deliver again.
+// Pub/Sub deliver again with the stack's retry and dead-letter policy (times divided by TIME_SCALE); the sweeper's
+// events are acknowledged whatever happens, as its DO_NOT_RETRY trigger does. Each function serves at most
+// INSTANCES[target] events at once, as many instances of one event each; more wait, then are refused with 429.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
@@ -21,6 +23,8 @@ export interface Trigger {
   topic: string;
   /** `storage`: the topic carries GCS object notifications; `pubsub`: plain messages. */
   kind: 'storage' | 'pubsub';
+  /** False for the sweeper (RETRY_POLICY_DO_NOT_RETRY in the stack): a failed event is acknowledged, not redelivered. */
+  retry?: boolean;
 }
 
 export const TRIGGERS: readonly Trigger[] = [
@@ -30,7 +34,7 @@ export const TRIGGERS: readonly Trigger[] = [
   { target: 'forecaster', topic: TOPICS.forecastRequests, kind: 'pubsub' },
   { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingRequests, kind: 'pubsub' },
   { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingResults, kind: 'pubsub' },
-  { target: 'sweeper', topic: TOPICS.runSweep, kind: 'pubsub' },
+  { target: 'sweeper', topic: TOPICS.runSweep, kind: 'pubsub', retry: false },
 ];
 
 /** Pub/Sub's push body. */
@@ -91,11 +95,81 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/**
+ * Instances each function may run at once, one event each (a gen2 function serves one request per instance by
+ * default), as cdktf/functions.ts sizes them; the launcher at 5, the size the queue is built for (the stack's 1 left
+ * a burst of requests waiting on one instance).
+ */
+export const INSTANCES: Readonly<Record<string, number>> = {
+  ingest: 10,
+  launcher: 5,
+  collector: 10,
+  forecaster: 5,
+  deadLetter: 2,
+  sweeper: 1,
+};
+
+/**
+ * The stack's push subscriptions (cdktf/subscriptions.ts: ack deadline 600 s, backoff 10 s to 600 s, 5 attempts) with
+ * time divided by this, so that a run's retries fit in a test.
+ */
+export const TIME_SCALE = 10;
+
 export interface EventarcOptions {
   /** Seconds a function may take before Pub/Sub delivers the event again. */
   ackDeadlineSeconds?: number;
   /** Delivery attempts before a message goes to its dead-letter topic (Pub/Sub's minimum is 5). */
   maxDeliveryAttempts?: number;
+  /** Instances per function (default INSTANCES). */
+  instances?: Partial<Record<string, number>>;
+}
+
+/**
+ * Cloud Run's instance limit: an event waits for a free instance of its function, and after `waitMs` (Cloud Run's
+ * pending-request timeout, scaled) it is refused with 429, which Pub/Sub retries with its backoff like any failure.
+ * An event still running after `timeoutMs` (the function's timeout, scaled) is answered 504 and its instance freed, as
+ * Cloud Run ends it; so is the instance of a function that died mid-event (emulators/faults.ts).
+ */
+const TIMED_OUT = -1;
+
+class Instances {
+  private busy = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(
+    private readonly limit: number,
+    private readonly waitMs: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async run(serve: () => Promise<number>): Promise<number | undefined> {
+    if (this.busy >= this.limit) {
+      const admitted = await new Promise<boolean>((resolve) => {
+        const admit = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(admit), 1);
+          resolve(false);
+        }, this.waitMs);
+        this.waiting.push(admit);
+      });
+      if (!admitted) return undefined;
+    } else this.busy++;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timedOut = new Promise<number>((resolve) => {
+        timer = setTimeout(() => resolve(TIMED_OUT), this.timeoutMs);
+      });
+      return await Promise.race([serve(), timedOut]);
+    } finally {
+      clearTimeout(timer);
+      const next = this.waiting.shift();
+      if (next)
+        next(); // the instance passes straight to the next event
+      else this.busy--;
+    }
+  }
 }
 
 /** The trendcast functions (functions/index.ts) with these deps, wired to the emulators as Eventarc wires them. */
@@ -126,7 +200,57 @@ export async function startEventarc(
 
   /** Deliveries by target and status, for tests and the console. */
   const deliveries: Array<{ target: string; type: string; id: string; status: number }> = [];
-  /** Deliveries under way, and when the last one ended: stop() drains them, settle() waits for a quiet relay. */
+  const instances = new Map<string, Instances>();
+  for (const trigger of triggers)
+    instances.set(
+      trigger.target,
+      new Instances(
+        options.instances?.[trigger.target] ?? INSTANCES[trigger.target] ?? 1,
+        10_000 / TIME_SCALE,
+        540_000 / TIME_SCALE, // the stack's timeoutSeconds
+      ),
+    );
+  const retries = new Map(triggers.map((t) => [t.topic + t.target, t.retry !== false]));
+
+  /** Hands the event to the function; resolves to its status, or undefined when it was not delivered. */
+  async function deliver(kind: string, topic: string, target: string, raw: string, contentType: string) {
+    const push = JSON.parse(raw) as PushBody;
+    const functionUrl = functionUrls.get(target)!;
+    if (kind === 'storage') {
+      const event = objectFinalizedEvent(push);
+      if (!event) return 204; // not an event this trigger fires on: acknowledge it
+      const reply = await fetch(functionUrl, {
+        method: 'POST',
+        headers: event.headers,
+        body: JSON.stringify(event.body),
+      });
+      await reply.arrayBuffer();
+      deliveries.push({
+        target,
+        type: event.headers['ce-type']!,
+        id: event.headers['ce-id']!,
+        status: reply.status,
+      });
+      return reply.status;
+    }
+    // Exactly what the push subscription sent, to the path the stack's push endpoint names: the Functions
+    // Framework turns the push body into the messagePublished CloudEvent, as in production.
+    const reply = await fetch(`${functionUrl}/projects/${projectId}/topics/${topic}`, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body: raw,
+    });
+    await reply.arrayBuffer();
+    deliveries.push({
+      target,
+      type: 'google.cloud.pubsub.topic.v1.messagePublished',
+      id: push.message.messageId ?? '',
+      status: reply.status,
+    });
+    return reply.status;
+  }
+
+  /** Deliveries under way, and when the last one ended: drain() waits for them, settle() for a quiet relay. */
   const inFlight = new Set<Promise<void>>();
   let lastActivity = Date.now();
   let draining = false;
@@ -137,48 +261,25 @@ export async function startEventarc(
       return;
     }
     lastActivity = Date.now();
-    const delivery = deliver(request, response).finally(() => {
+    const delivery = relayPush(request, response).finally(() => {
       inFlight.delete(delivery);
       lastActivity = Date.now();
     });
     inFlight.add(delivery);
   });
-  const deliver = async (request: IncomingMessage, response: ServerResponse) => {
+  const relayPush = async (request: IncomingMessage, response: ServerResponse) => {
     try {
-      const [, kind, topic, target] = (request.url ?? '').split('/');
+      const [, kind = '', topic = '', target = ''] = (request.url ?? '').split('/');
       const raw = await readBody(request);
-      const push = JSON.parse(raw) as PushBody;
-      const functionUrl = functionUrls.get(target ?? '')!;
-      let reply: Response;
-      let delivered: { type: string; id: string };
-      if (kind === 'storage') {
-        const event = objectFinalizedEvent(push);
-        if (!event) {
-          response.writeHead(204).end(); // not an event this trigger fires on: acknowledge it
-          return;
-        }
-        reply = await fetch(functionUrl, {
-          method: 'POST',
-          headers: event.headers,
-          body: JSON.stringify(event.body),
-        });
-        delivered = { type: event.headers['ce-type']!, id: event.headers['ce-id']! };
-      } else {
-        // Exactly what the push subscription sent, to the path the stack's push endpoint names: the Functions
-        // Framework turns the push body into the messagePublished CloudEvent, as in production.
-        reply = await fetch(`${functionUrl}/projects/${projectId}/topics/${topic}`, {
-          method: 'POST',
-          headers: { 'content-type': request.headers['content-type'] ?? 'application/json' },
-          body: raw,
-        });
-        delivered = {
-          type: 'google.cloud.pubsub.topic.v1.messagePublished',
-          id: push.message.messageId ?? '',
-        };
-      }
-      await reply.arrayBuffer();
-      deliveries.push({ target: target!, ...delivered, status: reply.status });
-      response.writeHead(reply.status).end();
+      const delivered = await instances
+        .get(target)!
+        .run(() => deliver(kind, topic, target, raw, request.headers['content-type'] ?? 'application/json'));
+      if (delivered === undefined)
+        deliveries.push({ target, type: 'no available instance', id: '', status: 429 });
+      if (delivered === TIMED_OUT)
+        deliveries.push({ target, type: 'function timed out', id: '', status: 504 });
+      const status = delivered === undefined ? 429 : delivered === TIMED_OUT ? 504 : delivered;
+      response.writeHead(status >= 300 && !retries.get(topic + target) ? 204 : status).end();
     } catch (error) {
       response.writeHead(502).end(String(error));
     }
@@ -201,8 +302,11 @@ export async function startEventarc(
     const deadLetterTopic = deadLetterFor.get(trigger.topic);
     await pubsub.topic(trigger.topic).createSubscription(`eventarc-${trigger.target}-${trigger.topic}`, {
       pushConfig: { pushEndpoint: `${relayUrl}/${trigger.kind}/${trigger.topic}/${trigger.target}` },
-      ackDeadlineSeconds: options.ackDeadlineSeconds ?? 600,
-      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 10 } },
+      ackDeadlineSeconds: options.ackDeadlineSeconds ?? 600 / TIME_SCALE,
+      retryPolicy: {
+        minimumBackoff: { seconds: 10 / TIME_SCALE },
+        maximumBackoff: { seconds: 600 / TIME_SCALE },
+      },
       ...(deadLetterTopic
         ? {
             deadLetterPolicy: {

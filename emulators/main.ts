@@ -1,6 +1,6 @@
 // `npm run emulators`: the Google Cloud pipeline on one machine (emulators/cloud.ts), two ways.
 //   npm run emulators                  serve: everything up until Ctrl-C; drop CSVs into the emulated bucket yourself
-//   npm run emulators -- run <csv> [--epochs N] [--max-jobs N] [--gpu-quota N] [--fault image-pull|preempt|hang] [--json]
+//   npm run emulators -- run <csv> [--epochs N] [--max-jobs N] [--gpu-quota N] [--fault image-pull|preempt|hang|stockout|launcher-crash] [--json]
 //                                      drop one CSV, wait for its run to be decided, print it, stop everything;
 //                                      exit 0 promoted or rejected, 2 failed
 //   npm run emulators -- smoke [csv] [--epochs N] [--gpu-quota N] [--timeout M] [--stall M]
@@ -17,7 +17,7 @@ import { InputError } from '../shared/errors.ts';
 import { gridKeyFor, PATHS } from '../shared/names.ts';
 import { readRun, readTrials } from '../shared/records.ts';
 import { startEmulatedCloud } from './cloud.ts';
-import { FAULTS, type Fault } from './vertex-ai/jobs.ts';
+import { FAULTS, type Fault } from './faults.ts';
 
 const wholeNumber = (what: string) => (value: string) => {
   const n = Number(value);

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import type { TrialDoc } from '../shared/documents.ts';
+import { FINAL_TRIAL_STATUSES, type TrialDoc } from '../shared/documents.ts';
 import { TrainingRequest, TrainingResult } from '../shared/messages.ts';
-import { DOCS, TOPICS } from '../shared/names.ts';
+import { DOCS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { readTrial } from '../shared/records.ts';
 import { decideRun } from './decide.ts';
 import { nowIso, onMessage, type PubSubEvent } from './pubsub.ts';
+import { enqueue, heldSlot, releaseTrial } from './queue.ts';
 
 /** What lands on a dead-letter topic: the original message, unchanged. */
 const DeadLetter = z.union([TrainingRequest, TrainingResult]);
@@ -26,50 +27,51 @@ function whyGivenUp(event: PubSubEvent, trial: TrialDoc | undefined): string {
 }
 
 /**
- * A message that kept failing, from either dead-letter topic: its trial must say so, and its run must still end.
- * A dead request fails its trial through the collector (a failed result), which then decides the run on the others;
- * a dead result is written to its trial directly, since the collector is what kept failing on it, and the run is
+ * A message that kept failing, from either dead-letter topic. A dead request fails nothing: a request only nudges the
+ * launcher, since its trial waits durably in the training queue from ingest on; it is logged and its trial queued again
+ * if its entry is missing; the next result or sweep starts it (this function starts no jobs: it has no Vertex AI
+ * role). (Failing it would fail trials that a busy launcher merely could
+ * not take in time, and a trial already `starting` or `training` has its job.) A dead result is written to its trial,
+ * since the collector is what kept failing on it, in a transaction that checks the trial is not final, and the run is
  * decided here. Told apart by their content, which Pub/Sub delivers unchanged.
  */
 export const deadLetter = onMessage(
   DeadLetter,
   'dead-lettered message',
   async (message, deps, { event, log }) => {
-    if ('status' in message) {
-      await failTrialDirectly(
-        deps,
-        message,
-        whyGivenUp(event, await readTrial(deps.docs, message.runId, message.config)),
+    if (!('status' in message)) {
+      const config = message.config.name;
+      log.error(
+        `training request not delivered: ${whyGivenUp(event, await readTrial(deps.docs, message.runId, config))}`,
       );
-      await decideRun(message.runId, deps);
+      if (await enqueue(deps, message.runId, config))
+        log.warn('its trial was not in the queue; queued it again');
       return;
     }
-    const config = message.config.name;
-    const why = whyGivenUp(event, await readTrial(deps.docs, message.runId, config));
-    const failed: TrainingResult = {
-      status: 'failed',
-      runId: message.runId,
-      config,
-      error: `training job could not be started: ${why}`,
-      finishedAt: nowIso(),
-    };
-    log.error(failed.error);
-    await deps.bus.publish(TOPICS.trainingResults, failed, { runId: message.runId, config });
+    const why = whyGivenUp(event, await readTrial(deps.docs, message.runId, message.config));
+    const error = `its result could not be recorded: ${why}`;
+    if (await failTrialDirectly(deps, message.runId, message.config, error)) log.error(error);
+    else log.warn('dead-lettered result left alone: its trial is already final, or gone');
+    await decideRun(message.runId, deps);
   },
 );
 
-async function failTrialDirectly(deps: Deps, result: TrainingResult, why: string): Promise<void> {
-  await deps.docs.runTransaction(async (tx) => {
-    const trial = await readTrial(tx, result.runId, result.config);
-    if (!trial || trial.status === 'succeeded' || trial.status === 'failed') return;
+/** Fails the trial unless it is final, freeing what it holds. Resolves to true if it did. */
+async function failTrialDirectly(deps: Deps, runId: string, config: string, error: string): Promise<boolean> {
+  return deps.docs.runTransaction(async (tx) => {
+    const trial = await readTrial(tx, runId, config);
+    if (!trial || FINAL_TRIAL_STATUSES.has(trial.status)) return false;
+    releaseTrial(tx, trial, await heldSlot(tx, trial));
     const t = nowIso();
-    tx.set(DOCS.trial(result.runId, result.config), {
+    tx.set(DOCS.trial(runId, config), {
       ...trial,
       status: 'failed',
-      error: `its result could not be recorded: ${why}`,
+      error,
+      waiting: null,
+      slot: null,
       finishedAt: t,
       updatedAt: t,
     } satisfies TrialDoc);
+    return true;
   });
-  deps.log.error(`result could not be recorded: ${why}`, { runId: result.runId, trial: result.config });
 }

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset, walkForwardFolds } from '../shared/dataset.ts';
-import { type QueueDoc, queueKey, type RunDoc, TrialDoc } from '../shared/documents.ts';
+import { type RunDoc, TrialDoc } from '../shared/documents.ts';
 import { InputError, isPermanent } from '../shared/errors.ts';
 import { planRun, trainsOnGpu } from '../shared/estimate.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
@@ -17,11 +17,12 @@ import {
   TOPICS,
 } from '../shared/names.ts';
 import type { Deps, ObjectStore } from '../shared/ports.ts';
-import { readQueue, readRun, readTrials } from '../shared/records.ts';
+import { readRun, readTrials } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 import { routeForecast } from './forecast.ts';
 import { nowIso } from './pubsub.ts';
+import { queueOrder, writeQueueEntry } from './queue.ts';
 import { writeRunReport } from './report.ts';
 
 /** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
@@ -181,7 +182,6 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   await deps.docs.runTransaction(async (tx) => {
     const run = await readRun(tx, runId);
     const existing = await readTrials(tx, runId);
-    const queue = await readQueue(tx);
     if (run?.status !== 'ingesting') return;
     const t = nowIso();
     tx.set(
@@ -204,8 +204,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
       },
       { merge: true },
     );
-    const added: string[] = [];
-    for (const request of requests) {
+    for (const [position, request] of requests.entries()) {
       const config = request.config;
       if (existing.some((e) => e.config === config.name)) continue;
       const trial = TrialDoc.parse({
@@ -222,16 +221,11 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
         artifacts: null,
         error: null,
         request,
+        queueOrder: queueOrder(t, position),
       });
       tx.create(DOCS.trial(runId, config.name), trial);
-      added.push(queueKey(runId, config.name));
+      writeQueueEntry(tx, trial);
     }
-    if (added.length)
-      tx.set(DOCS.trainingQueue, {
-        ...queue,
-        waiting: [...queue.waiting, ...added],
-        updatedAt: t,
-      } satisfies QueueDoc);
   });
 
   for (const request of requests) {

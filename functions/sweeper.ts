@@ -1,19 +1,20 @@
 import { FINAL_TRIAL_STATUSES, type RunDoc, type TrialDoc, TrialProgress } from '../shared/documents.ts';
 import { messageOf } from '../shared/errors.ts';
-import { DOCS, PATHS, TRIAL_FILES } from '../shared/names.ts';
+import { TrainingResult } from '../shared/messages.ts';
+import { DOCS, PATHS, TOPICS, TRIAL_FILES } from '../shared/names.ts';
 import type { Deps, JobStatus } from '../shared/ports.ts';
 import { readOpenRuns, readRun, readTrial, readTrials } from '../shared/records.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 import { decideRun } from './decide.ts';
 import { nowIso } from './pubsub.ts';
-import { dispatch, enqueue, failTrial } from './queue.ts';
+import { dispatch, enqueue, failTrial, startReserved } from './queue.ts';
 import { writeRunReport } from './report.ts';
 
 export interface SweepOptions {
   now?: Date;
   /** How long a job that SUCCEEDED may take to deliver its result before its trial fails. */
   resultGraceMs?: number;
-  /** How long a trial may stay `starting` (its launcher died mid-launch) before it goes back to the queue. */
+  /** How long a trial may stay `starting` (its launcher died mid-launch) before the sweep finishes its launch. */
   staleStartMs?: number;
 }
 
@@ -37,44 +38,67 @@ export interface SweepReport {
 export async function sweeper(deps: Deps, options: SweepOptions = {}): Promise<SweepReport> {
   const now = options.now ?? new Date();
   const report: SweepReport = { timedOut: 0, jobsFailed: 0, decided: 0, started: 0, progressed: 0 };
+  // Each run on its own: one that cannot be swept (a bad document, a failing call) is logged and the others go on.
   for (const run of await readOpenRuns(deps.docs)) {
-    const log = deps.log.child({ runId: run.runId });
-    const trials = await readTrials(deps.docs, run.runId);
-    const pastDeadline = new Date(run.deadline) <= now;
-    if (run.status === 'ingesting') {
-      if (pastDeadline && trials.length === 0) await failIngestAtDeadline(deps, run);
+    if (run instanceof Error) {
+      deps.log.error(`run not swept: ${run.message}`);
       continue;
     }
-    for (const trial of trials.filter((t) => !FINAL_TRIAL_STATUSES.has(t.status))) {
-      if (pastDeadline) {
-        await timeOut(deps, run, trial);
-        report.timedOut++;
-      } else if (trial.status === 'training' && trial.jobId) {
-        if (await checkJob(deps, trial, now, options.resultGraceMs ?? 10 * 60_000)) report.jobsFailed++;
-        else if (await copyProgress(deps, trial)) report.progressed++;
-      } else if (
-        trial.status === 'starting' &&
-        now.getTime() - Date.parse(trial.updatedAt) > (options.staleStartMs ?? 5 * 60_000)
-      ) {
-        log.warn(`trial ${trial.config} was left starting; back to the queue`);
-        await deps.docs.set(
-          DOCS.trial(run.runId, trial.config),
-          { status: 'queued', updatedAt: nowIso() },
-          { merge: true },
-        );
-        await enqueue(deps, run.runId, trial.config);
-      }
-    }
-    if (trials.length && trials.every((t) => FINAL_TRIAL_STATUSES.has(t.status))) {
-      const decided = await decideRun(run.runId, deps);
-      if (decided && decided.status !== run.status) {
-        log.info(`decided a run nobody had decided: ${decided.status}`);
-        report.decided++;
-      }
+    try {
+      await sweepRun(deps, run, now, options, report);
+    } catch (error) {
+      deps.log.error(`run not swept: ${messageOf(error)}`, { runId: run.runId });
     }
   }
-  report.started = await dispatch(deps);
+  try {
+    report.started = await dispatch(deps);
+  } catch (error) {
+    deps.log.error(`could not start queued trials: ${messageOf(error)}`);
+  }
   return report;
+}
+
+async function sweepRun(
+  deps: Deps,
+  run: RunDoc,
+  now: Date,
+  options: SweepOptions,
+  report: SweepReport,
+): Promise<void> {
+  const log = deps.log.child({ runId: run.runId });
+  const trials = await readTrials(deps.docs, run.runId);
+  const pastDeadline = new Date(run.deadline) <= now;
+  // A run still `ingesting` with trials (its ingest died after queuing them) is swept like any other.
+  if (run.status === 'ingesting' && trials.length === 0) {
+    if (pastDeadline) await failIngestAtDeadline(deps, run);
+    return;
+  }
+  const staleStartMs = options.staleStartMs ?? deps.settings.TRENDCAST_STALE_START_SECONDS * 1000;
+  for (const trial of trials.filter((t) => !FINAL_TRIAL_STATUSES.has(t.status))) {
+    if (pastDeadline) {
+      await timeOut(deps, run, trial);
+      report.timedOut++;
+    } else if (trial.status === 'training' && trial.jobId) {
+      if (await checkJob(deps, trial, now, options.resultGraceMs ?? 10 * 60_000)) report.jobsFailed++;
+      else if (await copyProgress(deps, trial)) report.progressed++;
+    } else if (trial.status === 'starting' && now.getTime() - Date.parse(trial.updatedAt) > staleStartMs) {
+      // Its launcher died mid-launch, perhaps after creating the job: launching again finds that job by its display
+      // name (or creates it), and the trial keeps its slot throughout, so no job ever runs uncounted.
+      const current = await readTrial(deps.docs, run.runId, trial.config);
+      if (current?.status !== 'starting' || current.slot !== trial.slot) continue;
+      log.warn(`trial ${trial.config} was left starting; finishing its launch`);
+      if ((await startReserved(deps, current)) === 'started') report.started++;
+    } else if (trial.status === 'queued' && (await enqueue(deps, run.runId, trial.config))) {
+      log.warn(`trial ${trial.config} was queued without a queue entry; queued it again`);
+    }
+  }
+  if (trials.length && trials.every((t) => FINAL_TRIAL_STATUSES.has(t.status))) {
+    const decided = await decideRun(run.runId, deps);
+    if (decided && decided.status !== run.status) {
+      log.info(`decided a run nobody had decided: ${decided.status}`);
+      report.decided++;
+    }
+  }
 }
 
 async function timeOut(deps: Deps, run: RunDoc, trial: TrialDoc): Promise<void> {
@@ -110,11 +134,15 @@ async function checkJob(deps: Deps, trial: TrialDoc, now: Date, graceMs: number)
   const endedAt =
     status.endedAt ?? trial.jobEndedAt ?? (status.state === 'succeeded' ? now.toISOString() : null);
   if (status.platformState !== trial.jobState || endedAt !== trial.jobEndedAt) {
-    await deps.docs.set(
-      DOCS.trial(trial.runId, trial.config),
-      { jobState: status.platformState, jobEndedAt: endedAt, updatedAt: nowIso() },
-      { merge: true },
-    );
+    await deps.docs.runTransaction(async (tx) => {
+      const current = await readTrial(tx, trial.runId, trial.config);
+      if (current?.status !== 'training' || current.jobId !== trial.jobId) return;
+      tx.set(
+        DOCS.trial(trial.runId, trial.config),
+        { jobState: status.platformState, jobEndedAt: endedAt, updatedAt: nowIso() },
+        { merge: true },
+      );
+    });
   }
   if (status.timedOut) {
     await failTrial(
@@ -133,6 +161,9 @@ async function checkJob(deps: Deps, trial: TrialDoc, now: Date, graceMs: number)
     return true;
   }
   if (status.state === 'succeeded' && endedAt && now.getTime() - Date.parse(endedAt) > graceMs) {
+    // The trainer writes its result beside its model before publishing it: a result that is late (the collector's
+    // redelivery backoff reaches 600 s) or lost is delivered from there, never beaten by a synthetic failure.
+    if (await redeliverResult(deps, trial)) return false;
     await failTrial(
       deps,
       trial,
@@ -141,6 +172,27 @@ async function checkJob(deps: Deps, trial: TrialDoc, now: Date, graceMs: number)
     return true;
   }
   return false;
+}
+
+/** Publishes the trial's own `result.json`, if its trainer wrote a readable one; true if it did. */
+async function redeliverResult(deps: Deps, trial: TrialDoc): Promise<boolean> {
+  const key = PATHS.trial(trial.runId, trial.config) + TRIAL_FILES.result;
+  let result: TrainingResult;
+  try {
+    if (!(await deps.store.exists(key))) return false;
+    const text = (await deps.store.readLimited(key, 1024 * 1024)).toString('utf8');
+    result = parseWith(TrainingResult, parseJson(text, key), key);
+  } catch (error) {
+    deps.log.warn(`could not read ${key}: ${messageOf(error)}`, { runId: trial.runId, trial: trial.config });
+    return false;
+  }
+  if (result.runId !== trial.runId || result.config !== trial.config) return false;
+  deps.log.warn(`job ended without its result arriving; delivering ${key}`, {
+    runId: trial.runId,
+    trial: trial.config,
+  });
+  await deps.bus.publish(TOPICS.trainingResults, result, { runId: trial.runId, config: trial.config });
+  return true;
 }
 
 /**

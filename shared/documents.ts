@@ -137,6 +137,10 @@ export const TrialDoc = z.object({
   jobEndedAt: z.string().nullable().default(null),
   /** While it trains: its pace and remaining time, as the sweeper last copied them from the trainer. */
   progress: TrialProgress.nullable().default(null),
+  /** Its place in the training queue (`QueueEntry.order`), kept so a trial that could not start goes back to it. */
+  queueOrder: z.string().nullable().default(null),
+  /** The training slot it holds while `starting` or `training` (`trainingSlots/{slot}`). */
+  slot: z.string().nullable().default(null),
 });
 export type TrialDoc = z.infer<typeof TrialDoc>;
 
@@ -165,15 +169,25 @@ export const ModelDoc = z.object({
 });
 export type ModelDoc = z.infer<typeof ModelDoc>;
 
-/** `queue/training`: the durable training queue. Keys are `runId/config`; trials start oldest first. */
-export const QueueDoc = z.object({
-  waiting: z.array(z.string()),
-  /** Trials holding a slot; entries whose trial has ended are dropped at the next dispatch. */
-  active: z.array(z.string()),
+/**
+ * `trainingQueue/{runId}~{config}`: one document per waiting trial, so no document grows with the backlog. The
+ * launcher reads the head by `order` (enqueue time, then grid position), only as many as there are free slots.
+ */
+export const QueueEntry = z.object({
+  runId: z.string(),
+  config: z.string(),
+  order: z.string(),
+});
+export type QueueEntry = z.infer<typeof QueueEntry>;
+
+/** `trainingSlots/slot-{n}`: one of the launcher's `capacity` slots, free (`trial` null) or held by one trial. */
+export const SlotDoc = z.object({
+  runId: z.string().nullable(),
+  config: z.string().nullable(),
   updatedAt: z.string(),
 });
-export type QueueDoc = z.infer<typeof QueueDoc>;
-export const queueKey = (runId: string, config: string) => `${runId}/${config}`;
+export type SlotDoc = z.infer<typeof SlotDoc>;
+
 /** One forecast of the bar after `asOf`, by the current model of a symbol and timeframe. */
 export const Forecast = z.object({
   /** The last bar's timestamp: the forecast is for the next bar. */

@@ -49,21 +49,30 @@ export interface DocumentStore {
   set(path: string, data: Record<string, unknown>, options?: { merge?: boolean }): Promise<void>;
   /** Documents directly under a collection path, with their ids. */
   list(collection: string): Promise<Array<{ id: string; data: DocumentData }>>;
-  /** Documents of a collection whose `field` is one of `in`, ordered by `orderBy` (a composite index in Firestore). */
-  query(
-    collection: string,
-    where: { field: string; in: unknown[]; orderBy: string },
-  ): Promise<Array<{ id: string; data: DocumentData }>>;
+  query(collection: string, query: DocumentQuery): Promise<Array<{ id: string; data: DocumentData }>>;
   /** Runs `fn` atomically: every read sees one state, and its writes commit together or not at all. */
   runTransaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R>;
+}
+
+/**
+ * Documents of a collection ordered by `orderBy` (ascending), optionally only those whose `where.field` is one of
+ * `where.in` (a composite index in Firestore), at most `limit` of them.
+ */
+export interface DocumentQuery {
+  where?: { field: string; in: unknown[] };
+  orderBy: string;
+  limit?: number;
 }
 
 /** Inside a transaction all reads come before all writes, as in Firestore. */
 export interface Transaction {
   get(path: string): Promise<DocumentData | undefined>;
   list(collection: string): Promise<Array<{ id: string; data: DocumentData }>>;
+  query(collection: string, query: DocumentQuery): Promise<Array<{ id: string; data: DocumentData }>>;
   set(path: string, data: Record<string, unknown>, options?: { merge?: boolean }): void;
   create(path: string, data: Record<string, unknown>): void;
+  /** Deletes the document; nothing happens when it is absent. */
+  delete(path: string): void;
 }
 
 /** A training job's state, in the platform-neutral words the sweeper acts on. */

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ForecastDoc, ModelDoc, OPEN_RUN_STATUSES, QueueDoc, RunDoc, TrialDoc } from './documents.ts';
+import { ForecastDoc, ModelDoc, OPEN_RUN_STATUSES, RunDoc, SlotDoc, TrialDoc } from './documents.ts';
 import { DOCS } from './names.ts';
 import type { DocumentStore, Transaction } from './ports.ts';
 
@@ -14,7 +14,7 @@ export class CorruptDocumentError extends Error {
   override name = 'CorruptDocumentError';
 }
 
-function parseDocument<S extends z.ZodType>(schema: S, data: unknown, path: string): z.output<S> {
+export function parseDocument<S extends z.ZodType>(schema: S, data: unknown, path: string): z.output<S> {
   const parsed = schema.safeParse(data);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map(
@@ -54,15 +54,26 @@ export const readForecast = (
 ): Promise<ForecastDoc | undefined> => readOne(r, ForecastDoc, DOCS.forecast(symbol, timeframe));
 export const readForecasts = (r: DocumentReader): Promise<ForecastDoc[]> =>
   readAll(r, ForecastDoc, DOCS.forecasts);
-export const readQueue = async (r: DocumentReader): Promise<QueueDoc> =>
-  (await readOne(r, QueueDoc, DOCS.trainingQueue)) ?? { waiting: [], active: [], updatedAt: '' };
+export const readSlot = (r: DocumentReader, slot: string): Promise<SlotDoc | undefined> =>
+  readOne(r, SlotDoc, DOCS.trainingSlot(slot));
 
-/** Runs still ingesting or training, soonest deadline first: what the sweeper looks at (never every run ever made). */
-export const readOpenRuns = async (store: Pick<DocumentStore, 'query'>): Promise<RunDoc[]> => {
+/**
+ * Runs still ingesting or training, soonest deadline first: what the sweeper looks at (never every run ever made).
+ * A run that does not match its schema is returned as its error, so one bad run cannot hide the others.
+ */
+export const readOpenRuns = async (
+  store: Pick<DocumentStore, 'query'>,
+): Promise<Array<RunDoc | CorruptDocumentError>> => {
   const docs = await store.query(DOCS.runs, {
-    field: 'status',
-    in: [...OPEN_RUN_STATUSES],
+    where: { field: 'status', in: [...OPEN_RUN_STATUSES] },
     orderBy: 'deadline',
   });
-  return docs.map(({ id, data }) => parseDocument(RunDoc, data, `${DOCS.runs}/${id}`));
+  return docs.map(({ id, data }) => {
+    try {
+      return parseDocument(RunDoc, data, `${DOCS.runs}/${id}`);
+    } catch (error) {
+      if (error instanceof CorruptDocumentError) return error;
+      throw error;
+    }
+  });
 };

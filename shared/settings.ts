@@ -133,6 +133,13 @@ export const Settings = z.object({
     .describe(
       '`1`: the tfjs-node tests fail, instead of being skipped, where `@tensorflow/tfjs-node` does not load (`npm run build:tfjs-node` builds it)',
     ),
+  TRENDCAST_STALE_START_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(300)
+    .describe(
+      'a trial `starting` for longer (its launcher died mid-launch) has its launch finished by the sweeper, which finds a job already created by its display name',
+    ),
 });
 export type Settings = z.infer<typeof Settings>;
 export type SettingName = keyof Settings;

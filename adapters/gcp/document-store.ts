@@ -4,9 +4,10 @@ import {
   Firestore,
   type Settings as FirestoreSettings,
   type Transaction as FirestoreTransaction,
+  type Query,
   type SetOptions,
 } from '@google-cloud/firestore';
-import type { DocumentStore, Transaction } from '../../shared/ports.ts';
+import type { DocumentQuery, DocumentStore, Transaction } from '../../shared/ports.ts';
 
 type Doc = Record<string, unknown>;
 
@@ -28,7 +29,10 @@ const setOptions = (data: Doc, options?: { merge?: boolean }): SetOptions =>
 
 /**
  * Firestore in native mode. `FIRESTORE_EMULATOR_HOST` points the client at the emulator.
- * Transactions are Firestore's own: optimistic, retried on contention, so `fn` may run more than once.
+ * Transactions are Firestore's own, retried by the client on contention, so `fn` may run more than once. The design
+ * needs only their serializability, which both concurrency modes give; the database is created OPTIMISTIC (the
+ * default is PESSIMISTIC) because every dispatcher reads the same few slot documents: under pessimistic locking those
+ * reads take locks that make concurrent dispatchers wait and time out, where optimistic retries only the loser.
  */
 export class FirestoreDocumentStore implements DocumentStore {
   readonly firestore: Firestore;
@@ -73,15 +77,15 @@ export class FirestoreDocumentStore implements DocumentStore {
     return snapshot.docs.map((d) => ({ id: d.id, data: d.data() })).sort((a, b) => cmp(a.id, b.id));
   }
 
-  async query(
-    collection: string,
-    where: { field: string; in: unknown[]; orderBy: string },
-  ): Promise<Array<{ id: string; data: Doc }>> {
-    const snapshot = await this.firestore
-      .collection(collection)
-      .where(where.field, 'in', where.in)
-      .orderBy(where.orderBy)
-      .get();
+  private toQuery(collection: string, query: DocumentQuery): Query {
+    let q: Query = this.firestore.collection(collection);
+    if (query.where) q = q.where(query.where.field, 'in', query.where.in);
+    q = q.orderBy(query.orderBy);
+    return query.limit === undefined ? q : q.limit(query.limit);
+  }
+
+  async query(collection: string, query: DocumentQuery): Promise<Array<{ id: string; data: Doc }>> {
+    const snapshot = await this.toQuery(collection, query).get();
     return snapshot.docs.map((d) => ({ id: d.id, data: d.data() }));
   }
 
@@ -99,11 +103,18 @@ export class FirestoreDocumentStore implements DocumentStore {
         const snapshot = await t.get(this.firestore.collection(collection));
         return snapshot.docs.map((d) => ({ id: d.id, data: d.data() })).sort((a, b) => cmp(a.id, b.id));
       },
+      query: async (collection, query) => {
+        const snapshot = await t.get(this.toQuery(collection, query));
+        return snapshot.docs.map((d) => ({ id: d.id, data: d.data() }));
+      },
       set: (path, data, options) => {
         t.set(this.doc(path), data, setOptions(data, options));
       },
       create: (path, data) => {
         t.create(this.doc(path), data);
+      },
+      delete: (path) => {
+        t.delete(this.doc(path));
       },
     };
   }

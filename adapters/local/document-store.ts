@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { DocumentStore, Transaction } from '../../shared/ports.ts';
+import type { DocumentQuery, DocumentStore, Transaction } from '../../shared/ports.ts';
 
 type Doc = Record<string, unknown>;
-type Write = { path: string; data: Doc; mode: 'set' | 'merge' | 'create' };
+type Write = { path: string; data: Doc; mode: 'set' | 'merge' | 'create' | 'delete' };
 
 const JOURNAL = 'journal.json';
 const LOCK = '.lock';
@@ -73,6 +73,10 @@ export class LocalDocumentStore implements DocumentStore {
 
   private async apply(writes: Write[]): Promise<void> {
     for (const w of writes) {
+      if (w.mode === 'delete') {
+        await rm(this.file(w.path), { force: true });
+        continue;
+      }
       const data = w.mode === 'merge' ? { ...((await this.readDoc(w.path)) ?? {}), ...w.data } : w.data;
       await this.writeFileAtomic(this.file(w.path), JSON.stringify(data, null, 2));
     }
@@ -129,14 +133,20 @@ export class LocalDocumentStore implements DocumentStore {
   }
 
   /** A scan of the collection: the local store has no indexes (Firestore answers the same query from one). */
-  async query(
+  private async queryDocs(
     collection: string,
-    where: { field: string; in: unknown[]; orderBy: string },
+    query: DocumentQuery,
   ): Promise<Array<{ id: string; data: Doc }>> {
-    const key = (d: { data: Doc }) => String(d.data[where.orderBy] ?? '');
-    return (await this.listDocs(collection))
-      .filter((d) => where.in.includes(d.data[where.field]))
+    const key = (d: { data: Doc }) => String(d.data[query.orderBy] ?? '');
+    const { where } = query;
+    const matching = (await this.listDocs(collection))
+      .filter((d) => !where || where.in.includes(d.data[where.field]))
       .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    return query.limit === undefined ? matching : matching.slice(0, query.limit);
+  }
+
+  query(collection: string, query: DocumentQuery): Promise<Array<{ id: string; data: Doc }>> {
+    return this.queryDocs(collection, query);
   }
 
   create(path: string, data: Doc): Promise<boolean> {
@@ -163,6 +173,10 @@ export class LocalDocumentStore implements DocumentStore {
           if (writes.length) throw new Error('transaction reads must come before its writes');
           return this.listDocs(collection);
         },
+        query: (collection, query) => {
+          if (writes.length) throw new Error('transaction reads must come before its writes');
+          return this.queryDocs(collection, query);
+        },
         set: (path, data, options = {}) => {
           this.file(path);
           writes.push({ path, data, mode: options.merge ? 'merge' : 'set' });
@@ -170,6 +184,10 @@ export class LocalDocumentStore implements DocumentStore {
         create: (path, data) => {
           this.file(path);
           writes.push({ path, data, mode: 'create' });
+        },
+        delete: (path) => {
+          this.file(path);
+          writes.push({ path, data: {}, mode: 'delete' });
         },
       };
       const result = await fn(tx);

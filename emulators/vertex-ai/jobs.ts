@@ -22,9 +22,21 @@ export class ApiError extends Error {
 }
 
 /** google.rpc.Code, for the `error` of a failed or cancelled job. */
-const RPC_CODE = { CANCELLED: 1, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, UNAVAILABLE: 14 };
+const RPC_CODE = {
+  CANCELLED: 1,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
+  UNAVAILABLE: 14,
+};
 
-export const FAULTS = ['image-pull', 'preempt', 'hang'] as const;
+/**
+ * `image-pull`: fails in PENDING, the image cannot be pulled; `preempt`: the container is killed while it runs;
+ * `hang`: the container never ends; `stockout`: accepted within quota, then fails in PENDING because the region has
+ * no machine of that kind free (Vertex AI's "Resources are insufficient"), after the job's quota was counted.
+ */
+export const FAULTS = ['image-pull', 'preempt', 'hang', 'stockout'] as const;
 export type Fault = (typeof FAULTS)[number];
 /** A job with this label gets the fault its value names. */
 export const FAULT_LABEL = 'vertex-ai-emulator-fault';
@@ -79,6 +91,8 @@ export interface JobServiceOptions {
   stateDir?: string;
   /** Time spent in each of QUEUED and PENDING before the container starts. Default 300 ms. */
   stepMs?: number;
+  /** Time spent in PENDING (finding a machine, pulling the image), when longer than `stepMs`. */
+  pendingMs?: number;
   /** After SIGTERM (cancel, timeout), SIGKILL follows this much later. Default 5 s. */
   killGraceMs?: number;
   /** A `preempt` fault kills the container at its first output, or this long after it started. Default 3 s. */
@@ -464,7 +478,15 @@ export class JobService {
   /** QUEUED -> PENDING: a machine is being found and the image pulled. */
   private provision(record: JobRecord): void {
     this.setState(record, 'JOB_STATE_PENDING');
-    this.after(record, this.stepMs, () => {
+    this.after(record, Math.max(this.stepMs, this.options.pendingMs ?? 0), () => {
+      if (record.fault === 'stockout') {
+        const region = record.parent.split('/').pop();
+        this.setState(record, 'JOB_STATE_FAILED', {
+          code: RPC_CODE.RESOURCE_EXHAUSTED,
+          message: `Resources are insufficient in region: ${region}. Please try a different region.`,
+        });
+        return;
+      }
       if (record.fault === 'image-pull') {
         const image = record.job.jobSpec?.workerPoolSpecs?.[0]?.containerSpec?.imageUri;
         this.setState(record, 'JOB_STATE_FAILED', {

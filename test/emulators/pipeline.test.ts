@@ -53,7 +53,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
       maxJobs: 1,
       gpuQuota: 1,
       sweepEveryMs: 2_000,
-      settings: { TRENDCAST_JOB_TIMEOUT_MINUTES: '0.5' },
+      settings: { TRENDCAST_JOB_TIMEOUT_MINUTES: '0.5', TRENDCAST_STALE_START_SECONDS: '2' },
       log: createLogger({}, { json: true, write: (line) => logLines.push(line) }),
     });
   }, 180_000);
@@ -179,6 +179,31 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
     expect(run.status).toBe('promoted');
     expect(run.promotion?.config).toBe('hang_b');
     expect(cloud.vertex.jobs.quotaUsage().NVIDIA_TESLA_T4?.used).toBe(0); // the slot and the GPU are free again
+  }, 360_000);
+
+  it('a launcher that dies after creating the job: a sweep finds the job by its name and records it, none is created twice', async () => {
+    cloud.injectFault('launcher-crash');
+    cloud.injectFault('hang', 'crash_a'); // the job runs on until its timeout, so only the sweep can record it
+    const id = await drop(cloud, 'launcher-crash', {
+      gate: false,
+      seed: 1,
+      configs: [tinyConfig('crash_a'), tinyConfig('crash_b')],
+    });
+    const recorded = await until("the sweep to record crash_a's job", async () => {
+      const a = await readTrial(cloud.deps.docs, id, 'crash_a');
+      return a?.status === 'training' ? a : undefined;
+    });
+    const created = (config: string) =>
+      logLines.filter((l) => l.includes('created Vertex AI job') && l.includes(`${id}-${config})`));
+    expect(created('crash_a')).toHaveLength(1);
+    expect(created('crash_a')[0]).toContain(recorded.jobId!);
+    expect(
+      logLines.some((l) => l.includes('was left starting; finishing its launch') && l.includes(id)),
+    ).toBe(true);
+    const run = await cloud.waitForRun(id, 300_000);
+    expect(run.status).toBe('promoted');
+    expect(created('crash_b')).toHaveLength(1);
+    expect(deliveredTo('deadLetter')).toEqual([]);
   }, 360_000);
 
   it('a preempted job fails its trial (no retry: the run is decided on the others; drop the CSV again to retry)', async () => {

@@ -569,6 +569,31 @@ describe('local Vertex AI service: cancel, timeout and faults', () => {
     await client.close();
   });
 
+  it('stockout: PENDING for a while, then FAILED for lack of resources, after its quota was counted', async () => {
+    const service = await serve({ pendingMs: 400 });
+    const client = clientFor(service);
+    await admin(service, '/admin/faults', { fault: 'stockout' });
+    const [created] = await client.createCustomJob({ parent: PARENT, customJob: cpuJob('no-machine') });
+    const pending = await waitForState(client, created.name!, ['JOB_STATE_PENDING']);
+    expect(pending.state).toBe('JOB_STATE_PENDING');
+    expect(service.jobs.quotaUsage().NONE!.used).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await client.getCustomJob({ name: created.name! }))[0].state).toBe('JOB_STATE_PENDING');
+    const done = await waitForState(client, created.name!, FINAL);
+    expect(done.state).toBe('JOB_STATE_FAILED');
+    expect(done.error).toMatchObject({
+      code: 8,
+      message: `Resources are insufficient in region: ${REGION}. Please try a different region.`,
+    });
+    expect(service.jobs.transitions(created.name!)).toEqual([
+      'JOB_STATE_QUEUED',
+      'JOB_STATE_PENDING',
+      'JOB_STATE_FAILED',
+    ]);
+    expect(service.jobs.quotaUsage().NONE!.used).toBe(0);
+    await client.close();
+  });
+
   it('preempt (admin endpoint): the running container is killed, FAILED with a preemption message', async () => {
     const out = tmpFile('pid.json');
     const service = await serve();

@@ -15,6 +15,10 @@ export class TestPlatform implements JobLauncher {
   /** Errors the next launches throw, in order. */
   failures: Error[] = [];
   refuse = false;
+  /** The next launches create their job and then never return, as a launcher that dies right after creating it. */
+  crashAfterCreate = 0;
+  /** Most jobs queued or running at once, over the platform's life. */
+  maxRunning = 0;
 
   constructor(readonly capacity = 1) {}
 
@@ -35,6 +39,11 @@ export class TestPlatform implements JobLauncher {
     if (!cpu && this.running(false) >= this.gpuQuota)
       throw new QuotaExceededError('custom_model_training_nvidia_t4_gpus', 'asia-south1');
     this.jobs.set(jobId, { request, cpu, status: { state: 'running', platformState: 'JOB_STATE_RUNNING' } });
+    this.maxRunning = Math.max(this.maxRunning, this.running(false) + this.running(true));
+    if (this.crashAfterCreate > 0) {
+      this.crashAfterCreate--;
+      return new Promise<never>(() => {});
+    }
     return { jobId, started: true };
   }
 

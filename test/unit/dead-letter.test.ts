@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { collector } from '../../functions/collector.ts';
 import { deadLetter } from '../../functions/dead-letter.ts';
 import { launcher } from '../../functions/launcher.ts';
+import { sweeper } from '../../functions/sweeper.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
 import type { TrainingRequest } from '../../shared/messages.ts';
 import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../../shared/names.ts';
@@ -40,36 +41,39 @@ async function setup() {
 }
 
 describe('dead letters', () => {
-  it('a dead-lettered request fails its trial with what a real dead letter carries, and the run is decided', async () => {
+  it('a dead-lettered request fails nothing: its trial waits in the queue (put back if its entry was lost) and starts', async () => {
     const { deps, bus, runId, config, request } = await setup();
     await deps.docs.create(
       DOCS.trial(runId, config.name),
-      trialDoc(runId, config.name, { status: 'queued', lastError: '503 Service Unavailable from Vertex AI' }),
+      trialDoc(runId, config.name, { status: 'queued', request }),
     );
     await bus.publish(DEAD_LETTER_TOPICS.trainingRequests, request, REAL_DEAD_LETTER_ATTRIBUTES);
     await bus.idle();
-    const trial = (await readTrial(deps.docs, runId, config.name))!;
-    expect(trial.status).toBe('failed');
-    expect(trial.error).toBe(
-      'training job could not be started: gave up after 5 delivery attempts on subscription ' +
-        'projects/p/subscriptions/training-requests-push (last error recorded: 503 Service Unavailable from Vertex AI)',
-    );
-    const run = (await readRun(deps.docs, runId))!;
-    expect(run.status).toBe('rejected');
-    expect(run.reason).toMatch(/could not be started/);
+    expect((await readTrial(deps.docs, runId, config.name))!).toMatchObject({
+      status: 'queued',
+      error: null,
+    });
+    expect(await deps.docs.get(DOCS.queueEntry(runId, config.name))).toMatchObject({
+      runId,
+      config: config.name,
+    });
+    expect((await sweeper(deps)).started).toBe(1);
+    expect((await readTrial(deps.docs, runId, config.name))!.status).toBe('training');
+    expect((await readRun(deps.docs, runId))!.status).toBe('training');
   });
 
-  it('says what it knows when the handler recorded no error', async () => {
+  it('a dead-lettered request leaves a trial that is already training to its job', async () => {
     const { deps, bus, runId, config, request } = await setup();
     await deps.docs.create(
       DOCS.trial(runId, config.name),
-      trialDoc(runId, config.name, { status: 'queued' }),
+      trialDoc(runId, config.name, { status: 'training', jobId: 'job-1' }),
     );
     await bus.publish(DEAD_LETTER_TOPICS.trainingRequests, request, REAL_DEAD_LETTER_ATTRIBUTES);
     await bus.idle();
-    expect((await readTrial(deps.docs, runId, config.name))!.error).toBe(
-      'training job could not be started: gave up after 5 delivery attempts on subscription projects/p/subscriptions/training-requests-push',
-    );
+    expect((await readTrial(deps.docs, runId, config.name))!).toMatchObject({
+      status: 'training',
+      jobId: 'job-1',
+    });
   });
 
   it('the local bus dead-letters a message that fails every attempt with the attributes Pub/Sub adds, and no error', async () => {
@@ -99,6 +103,5 @@ describe('dead letters', () => {
       'runId',
     ]);
     expect(seen[0]!.CloudPubSubDeadLetterSourceDeliveryCount).toBe('3');
-    expect((await readTrial(deps.docs, runId, config.name))!.status).toBe('failed');
   });
 });
