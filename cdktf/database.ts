@@ -21,6 +21,9 @@ export class Database extends Construct {
       name: '(default)',
       locationId: props.region,
       type: 'FIRESTORE_NATIVE',
+      // The training queue's transactions only need to be serializable; with optimistic concurrency a dispatcher
+      // reading the slot documents never holds a lock that makes a collector wait (the default is pessimistic).
+      concurrencyMode: 'OPTIMISTIC',
       // Destroying the stack keeps the documents.
       deletionPolicy: 'ABANDON',
       ...(props.kmsKey ? { cmekConfig: { kmsKeyName: props.kmsKey } } : {}),

@@ -24,7 +24,7 @@ export type FunctionEnvironment = { [K in keyof Settings]?: string };
 export const FUNCTION_SIZES: Record<FunctionName, { memory: string; maxInstances: number; heapMb?: number }> =
   {
     ingest: { memory: '1Gi', maxInstances: 10, heapMb: 256 },
-    launcher: { memory: '512Mi', maxInstances: 1 }, // the queue counts slots in transactions; one instance is plenty
+    launcher: { memory: '512Mi', maxInstances: 5 }, // slots are documents claimed by compare-and-set: instances may race
     collector: { memory: '512Mi', maxInstances: 10 },
     forecaster: { memory: '2Gi', maxInstances: 5 }, // runs a model with TensorFlow.js (WebAssembly backend)
     deadLetter: { memory: '256Mi', maxInstances: 2 },

@@ -205,6 +205,10 @@ describe('the CDKTF stack', () => {
       expect(dependsOn(f)).toContain('google_project_iam_member.build-reads-function-sources');
   });
 
+  it('creates Firestore with optimistic concurrency, which the training queue relies on (the default is pessimistic)', () => {
+    expect(tf.resource.google_firestore_database.firestore.concurrency_mode).toBe('OPTIMISTIC');
+  });
+
   it("indexes the runs collection on (status, deadline) for the sweeper's query of open runs", () => {
     expect(tf.resource.google_firestore_index['index-runs-open']).toMatchObject({
       collection: 'runs',
