@@ -9,25 +9,16 @@ import { storageClient } from '../../adapters/gcp/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { type EmulatedCloud, startEmulatedCloud } from '../../emulators/cloud.ts';
 import { emulatorSkipReason, STORAGE_NOTIFICATIONS_TOPIC, sessionPids } from '../../emulators/harness.ts';
-import { DEFAULT_GRID, type GridInput } from '../../shared/config.ts';
 import type { TrialDoc } from '../../shared/documents.ts';
 import { DATASET_FILES, DOCS, gridKeyFor, PATHS, TOPICS } from '../../shared/names.ts';
 import { readModel, readRun, readTrial, readTrials } from '../../shared/records.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
-import { tinyConfig } from '../helpers/docs.ts';
+import { smallDefaultGrid, tinyConfig } from '../helpers/docs.ts';
 import { until } from '../helpers/wait.ts';
 
 const skip = emulatorSkipReason();
 
-/** The default grid, each LSTM a sixteenth of its size, two epochs. */
-const GRID: GridInput = {
-  ...DEFAULT_GRID,
-  configs: DEFAULT_GRID.configs.map((c) => ({
-    ...c,
-    epochs: 2,
-    lstmUnits: c.lstmUnits.map((u) => Math.max(2, u / 16)) as [number, number, number],
-  })),
-};
+const GRID = smallDefaultGrid(2);
 const CSV = readFileSync(REFERENCE_CSV);
 
 /** Drops a CSV (and its grid) under `name`; resolves to its run id. */

@@ -2,48 +2,20 @@
 // report), drains the deliveries under way, closes every Google client, then stops the emulators. Before that, one
 // run in three on this machine stopped the emulators under a call still retrying: no report, a raw gRPC or socket
 // stack trace on stderr, and an exit minutes after the decision.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emulatorSkipReason } from '../../emulators/harness.ts';
-import { DEFAULT_GRID, type GridInput } from '../../shared/config.ts';
-import { REFERENCE_CSV } from '../helpers/cli.ts';
+import { emulatorsCommand, REFERENCE_CSV } from '../helpers/cli.ts';
+import { smallDefaultGrid } from '../helpers/docs.ts';
 
 const skip = emulatorSkipReason();
-const ROOT = join(import.meta.dirname, '../..');
 const RUNS = 3;
 /** Settling, draining, closing the clients and stopping three emulators take a few seconds; minutes is the bug. */
 const MAX_SECONDS_AFTER_DECISION = 20;
 
-const GRID: GridInput = {
-  ...DEFAULT_GRID,
-  configs: DEFAULT_GRID.configs.map((c) => ({
-    ...c,
-    epochs: 1,
-    lstmUnits: c.lstmUnits.map((u) => Math.max(2, u / 16)) as [number, number, number],
-  })),
-};
-
-function emulatorsRun(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string; endedAt: number }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'emulators/main.ts', 'run', ...args],
-      { cwd: ROOT, env: { ...process.env, TRENDCAST_LOG_FORMAT: 'json' }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) =>
-        resolve({
-          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
-          stdout,
-          stderr,
-          endedAt: Date.now(),
-        }),
-    );
-  });
-}
+const GRID = smallDefaultGrid(1);
 
 describe.skipIf(skip).sequential('npm run emulators -- run, stopping', () => {
   const grid = join(mkdtempSync(join(tmpdir(), 'shutdown-')), 'grid.json');
@@ -51,7 +23,7 @@ describe.skipIf(skip).sequential('npm run emulators -- run, stopping', () => {
 
   for (let i = 1; i <= RUNS; i++) {
     it(`run ${i} of ${RUNS}: exits soon after the decision, with the report written and only JSON log lines on stderr`, async () => {
-      const run = await emulatorsRun([REFERENCE_CSV, '--configs', grid]);
+      const run = await emulatorsCommand(['run', REFERENCE_CSV, '--configs', grid]);
       expect(run.code, run.stderr.slice(-2000)).toBe(0);
       const lines = run.stderr.split('\n').filter((l) => l.trim() !== '');
       const records = lines.map((line) => {

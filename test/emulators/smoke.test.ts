@@ -1,29 +1,15 @@
 // `npm run emulators -- smoke`: the smoke test of a deployment (cli/smoke.ts) against the emulated cloud, through the
 // real clients. A run that is decided passes; one that stops moving (no GPU quota: every trial waits in the queue)
 // fails with the step it stalled at and where to look.
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emulatorSkipReason } from '../../emulators/harness.ts';
+import { emulatorsCommand } from '../helpers/cli.ts';
 
 const skip = emulatorSkipReason();
-const ROOT = join(import.meta.dirname, '../..');
-
-function emulatorsSmoke(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'emulators/main.ts', 'smoke', ...args],
-      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 describe.skipIf(skip).sequential('npm run emulators -- smoke', () => {
   it('drops the sample, prints each step as it happens and exits 0 once the run is decided', async () => {
-    const run = await emulatorsSmoke(['--epochs', '1']);
+    const run = await emulatorsCommand(['smoke', '--epochs', '1']);
     expect(run.code, run.stdout + run.stderr.slice(-2000)).toBe(0);
     const lines = run.stdout.trim().split('\n');
     expect(lines[0]).toMatch(
@@ -43,7 +29,7 @@ describe.skipIf(skip).sequential('npm run emulators -- smoke', () => {
   }, 300_000);
 
   it('exits 2 naming the step that stalled and where to look when nothing moves (no GPU quota)', async () => {
-    const run = await emulatorsSmoke(['--epochs', '1', '--gpu-quota', '0', '--stall', '0.25']);
+    const run = await emulatorsCommand(['smoke', '--epochs', '1', '--gpu-quota', '0', '--stall', '0.25']);
     expect(run.code, run.stdout + run.stderr.slice(-2000)).toBe(2);
     expect(run.stdout).toMatch(
       /^FAILED: stalled at queued: nothing moved for 0\.25 min \(waiting for GPU quota custom_model_training_nvidia_t4_gpus in asia-south1\)$/m,

@@ -23,3 +23,23 @@ export function trendcast(
     );
   });
 }
+
+/** Runs `npm run emulators -- <args>` (emulators/main.ts) as a user would; resolves when it exits, never rejects. */
+export function emulatorsCommand(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string; endedAt: number }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'emulators/main.ts', ...args],
+      { cwd: fileURLToPath(new URL('../..', import.meta.url)), maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) =>
+        resolve({
+          code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+          stdout,
+          stderr,
+          endedAt: Date.now(),
+        }),
+    );
+  });
+}

@@ -1,5 +1,5 @@
 // Builders for the documents and messages the pipeline tests seed; every one is validated by its schema.
-import { DEFAULT_GRID } from '../../shared/config.ts';
+import { DEFAULT_GRID, type GridInput } from '../../shared/config.ts';
 import { ModelDoc, RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { TrainingResult, TrialMetrics } from '../../shared/messages.ts';
 
@@ -106,6 +106,16 @@ export function succeeded(
 }
 
 /** The smallest config worth training: a few seconds per trial, for tests that need real trainers. */
+/** The default grid, each LSTM a sixteenth of its size, `epochs` epochs: the reference configs, quick to train. */
+export const smallDefaultGrid = (epochs: number): GridInput => ({
+  ...DEFAULT_GRID,
+  configs: DEFAULT_GRID.configs.map((c) => ({
+    ...c,
+    epochs,
+    lstmUnits: c.lstmUnits.map((u) => Math.max(2, u / 16)) as [number, number, number],
+  })),
+});
+
 export const tinyConfig = (name: string, epochs = 2) => ({
   name,
   lstmUnits: [4, 4, 4] as [number, number, number],
