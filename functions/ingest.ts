@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset, walkForwardFolds } from '../shared/dataset.ts';
 import { type QueueDoc, queueKey, type RunDoc, TrialDoc } from '../shared/documents.ts';
-import { InputError, isPermanent } from '../shared/errors.ts';
+import { boundedText, InputError, isPermanent, messageOf } from '../shared/errors.ts';
 import { planRun, trainsOnGpu } from '../shared/estimate.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
 import type { TrainingRequest } from '../shared/messages.ts';
@@ -69,6 +69,8 @@ export async function failIngest(
 ): Promise<void> {
   const object = event.data!;
   const runId = deriveRunId(object.bucket, object.name, String(object.generation));
+  // Bounded here too: a reason from anywhere must fit a document (Firestore refuses over 1 MiB) and a report.
+  const reason = boundedText(error);
   await deps.docs.runTransaction(async (tx) => {
     const run = (await readRun(tx, runId)) ?? newRun(runId, object, deps);
     if (run.status !== 'ingesting') return;
@@ -76,12 +78,12 @@ export async function failIngest(
     tx.set(DOCS.run(runId), {
       ...run,
       status: 'failed',
-      error,
+      error: reason,
       finishedAt: t,
       updatedAt: t,
     } satisfies RunDoc);
   });
-  deps.log.warn(`run failed: ${error}`, { runId });
+  deps.log.warn(`run failed: ${reason}`, { runId });
   await writeRunReport(runId, deps);
 }
 
@@ -135,7 +137,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds); // refuses folds the history cannot hold
   } catch (error) {
     if (!isPermanent(error)) throw error; // transient: ask for redelivery
-    await failIngest(event, deps, error.message);
+    await failIngest(event, deps, messageOf(error));
     return;
   }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../functions/ingest.ts';
+import { MAX_ERROR_CHARS } from '../../shared/errors.ts';
 import { DOCS, TOPICS } from '../../shared/names.ts';
 import { readRun } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
@@ -46,6 +47,7 @@ describe('hostile input: every bad upload is refused with its reason and leaves 
     expect(run?.error).toContain(c.name);
     if (c.error) expect(run?.error).toMatch(c.error);
     expect(run?.error).not.toMatch(/\n|\bat .*\.ts:\d+/); // one line, no stack trace
+    expect(run!.error!.length).toBeLessThanOrEqual(MAX_ERROR_CHARS);
     expect(bus.published.get(TOPICS.trainingRequests)).toBeUndefined();
     expect(existsSync(join(home, 'bucket/datasets'))).toBe(false);
     expect(existsSync(join(home, 'bucket/models'))).toBe(false);
@@ -59,6 +61,7 @@ describe('hostile input: every bad upload is refused with its reason and leaves 
     expect(cli.code).toBe(2);
     expect(cli.stderr.trim().split('\n')).toHaveLength(1);
     expect(cli.stderr).toMatch(/^error: /);
+    expect(cli.stderr.trim().length).toBeLessThanOrEqual(MAX_ERROR_CHARS);
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
     figures.refusedCleanly++;
   });
@@ -108,11 +111,21 @@ describe('valid variants are accepted', () => {
     figures.acceptedCleanly++;
   });
 
-  it('accepts object names with spaces and odd characters', async () => {
+  it('accepts object names with spaces and odd characters when a Symbol column names the symbol', async () => {
     figures.tried++;
-    const { run } = await dropAndIngest(VALID[0]!, "incoming/my export (1) ; $x 'q'.csv");
+    const withColumn = VALID.find((c) => c.name === 'symbol-column.csv')!;
+    const { run } = await dropAndIngest(withColumn, "incoming/my export (1) ; $x 'q'.csv");
     expect(run?.status).toBe('training');
+    expect(run?.symbol).toBe('TCS');
     figures.acceptedCleanly++;
+    // Without one, the name is not reduced to a symbol (MYEXPORT1XQ) but refused with what to do.
+    figures.tried++;
+    const refused = await dropAndIngest(VALID[0]!, "incoming/my export (1) ; $x 'q'.csv");
+    expect(refused.run?.status).toBe('failed');
+    expect(refused.run?.error).toMatch(
+      /is not a symbol.*name the file after the symbol.*or add a Symbol column/,
+    );
+    figures.refusedCleanly++;
   });
 });
 
