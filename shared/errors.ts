@@ -22,6 +22,11 @@ export class NotFoundError extends PermanentError {
   override name = 'NotFoundError';
 }
 
+/** Stored model files that are not a usable model (bad JSON, no weights manifest, a topology tfjs refuses). */
+export class CorruptModelError extends PermanentError {
+  override name = 'CorruptModelError';
+}
+
 /**
  * The platform has no quota for the job now (Vertex AI's 429 RESOURCE_EXHAUSTED). Not permanent: the trial waits in
  * the queue and is tried again at later sweeps, until its run's deadline.
