@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { DEFAULT_GRID, Grid } from '../shared/config.ts';
+import { checkGridAllowed, DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset, walkForwardFolds } from '../shared/dataset.ts';
 import { type QueueDoc, queueKey, type RunDoc, TrialDoc } from '../shared/documents.ts';
 import { boundedText, InputError, isPermanent, messageOf } from '../shared/errors.ts';
@@ -25,14 +25,14 @@ import { nowIso } from './pubsub.ts';
 import { writeRunReport } from './report.ts';
 
 /** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
-async function loadGrid(store: ObjectStore, csvKey: string): Promise<Grid> {
+async function loadGrid(store: ObjectStore, csvKey: string): Promise<{ grid: Grid; where: string }> {
   for (const key of [gridKeyFor(csvKey), GRID_DEFAULT_KEY]) {
     if (await store.exists(key)) {
       const text = (await store.readLimited(key, 1024 * 1024)).toString('utf8');
-      return parseWith(Grid, parseJson(text, key), key);
+      return { grid: parseWith(Grid, parseJson(text, key), key), where: key };
     }
   }
-  return DEFAULT_GRID;
+  return { grid: DEFAULT_GRID, where: 'the default grid' };
 }
 
 function newRun(runId: string, object: StorageObjectData, deps: Deps): RunDoc {
@@ -119,6 +119,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   log.info(`ingesting gs://${object.bucket}/${object.name}`);
 
   let grid: Grid;
+  let gateOff: string | null;
   let dataset: ReturnType<typeof buildDataset>;
   try {
     const limit = deps.settings.TRENDCAST_MAX_UPLOAD_BYTES;
@@ -132,7 +133,9 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     const bytes = await deps.store.readLimited(object.name, limit, {
       generation: String(object.generation),
     });
-    grid = await loadGrid(deps.store, object.name);
+    const loaded = await loadGrid(deps.store, object.name);
+    grid = loaded.grid;
+    ({ gateOff } = checkGridAllowed(grid, deps.settings, loaded.where));
     dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
     walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds); // refuses folds the history cannot hold
   } catch (error) {
@@ -193,6 +196,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
         timeframe: manifest.timeframe,
         configs: grid.configs.map((c) => c.name),
         gate: grid.gate,
+        gateOff,
         evaluation: grid.evaluation,
         dataset: {
           uri: datasetUri,

@@ -59,6 +59,8 @@ export const RunDoc = z.object({
   /** The configs this run trains, one trial each. */
   configs: z.array(z.string()),
   gate: z.boolean(),
+  /** Why the promotion gate is off (the grid that turned it off, and the setting that allowed it); null when on. */
+  gateOff: z.string().nullable().optional(),
   /** The grid's significance level and backtest rules; absent on runs from before they existed (the defaults). */
   evaluation: Evaluation.optional(),
   createdAt: z.string(),
