@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { checkRunBudget, dailyHold, runHours, trialHours } from '../shared/budget.ts';
 import { checkGridAllowed, DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset, walkForwardFolds } from '../shared/dataset.ts';
 import { type QueueDoc, queueKey, type RunDoc, TrialDoc } from '../shared/documents.ts';
@@ -20,6 +21,7 @@ import type { Deps, ObjectStore } from '../shared/ports.ts';
 import { readQueue, readRun, readTrials } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
+import { hoursCommittedOn } from './budget.ts';
 import { routeForecast } from './forecast.ts';
 import { nowIso } from './pubsub.ts';
 import { writeRunReport } from './report.ts';
@@ -121,6 +123,9 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   let grid: Grid;
   let gateOff: string | null;
   let dataset: ReturnType<typeof buildDataset>;
+  let plan: ReturnType<typeof planRun>;
+  let budget: NonNullable<RunDoc['budget']>;
+  let hold: ReturnType<typeof dailyHold>;
   try {
     const limit = deps.settings.TRENDCAST_MAX_UPLOAD_BYTES;
     // The event says how big this generation is: refuse it before any read.
@@ -137,7 +142,40 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     grid = loaded.grid;
     ({ gateOff } = checkGridAllowed(grid, deps.settings, loaded.where));
     dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
-    walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds); // refuses folds the history cannot hold
+    // refuses folds the history cannot hold
+    const folds = walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds).blocks;
+    const { manifest } = dataset;
+    plan = planRun(
+      { configs: grid.configs, folds },
+      { ...manifest, features: manifest.features.length },
+      {
+        trialsAtOnce: deps.launcher.capacity,
+        onGpu: trainsOnGpu(deps.settings),
+        warnSeconds: deps.settings.TRENDCAST_ESTIMATE_WARN_MINUTES * 60,
+      },
+    );
+    // The budget, before anything is written or queued: over the run limit fails the run; over what is left of
+    // today's budget holds its jobs until the next UTC day.
+    const estimateHours = runHours(plan.estimate, deps.settings);
+    checkRunBudget(estimateHours, deps.settings, `${object.name} with ${loaded.where}`);
+    const now = nowIso();
+    const committed = await hoursCommittedOn(
+      deps.docs,
+      now,
+      deps.settings.TRENDCAST_RUN_DEADLINE_MINUTES,
+      runId,
+    );
+    hold = dailyHold(estimateHours, committed, deps.settings, now);
+    budget = {
+      estimateHours,
+      trialHours: Object.fromEntries(
+        plan.estimate.trials.map((t) => [t.config, trialHours(t.seconds, deps.settings)]),
+      ),
+      runLimitHours: deps.settings.TRENDCAST_MAX_RUN_HOURS,
+      dailyLimitHours: deps.settings.TRENDCAST_MAX_DAILY_HOURS,
+      committedTodayHours: committed,
+      notBefore: hold?.notBefore ?? null,
+    };
   } catch (error) {
     if (!isPermanent(error)) throw error; // transient: ask for redelivery
     await failIngest(event, deps, messageOf(error));
@@ -162,25 +200,17 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
 
   const { manifest } = dataset;
   const datasetUri = deps.store.baseUri + datasetPrefix;
-  const requests: TrainingRequest[] = grid.configs.map((config) => ({
+  const requests: TrainingRequest[] = grid.configs.map((config, i) => ({
     runId,
     config,
     datasetUri,
     outputUri: deps.store.baseUri + PATHS.trial(runId, config.name),
     ...(grid.seed !== undefined ? { seed: grid.seed } : {}),
     evaluation: grid.evaluation,
+    estimatedSeconds: plan.estimate.trials[i]!.seconds,
   }));
-
-  const plan = planRun(
-    { configs: grid.configs, folds: walkForwardFolds(manifest.counts.windows, grid.evaluation.folds).blocks },
-    { ...manifest, features: manifest.features.length },
-    {
-      trialsAtOnce: deps.launcher.capacity,
-      onGpu: trainsOnGpu(deps.settings),
-      warnSeconds: deps.settings.TRENDCAST_ESTIMATE_WARN_MINUTES * 60,
-    },
-  );
   for (const warning of plan.warnings) log.warn(warning);
+  if (hold) log.warn(hold.reason);
 
   // The run, its trials and their places in the training queue, in one transaction.
   await deps.docs.runTransaction(async (tx) => {
@@ -206,6 +236,8 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
           lastTimestamp: manifest.lastTimestamp,
         },
         ...plan,
+        budget,
+        waiting: hold?.reason ?? null,
         updatedAt: t,
       },
       { merge: true },
@@ -228,6 +260,8 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
         artifacts: null,
         error: null,
         request,
+        waiting: hold?.reason ?? null,
+        notBefore: hold?.notBefore ?? null,
       });
       tx.create(DOCS.trial(runId, config.name), trial);
       added.push(queueKey(runId, config.name));

@@ -1,3 +1,4 @@
+import { mayStartNow } from '../shared/budget.ts';
 import {
   FINAL_TRIAL_STATUSES,
   type QueueDoc,
@@ -60,17 +61,21 @@ async function reserveSlot(deps: Deps): Promise<TrialDoc | undefined> {
       (a) => a.trial && SLOT_TRIAL_STATUSES.has(a.trial.status),
     );
     const waiting = (await trialsOf(tx, queue.waiting)).filter((w) => w.trial?.status === 'queued');
-    const next = waiting[0];
+    const t = nowIso();
+    // A trial held by the daily budget keeps its place; the first one free to start goes (issue 22).
+    const next = waiting.find((w) => w.trial && mayStartNow(w.trial, t));
     const cleaned = { active: active.map((a) => a.key), waiting: waiting.map((w) => w.key) };
     if (!next?.trial || active.length >= deps.launcher.capacity) {
       if (cleaned.active.length !== queue.active.length || cleaned.waiting.length !== queue.waiting.length)
         writeQueue(tx, cleaned);
       return undefined;
     }
-    const t = nowIso();
     const starting: TrialDoc = { ...next.trial, status: 'starting', updatedAt: t };
     tx.set(DOCS.trial(starting.runId, starting.config), starting);
-    writeQueue(tx, { active: [...cleaned.active, next.key], waiting: cleaned.waiting.slice(1) });
+    writeQueue(tx, {
+      active: [...cleaned.active, next.key],
+      waiting: cleaned.waiting.filter((k) => k !== next.key),
+    });
     return starting;
   });
 }
