@@ -89,10 +89,25 @@ export function jobTimeoutSeconds(settings: BudgetSettings, estimatedSeconds?: n
 export const JOB_TIMEOUT_MULTIPLE = 3;
 export const JOB_TIMEOUT_FLOOR_SECONDS = 30 * 60;
 
-/** What a run's budget line says: estimate, limits, and the hours its jobs actually ran. */
+/** Seconds the trials' jobs have run: from each start to its end (or to `now` while it runs). */
+export function jobSeconds(
+  trials: ReadonlyArray<{ startedAt: string | null; jobEndedAt?: string | null; finishedAt: string | null }>,
+  now: string,
+): number {
+  return trials.reduce((sum, t) => {
+    if (!t.startedAt) return sum;
+    const end = t.jobEndedAt ?? t.finishedAt ?? now;
+    return sum + Math.max(0, Date.parse(end) - Date.parse(t.startedAt)) / 1000;
+  }, 0);
+}
+
+/** A run's budget in one line: its estimate, the limits it was checked against, and what its jobs actually ran. */
 export function budgetLine(
   budget: { estimateHours: number; runLimitHours: number; dailyLimitHours: number },
   actualSeconds: number,
 ): string {
-  return `estimated ${hoursText(budget.estimateHours)} (run limit ${budget.runLimitHours}, daily limit ${budget.dailyLimitHours}); ran ${formatDuration(actualSeconds)}`;
+  return (
+    `estimated ${hoursText(budget.estimateHours)} (run limit ${budget.runLimitHours}, daily limit ${budget.dailyLimitHours}); ` +
+    `jobs ran ${formatDuration(actualSeconds)}`
+  );
 }

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { runSummary } from '../../cli/format.ts';
 import { ingest } from '../../functions/ingest.ts';
 import { launcher } from '../../functions/launcher.ts';
 import { dispatch } from '../../functions/queue.ts';
+import { renderReport } from '../../report/render.ts';
 import {
   checkRunBudget,
   dailyHold,
@@ -124,5 +126,16 @@ describe('the budget at ingest', () => {
     expect(await dispatch(deps)).toBe(3);
     expect(platform.launches).toHaveLength(6);
     expect((await readRun(deps.docs, second))!.waiting).toBeNull();
+
+    // `trendcast status` and the report show the estimate, the limits and the hours the jobs ran.
+    const shown = (await readRun(deps.docs, second))!;
+    const summary = runSummary(shown, await readTrials(deps.docs, second));
+    expect(summary).toMatch(
+      /^budget: estimated \d+\.\d accelerator-hours \(run limit 24, daily limit 0\.1\); jobs ran \d+ s$/m,
+    );
+    const html = await renderReport({ run: shown, trials: [] });
+    expect(html).toMatch(
+      /training budget<\/dt>\s*<dd[^>]*>estimated \d+\.\d accelerator-hours \(run limit 24, daily limit 0\.1\); jobs ran/,
+    );
   });
 });
