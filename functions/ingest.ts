@@ -238,6 +238,14 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
         ...plan,
         budget,
         waiting: hold?.reason ?? null,
+        // A held run gets its whole deadline from when its jobs may start, not from the upload.
+        ...(hold
+          ? {
+              deadline: new Date(
+                Date.parse(hold.notBefore) + deps.settings.TRENDCAST_RUN_DEADLINE_MINUTES * 60_000,
+              ).toISOString(),
+            }
+          : {}),
         updatedAt: t,
       },
       { merge: true },

@@ -108,6 +108,8 @@ describe('the budget at ingest', () => {
     expect(run.status).toBe('training');
     expect(run.waiting).toMatch(/^waiting for the next day's training budget: .*TRENDCAST_MAX_DAILY_HOURS/);
     expect(run.budget!.committedTodayHours).toBeCloseTo(firstRun.budget!.estimateHours, 9);
+    // Its deadline counts from when its jobs may start (the default 24 h after the hold ends).
+    expect(Date.parse(run.deadline) - Date.parse(run.budget!.notBefore!)).toBe(24 * 3600_000);
     const trials = await readTrials(deps.docs, second);
     expect(trials.map((t) => [t.status, t.notBefore])).toEqual(
       trials.map(() => ['queued', run.budget!.notBefore]),
