@@ -36,7 +36,13 @@ export interface EmbeddedOptions {
 export function createEmbedded(options: EmbeddedOptions) {
   const home = resolve(options.home);
   const log = options.log ?? createLogger({}, { json: false });
-  const settings = readSettings({ ...process.env, TRENDCAST_BACKEND: 'local', TRENDCAST_HOME: home });
+  // The gate may be turned off on your own machine unless you say otherwise: the spend and the models are yours.
+  const settings = readSettings({
+    TRENDCAST_ALLOW_GATE_OFF: '1',
+    ...process.env,
+    TRENDCAST_BACKEND: 'local',
+    TRENDCAST_HOME: home,
+  });
   const store = new LocalObjectStore(join(home, 'bucket'));
   const docs = new LocalDocumentStore(join(home, 'firestore'));
   const bus = new LocalMessageBus({ log, ...options.delivery });

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { budgetLine, jobSeconds } from '../shared/budget.ts';
 import type { Forecast, RunDoc, TrialDoc } from '../shared/documents.ts';
 import { formatDuration } from '../shared/estimate.ts';
 
@@ -70,7 +71,7 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
     counts
       ? `dataset: ${counts.days} bars, ${counts.rows} rows, ${counts.windows} windows (${counts.train} train, ${counts.validation} validation), ${counts.up} up / ${counts.down} down`
       : '',
-    ...planLines(run),
+    ...planLines(run, trials),
     trials.length ? table(head, rows) : '',
     run.status === 'promoted' && run.promotion
       ? `PROMOTED ${run.promotion.config} as ${run.symbol} ${run.timeframe} v${run.promotion.version}: ${run.reason}\n  model: ${run.promotion.uri}`
@@ -84,8 +85,8 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
   return lines.filter(Boolean).join('\n');
 }
 
-/** Ingest's estimate of the grid's time and its warnings, one line each. */
-export function planLines(run: RunDoc): string[] {
+/** Ingest's estimate of the grid's time, the run's budget, the gate if off, and the warnings, one line each. */
+export function planLines(run: RunDoc, trials: readonly TrialDoc[] = []): string[] {
   const e = run.estimate;
   return [
     ...(e
@@ -93,6 +94,10 @@ export function planLines(run: RunDoc): string[] {
           `estimate: up to ${formatDuration(e.seconds)} on ${e.basis}, ${e.trialsAtOnce} trial(s) at a time, every config to its epoch limit`,
         ]
       : []),
+    ...(run.budget
+      ? [`budget: ${budgetLine(run.budget, jobSeconds(trials, new Date().toISOString()))}`]
+      : []),
+    ...(run.gateOff ? [`promotion gate off: ${run.gateOff}`] : []),
     ...(run.warnings ?? []).map((w) => `warning: ${w}`),
   ];
 }

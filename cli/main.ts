@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { InputError } from '../shared/errors.ts';
+import { boundedText, InputError, MAX_ERROR_CHARS, messageOf } from '../shared/errors.ts';
 import { readSettings } from '../shared/settings.ts';
 
 // Each command lives in its own module under cli/commands and registers itself on the program.
@@ -26,8 +26,8 @@ registerPredict(program);
 
 /** Bad input exits 2 with one `error:` line; anything else exits 1, also without a stack trace unless asked for. */
 export function reportAndExit(error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`error: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+  const prefix = 'error: ';
+  process.stderr.write(`${prefix}${boundedText(messageOf(error), MAX_ERROR_CHARS - prefix.length)}\n`);
   if (readSettings().TRENDCAST_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   process.exit(error instanceof InputError ? 2 : 1);
 }

@@ -8,7 +8,7 @@ import {
   type ForecastAttempt,
   type ForecastDoc,
 } from '../shared/documents.ts';
-import { InputError, isPermanent } from '../shared/errors.ts';
+import { boundedText, InputError, isPermanent, messageOf } from '../shared/errors.ts';
 import type { StorageObjectData } from '../shared/events.ts';
 import {
   type LatestWindow,
@@ -148,7 +148,8 @@ async function makeForecast(request: ForecastRequest, deps: Deps): Promise<void>
   } catch (error) {
     if (!isPermanent(error)) throw error; // transient: ask for redelivery
     const name = request.kind === 'upload' ? posix.basename(request.object) : '';
-    const reason = name && !error.message.includes(name) ? `${name}: ${error.message}` : error.message;
+    const message = messageOf(error);
+    const reason = boundedText(name && !message.includes(name) ? `${name}: ${message}` : message);
     const failed: ForecastAttempt = {
       attemptId,
       status: 'failed',

@@ -1,8 +1,9 @@
 import { posix } from 'node:path';
-import { DEFAULT_GRID, Grid } from '../shared/config.ts';
+import { checkRunBudget, dailyHold, runHours, trialHours } from '../shared/budget.ts';
+import { checkGridAllowed, DEFAULT_GRID, Grid } from '../shared/config.ts';
 import { buildDataset, walkForwardFolds } from '../shared/dataset.ts';
 import { type RunDoc, TrialDoc } from '../shared/documents.ts';
-import { InputError, isPermanent } from '../shared/errors.ts';
+import { boundedText, InputError, isPermanent, messageOf } from '../shared/errors.ts';
 import { planRun, trainsOnGpu } from '../shared/estimate.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
 import type { TrainingRequest } from '../shared/messages.ts';
@@ -20,20 +21,21 @@ import type { Deps, ObjectStore } from '../shared/ports.ts';
 import { readRun, readTrials } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
+import { hoursCommittedOn } from './budget.ts';
 import { routeForecast } from './forecast.ts';
 import { nowIso } from './pubsub.ts';
 import { queueOrder, writeQueueEntry } from './queue.ts';
 import { writeRunReport } from './report.ts';
 
 /** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
-async function loadGrid(store: ObjectStore, csvKey: string): Promise<Grid> {
+async function loadGrid(store: ObjectStore, csvKey: string): Promise<{ grid: Grid; where: string }> {
   for (const key of [gridKeyFor(csvKey), GRID_DEFAULT_KEY]) {
     if (await store.exists(key)) {
       const text = (await store.readLimited(key, 1024 * 1024)).toString('utf8');
-      return parseWith(Grid, parseJson(text, key), key);
+      return { grid: parseWith(Grid, parseJson(text, key), key), where: key };
     }
   }
-  return DEFAULT_GRID;
+  return { grid: DEFAULT_GRID, where: 'the default grid' };
 }
 
 function newRun(runId: string, object: StorageObjectData, deps: Deps): RunDoc {
@@ -70,6 +72,8 @@ export async function failIngest(
 ): Promise<void> {
   const object = event.data!;
   const runId = deriveRunId(object.bucket, object.name, String(object.generation));
+  // Bounded here too: a reason from anywhere must fit a document (Firestore refuses over 1 MiB) and a report.
+  const reason = boundedText(error);
   await deps.docs.runTransaction(async (tx) => {
     const run = (await readRun(tx, runId)) ?? newRun(runId, object, deps);
     if (run.status !== 'ingesting') return;
@@ -77,12 +81,12 @@ export async function failIngest(
     tx.set(DOCS.run(runId), {
       ...run,
       status: 'failed',
-      error,
+      error: reason,
       finishedAt: t,
       updatedAt: t,
     } satisfies RunDoc);
   });
-  deps.log.warn(`run failed: ${error}`, { runId });
+  deps.log.warn(`run failed: ${reason}`, { runId });
   await writeRunReport(runId, deps);
 }
 
@@ -118,7 +122,11 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
   log.info(`ingesting gs://${object.bucket}/${object.name}`);
 
   let grid: Grid;
+  let gateOff: string | null;
   let dataset: ReturnType<typeof buildDataset>;
+  let plan: ReturnType<typeof planRun>;
+  let budget: NonNullable<RunDoc['budget']>;
+  let hold: ReturnType<typeof dailyHold>;
   try {
     const limit = deps.settings.TRENDCAST_MAX_UPLOAD_BYTES;
     // The event says how big this generation is: refuse it before any read.
@@ -131,12 +139,47 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     const bytes = await deps.store.readLimited(object.name, limit, {
       generation: String(object.generation),
     });
-    grid = await loadGrid(deps.store, object.name);
+    const loaded = await loadGrid(deps.store, object.name);
+    grid = loaded.grid;
+    ({ gateOff } = checkGridAllowed(grid, deps.settings, loaded.where));
     dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
-    walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds); // refuses folds the history cannot hold
+    // refuses folds the history cannot hold
+    const folds = walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds).blocks;
+    const { manifest } = dataset;
+    plan = planRun(
+      { configs: grid.configs, folds },
+      { ...manifest, features: manifest.features.length },
+      {
+        trialsAtOnce: deps.launcher.capacity,
+        onGpu: trainsOnGpu(deps.settings),
+        warnSeconds: deps.settings.TRENDCAST_ESTIMATE_WARN_MINUTES * 60,
+      },
+    );
+    // The budget, before anything is written or queued: over the run limit fails the run; over what is left of
+    // today's budget holds its jobs until the next UTC day.
+    const estimateHours = runHours(plan.estimate, deps.settings);
+    checkRunBudget(estimateHours, deps.settings, `${object.name} with ${loaded.where}`);
+    const now = nowIso();
+    const committed = await hoursCommittedOn(
+      deps.docs,
+      now,
+      deps.settings.TRENDCAST_RUN_DEADLINE_MINUTES,
+      runId,
+    );
+    hold = dailyHold(estimateHours, committed, deps.settings, now);
+    budget = {
+      estimateHours,
+      trialHours: Object.fromEntries(
+        plan.estimate.trials.map((t) => [t.config, trialHours(t.seconds, deps.settings)]),
+      ),
+      runLimitHours: deps.settings.TRENDCAST_MAX_RUN_HOURS,
+      dailyLimitHours: deps.settings.TRENDCAST_MAX_DAILY_HOURS,
+      committedTodayHours: committed,
+      notBefore: hold?.notBefore ?? null,
+    };
   } catch (error) {
     if (!isPermanent(error)) throw error; // transient: ask for redelivery
-    await failIngest(event, deps, error.message);
+    await failIngest(event, deps, messageOf(error));
     return;
   }
 
@@ -158,25 +201,17 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
 
   const { manifest } = dataset;
   const datasetUri = deps.store.baseUri + datasetPrefix;
-  const requests: TrainingRequest[] = grid.configs.map((config) => ({
+  const requests: TrainingRequest[] = grid.configs.map((config, i) => ({
     runId,
     config,
     datasetUri,
     outputUri: deps.store.baseUri + PATHS.trial(runId, config.name),
     ...(grid.seed !== undefined ? { seed: grid.seed } : {}),
     evaluation: grid.evaluation,
+    estimatedSeconds: plan.estimate.trials[i]!.seconds,
   }));
-
-  const plan = planRun(
-    { configs: grid.configs, folds: walkForwardFolds(manifest.counts.windows, grid.evaluation.folds).blocks },
-    { ...manifest, features: manifest.features.length },
-    {
-      trialsAtOnce: deps.launcher.capacity,
-      onGpu: trainsOnGpu(deps.settings),
-      warnSeconds: deps.settings.TRENDCAST_ESTIMATE_WARN_MINUTES * 60,
-    },
-  );
   for (const warning of plan.warnings) log.warn(warning);
+  if (hold) log.warn(hold.reason);
 
   // The run, its trials and their places in the training queue, in one transaction.
   await deps.docs.runTransaction(async (tx) => {
@@ -191,6 +226,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
         timeframe: manifest.timeframe,
         configs: grid.configs.map((c) => c.name),
         gate: grid.gate,
+        gateOff,
         evaluation: grid.evaluation,
         dataset: {
           uri: datasetUri,
@@ -200,6 +236,16 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
           lastTimestamp: manifest.lastTimestamp,
         },
         ...plan,
+        budget,
+        waiting: hold?.reason ?? null,
+        // A held run gets its whole deadline from when its jobs may start, not from the upload.
+        ...(hold
+          ? {
+              deadline: new Date(
+                Date.parse(hold.notBefore) + deps.settings.TRENDCAST_RUN_DEADLINE_MINUTES * 60_000,
+              ).toISOString(),
+            }
+          : {}),
         updatedAt: t,
       },
       { merge: true },
@@ -221,7 +267,10 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
         artifacts: null,
         error: null,
         request,
-        queueOrder: queueOrder(t, position),
+        // A trial the daily budget holds takes its place in the queue from the day it may start.
+        queueOrder: queueOrder(hold?.notBefore ?? t, position),
+        waiting: hold?.reason ?? null,
+        notBefore: hold?.notBefore ?? null,
       });
       tx.create(DOCS.trial(runId, config.name), trial);
       writeQueueEntry(tx, trial);

@@ -1,3 +1,4 @@
+import { mayStartNow } from '../shared/budget.ts';
 import {
   OPEN_RUN_STATUSES,
   QueueEntry,
@@ -100,6 +101,7 @@ async function reserveSlots(deps: Deps): Promise<{ starting: TrialDoc[]; changed
     }
     if (free.length === 0) return { starting: [], changed: false };
 
+    const t = nowIso();
     const entries = await tx.query(DOCS.trainingQueue, { orderBy: 'order', limit: free.length });
     const drop: string[] = [];
     const runs = new Map<string, RunDoc | undefined>();
@@ -121,11 +123,13 @@ async function reserveSlots(deps: Deps): Promise<{ starting: TrialDoc[]; changed
       }
       if (!runs.has(runId)) runs.set(runId, await readRun(tx, runId).catch(() => undefined));
       const run = runs.get(runId);
-      if (run && isOpen(run)) take.push(trial);
-      else refuse.push({ trial, run });
+      // A trial the daily budget holds keeps its entry: its order starts at the day it may start (ingest), so
+      // nothing behind it in the queue could start before it either.
+      if (run && isOpen(run)) {
+        if (mayStartNow(trial, t)) take.push(trial);
+      } else refuse.push({ trial, run });
     }
 
-    const t = nowIso();
     for (const path of drop) tx.delete(path);
     for (const { trial, run } of refuse) {
       tx.delete(DOCS.queueEntry(trial.runId, trial.config));

@@ -1,3 +1,4 @@
+import { budgetLine, jobSeconds } from '../shared/budget.ts';
 import { DEFAULT_PATIENCE } from '../shared/config.ts';
 import type { RunDoc, TrialDoc } from '../shared/documents.ts';
 import {
@@ -93,7 +94,7 @@ function decisionSentence(run: RunDoc): string {
   }
 }
 
-function decisionSection(run: RunDoc): string {
+function decisionSection(run: RunDoc, trials: readonly TrialDoc[]): string {
   const { source } = run;
   // A refused upload has no symbol yet: its file names it.
   const title = run.symbol ? `${run.symbol} ${run.timeframe ?? ''}` : source.object.replace(/^.*\//, '');
@@ -107,7 +108,17 @@ ${facts([
   ['run', `<code>${esc(run.runId)}</code>`],
   ['started', when(run.createdAt)],
   ['finished', when(run.finishedAt)],
-  ...(run.status === 'failed' ? [] : [['promotion gate', run.gate ? 'on' : 'off'] as [string, string]]),
+  ...(run.status === 'failed'
+    ? []
+    : [['promotion gate', run.gate ? 'on' : `off: ${esc(run.gateOff ?? '')}`] as [string, string]]),
+  ...(run.budget
+    ? [
+        [
+          'training budget',
+          esc(budgetLine(run.budget, jobSeconds(trials, run.finishedAt ?? run.updatedAt))),
+        ] as [string, string],
+      ]
+    : []),
 ])}
 </section>`;
 }
@@ -407,11 +418,14 @@ export async function renderReport(input: ReportInput): Promise<string> {
   const { run } = input;
   let body: string;
   if (run.status === 'failed') {
-    body = `${decisionSection(run)}\n${failedSection(run)}`;
+    body = `${decisionSection(run, [])}\n${failedSection(run)}`;
   } else {
     const trials = await Promise.all(input.trials.map((t, i) => trialSection(t, run, i)));
     body = [
-      decisionSection(run),
+      decisionSection(
+        run,
+        input.trials.map((t) => t.doc),
+      ),
       await dataSection(input),
       rankingSection(input),
       `<section id="trials"><h2>Trials</h2>${trials.join('\n')}</section>`,

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { DEFAULT_COST_BPS, DEFAULT_THRESHOLD } from './backtest.ts';
+import { InputError } from './errors.ts';
+import type { Settings } from './settings.ts';
 import { DEFAULT_ALPHA } from './significance.ts';
+
+/**
+ * Most epochs × walk-forward folds one config may ask for: the default grid is 150 × 1; this admits it with 20 folds,
+ * and refuses the 10,000 epochs × 20 folds that once asked for weeks of GPU time per config.
+ */
+export const MAX_EPOCH_PASSES = 3000;
 
 /** One hyperparameter configuration: one trial, one training job. */
 export const TrainingConfig = z
@@ -62,6 +70,19 @@ export const Grid = z
   .superRefine((grid, ctx) => {
     const seen = new Set<string>();
     grid.configs.forEach((c, i) => {
+      if (c.patience !== undefined && c.patience > c.epochs)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['configs', i, 'patience'],
+          message: `patience ${c.patience} is more than the config's ${c.epochs} epochs`,
+        });
+      const passes = c.epochs * grid.evaluation.folds;
+      if (passes > MAX_EPOCH_PASSES)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['configs', i, 'epochs'],
+          message: `${c.epochs} epochs × ${grid.evaluation.folds} folds is ${passes} epoch passes, over the limit of ${MAX_EPOCH_PASSES}: fewer epochs or folds`,
+        });
       if (seen.has(c.name)) {
         ctx.addIssue({
           code: 'custom',
@@ -113,3 +134,24 @@ export const DEFAULT_GRID: Grid = {
 };
 
 export const DEFAULT_PATIENCE = 15;
+
+/**
+ * Refuses a grid the deployment does not allow: more configs than TRENDCAST_MAX_CONFIGS, or the promotion gate off
+ * where TRENDCAST_ALLOW_GATE_OFF is not set. `where` names the grid's file. Returns why the gate is off, when it is.
+ */
+export function checkGridAllowed(
+  grid: Grid,
+  settings: Pick<Settings, 'TRENDCAST_MAX_CONFIGS' | 'TRENDCAST_ALLOW_GATE_OFF'>,
+  where: string,
+): { gateOff: string | null } {
+  if (grid.configs.length > settings.TRENDCAST_MAX_CONFIGS)
+    throw new InputError(
+      `${where}: ${grid.configs.length} configs, over the limit of ${settings.TRENDCAST_MAX_CONFIGS} (TRENDCAST_MAX_CONFIGS); split the grid or drop configs`,
+    );
+  if (grid.gate) return { gateOff: null };
+  if (!settings.TRENDCAST_ALLOW_GATE_OFF)
+    throw new InputError(
+      `${where}: "gate": false is not allowed in this deployment (TRENDCAST_ALLOW_GATE_OFF is off); remove it, or ask the operator to allow it`,
+    );
+  return { gateOff: `${where} sets "gate": false, allowed by TRENDCAST_ALLOW_GATE_OFF` };
+}

@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { InputError } from './errors.ts';
+import { InputError, quoted } from './errors.ts';
 
 /** One price bar. `timestamp` is ISO 8601: a date for daily and slower bars, a date-time with its offset otherwise. */
 export type Bar = {
@@ -14,6 +14,9 @@ export type Bar = {
 };
 
 export type PriceSeries = { symbol: string; timeframe: string; bars: Bar[] };
+
+/** The bars of one series, in file order, and each one's row beside it (not in it): no copy is made. */
+type Group = { bars: Bar[]; rows: number[]; allDates: boolean; records: number; error?: InputError };
 
 type Field = 'date' | 'open' | 'high' | 'low' | 'close' | 'volume' | 'symbol' | 'series';
 
@@ -34,6 +37,13 @@ const HEADERS: Record<Field, string[]> = {
 };
 const REQUIRED: Field[] = ['date', 'open', 'high', 'low', 'close', 'volume'];
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/** A header's columns for an error message: the first few, each cut, and how many more there are. */
+function listColumns(header: string[]): string {
+  const shown = header.slice(0, 20).map((h) => quoted(h));
+  if (header.length > shown.length) shown.push(`and ${header.length - shown.length} more columns`);
+  return shown.join(', ') || 'nothing';
+}
 
 const normalizeHeader = (h: string) =>
   h
@@ -125,14 +135,15 @@ function parseTimestamp(
   const dayTime = Date.UTC(y, mo - 1, d);
   const check = new Date(dayTime);
   if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) {
-    throw new InputError(`${where}: "${raw}" is not a real date`);
+    throw new InputError(`${where}: ${quoted(raw)} is not a real date`);
   }
   const date = `${y}-${pad(mo)}-${pad(d)}`;
   if (!rest || /^00:00(:00(\.0+)?)?$/.test(rest)) return { timestamp: date, time: dayTime, dateOnly: true };
   const t = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(rest);
   if (!t) return undefined;
   const [hh, mm, ss] = [Number(t[1]), Number(t[2]), Number(t[3] ?? 0)];
-  if (hh > 23 || mm > 59 || ss > 59) throw new InputError(`${where}: "${raw}" is not a real time of day`);
+  if (hh > 23 || mm > 59 || ss > 59)
+    throw new InputError(`${where}: ${quoted(raw)} is not a real time of day`);
   const ms = t[4] ? Math.round(Number(`0.${t[4]}`) * 1000) : 0;
   // Without an offset the time is taken as UTC.
   const zone = t[5] ?? 'Z';
@@ -145,19 +156,38 @@ function parseTimestamp(
   return { timestamp, time, dateOnly: false };
 }
 
-/** `Quote-Equity-RELIANCE-EQ-...` → RELIANCE, `NIFTY 50-12-11-2024-...` → NIFTY50, else the file stem. */
+/**
+ * `Quote-Equity-RELIANCE-EQ-...` → RELIANCE, `NIFTY 50-12-11-2024-...` → NIFTY50 (NSE's own export names), else the
+ * file stem. A stem that is not a symbol as written (`M&M`, `रिलायंस`, `my export`) is refused rather than reduced:
+ * two different uploads must never share one model.
+ */
 export function symbolFromFileName(fileName: string): string {
   const base = fileName.replace(/^.*[/\\]/, '').replace(/\.csv$/i, '');
   const quote = /^Quote-(?:Equity|Index|Derivative)-(.+?)-(?:EQ|BE|BZ|SM|ST)-/i.exec(base);
   const index = /^(.+?)-\d{2}-\d{2}-\d{4}/.exec(base);
-  return sanitizeSymbol(quote?.[1] ?? index?.[1] ?? base);
+  const named = quote?.[1] ?? index?.[1];
+  // NSE writes index names with spaces (`NIFTY 50`); those are the one reduction taken.
+  return checkedSymbol(
+    named?.replace(/ /g, '') ?? base,
+    named ?? base,
+    fileName.replace(/^.*[/\\]/, ''),
+    'name the file after the symbol (e.g. RELIANCE.csv, M_M.csv) or add a Symbol column',
+  );
 }
 
-const sanitizeSymbol = (s: string) =>
-  s
-    .toUpperCase()
-    .replace(/[^A-Z0-9_-]/g, '')
-    .slice(0, 40) || 'UNKNOWN';
+/** The longest symbol kept: NSE symbols are at most 20 characters; this leaves room for other exchanges'. */
+const MAX_SYMBOL_CHARS = 40;
+/** Series an NSE export can mix are a handful (EQ, BE, BZ, ...); more means the column is something else. */
+const MAX_SERIES = 50;
+
+/** `candidate` upper-cased when it is a symbol (letters, digits, `_`, `-`), else a refusal that says `how` to fix it. */
+function checkedSymbol(candidate: string, shown: string, where: string, how: string): string {
+  const symbol = candidate.toUpperCase();
+  if (new RegExp(`^[A-Z0-9][A-Z0-9_-]{0,${MAX_SYMBOL_CHARS - 1}}$`).test(symbol)) return symbol;
+  throw new InputError(
+    `${where}: ${quoted(shown)} is not a symbol (letters A-Z, digits, "_" and "-" only, at most ${MAX_SYMBOL_CHARS} characters); ${how}`,
+  );
+}
 
 /** The bar spacing as a timeframe name, from the median gap between consecutive bars. */
 export function inferTimeframe(bars: Bar[], dateOnly: boolean): string {
@@ -201,46 +231,39 @@ export function parsePriceCsv(bytes: Uint8Array, fileName: string): PriceSeries 
           ? ' (is it separated by semicolons or tabs? trendcast reads comma-separated files)'
           : '';
       throw new InputError(
-        `${file}, row 1: missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; found ${header.map((h) => `"${h}"`).join(', ') || 'nothing'}${hint}`,
+        `${file}, row 1: missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; found ${listColumns(header)}${hint}`,
       );
     }
   };
 
-  // The bars as they will be returned, and each one's row in the file beside it (not in it): no copy is made.
-  const parsed: Bar[] = [];
-  const rowOf: number[] = [];
-  let allDates = true;
   let dataRows = 0;
-  let symbolCell = '';
-  const readBar = (record: string[], row: number) => {
+  let symbolCell: { value: string; row: number } | undefined;
+  const readBar = (record: string[], row: number, group: Group) => {
     const head = header!;
     const cell = (field: Field) => {
       const value = record[column[field]];
       if (value === undefined) {
         throw new InputError(
-          `${file}, row ${row}: ${record.length} columns where the header has ${head.length}; column "${head[column[field]]}" is missing`,
+          `${file}, row ${row}: ${record.length} columns where the header has ${head.length}; column ${quoted(head[column[field]]!)} is missing`,
         );
       }
       return value;
     };
-    const at = (field: Field) => `${file}, row ${row}, column "${head[column[field]]}"`;
+    const at = (field: Field) => `${file}, row ${row}, column ${quoted(head[column[field]]!)}`;
     const rawDate = cell('date');
     const when = parseTimestamp(rawDate, at('date'));
     if (!when)
       throw new InputError(
-        `${at('date')}: "${rawDate}" is not a date (expected forms like 12-Nov-2024, 2024-11-12, 2024-11-12 09:15:00+05:30)`,
+        `${at('date')}: ${quoted(rawDate)} is not a date (expected forms like 12-Nov-2024, 2024-11-12, 2024-11-12 09:15:00+05:30)`,
       );
-    allDates &&= when.dateOnly;
     const num = (field: Field) => {
       const raw = cell(field);
       const value = parseNumber(raw);
       if (value === undefined) {
-        throw new InputError(
-          `${at(field)}: "${raw.length > 40 ? `${raw.slice(0, 40)}...` : raw}" is not a number`,
-        );
+        throw new InputError(`${at(field)}: ${quoted(raw)} is not a number`);
       }
       if (!Number.isFinite(value))
-        throw new InputError(`${at(field)}: "${raw.slice(0, 40)}" is not a finite number`);
+        throw new InputError(`${at(field)}: ${quoted(raw)} is not a finite number`);
       return value;
     };
     const bar: Bar = {
@@ -262,14 +285,28 @@ export function parsePriceCsv(bytes: Uint8Array, fileName: string): PriceSeries 
         `${at('high')}: high ${bar.high} and low ${bar.low} do not enclose open ${bar.open} and close ${bar.close}`,
       );
     }
-    parsed.push(bar);
-    rowOf.push(row);
+    group.allDates &&= when.dateOnly;
+    group.bars.push(bar);
+    group.rows.push(row);
   };
 
   // Each record is handled as it is parsed and dropped (on_record returns null): the parser never collects them
-  // all, so memory holds the bars, not every cell of the file as strings. Files with a series column are kept
-  // whole until the most frequent series is known (NSE exports: small).
-  const withSeries: Array<{ record: string[]; row: number }> = [];
+  // all, so memory holds the bars, not every cell of the file as strings. With a series column each series keeps
+  // its own bars and only its first refusal (the rows of series not modelled may be incomplete), so memory grows
+  // with the valid bars, as in every other layout, not with the rows.
+  const groups = new Map<string, Group>();
+  const groupOf = (series: string) => {
+    let group = groups.get(series);
+    if (!group) {
+      if (groups.size >= MAX_SERIES)
+        throw new InputError(
+          `${file}: more than ${MAX_SERIES} different values in the series column; one file holds one symbol's listings`,
+        );
+      group = { rows: [], bars: [], allDates: true, records: 0 };
+      groups.set(series, group);
+    }
+    return group;
+  };
   try {
     parse(text, {
       relax_column_count: true,
@@ -279,11 +316,29 @@ export function parsePriceCsv(bytes: Uint8Array, fileName: string): PriceSeries 
         if (!header) readHeader(record);
         else {
           dataRows++;
-          if (dataRows === 1 && column.symbol !== undefined)
-            symbolCell = (record[column.symbol] ?? '').trim();
           if (record.every((c) => c.trim() === '')) return null;
-          if (column.series !== undefined) withSeries.push({ record, row: context.lines });
-          else readBar(record, context.lines);
+          const row = context.lines;
+          if (column.symbol !== undefined) {
+            const value = (record[column.symbol] ?? '').trim();
+            if (!symbolCell) symbolCell = { value, row };
+            else if (value !== symbolCell.value)
+              throw new InputError(
+                `${file}, row ${row}, column ${quoted(header[column.symbol]!)}: ${quoted(value)} differs from ${quoted(symbolCell.value)} in row ${symbolCell.row}; one file holds one symbol`,
+              );
+          }
+          if (column.series === undefined) {
+            readBar(record, row, groupOf(''));
+            return null;
+          }
+          const group = groupOf((record[column.series] ?? '').trim());
+          group.records++;
+          if (group.error) return null;
+          try {
+            readBar(record, row, group);
+          } catch (e) {
+            if (!(e instanceof InputError)) throw e;
+            group.error = e;
+          }
         }
         return null;
       },
@@ -297,17 +352,10 @@ export function parsePriceCsv(bytes: Uint8Array, fileName: string): PriceSeries 
   if (dataRows === 0) throw new InputError(`${file}: a header and no data rows`);
 
   // NSE exports can mix series (EQ, BE, ...) for one symbol; the most frequent one is the listing to model.
-  if (column.series !== undefined) {
-    const counts = new Map<string, number>();
-    for (const { record } of withSeries) {
-      const s = (record[column.series] ?? '').trim();
-      counts.set(s, (counts.get(s) ?? 0) + 1);
-    }
-    const keepSeries = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-    for (const { record, row } of withSeries)
-      if ((record[column.series] ?? '').trim() === keepSeries) readBar(record, row);
-  }
-  if (parsed.length === 0) throw new InputError(`${file}: no data rows`);
+  const kept = [...groups.values()].sort((a, b) => b.records - a.records)[0];
+  if (kept?.error) throw kept.error;
+  if (!kept || kept.bars.length === 0) throw new InputError(`${file}: no data rows`);
+  const { bars: parsed, rows: rowOf } = kept;
 
   const order = Uint32Array.from(parsed.keys()).sort(
     (i, j) => parsed[i]!.time - parsed[j]!.time || rowOf[i]! - rowOf[j]!,
@@ -328,6 +376,13 @@ export function parsePriceCsv(bytes: Uint8Array, fileName: string): PriceSeries 
     bars.push(bar);
     previous = i;
   }
-  const symbol = symbolCell ? sanitizeSymbol(symbolCell) : symbolFromFileName(file);
-  return { symbol, timeframe: inferTimeframe(bars, allDates), bars };
+  const symbol = symbolCell
+    ? checkedSymbol(
+        symbolCell.value,
+        symbolCell.value,
+        `${file}, row ${symbolCell.row}, column ${quoted(header[column.symbol]!)}`,
+        'write the symbol itself there, e.g. RELIANCE or M_M',
+      )
+    : symbolFromFileName(file);
+  return { symbol, timeframe: inferTimeframe(bars, kept.allDates), bars };
 }

@@ -59,6 +59,8 @@ export const RunDoc = z.object({
   /** The configs this run trains, one trial each. */
   configs: z.array(z.string()),
   gate: z.boolean(),
+  /** Why the promotion gate is off (the grid that turned it off, and the setting that allowed it); null when on. */
+  gateOff: z.string().nullable().optional(),
   /** The grid's significance level and backtest rules; absent on runs from before they existed (the defaults). */
   evaluation: Evaluation.optional(),
   createdAt: z.string(),
@@ -105,6 +107,21 @@ export const RunDoc = z.object({
     .optional(),
   /** Plain-words warnings for whoever planned the run (e.g. a grid that may take hours), with the ways out. */
   warnings: z.array(z.string()).optional(),
+  /**
+   * The run's training budget as ingest checked it (shared/budget.ts): its estimated accelerator-hours, each trial's
+   * share, the limits then in force, and until when a daily-budget hold keeps its jobs from starting (null: none).
+   * Absent on runs from before it existed.
+   */
+  budget: z
+    .object({
+      estimateHours: z.number().nonnegative(),
+      trialHours: z.record(z.string(), z.number().nonnegative()),
+      runLimitHours: z.number().positive(),
+      dailyLimitHours: z.number().positive(),
+      committedTodayHours: z.number().nonnegative(),
+      notBefore: z.string().nullable(),
+    })
+    .optional(),
 });
 export type RunDoc = z.infer<typeof RunDoc>;
 
@@ -124,8 +141,10 @@ export const TrialDoc = z.object({
   error: z.string().nullable(),
   /** What the training job is started with: the trial starts itself from the queue with it. */
   request: TrainingRequest.nullable().default(null),
-  /** Why the trial is still queued (no free slot, GPU quota), in plain words. */
+  /** Why the trial is still queued (no free slot, GPU quota, the daily budget), in plain words. */
   waiting: z.string().nullable().default(null),
+  /** A daily-budget hold: the trial's job may not start before this time (shared/budget.ts mayStartNow). */
+  notBefore: z.string().nullable().default(null),
   /** The last transient failure the launcher met starting this trial, and how many it met. */
   lastError: z.string().nullable().default(null),
   launchFailures: z.number().int().nonnegative().default(0),

@@ -18,6 +18,8 @@ export const TrainingRequest = z
     seed: z.number().int().min(0).optional(),
     /** The grid's backtest rules (threshold, costs, short or flat); the defaults when absent. */
     evaluation: Evaluation.optional(),
+    /** Ingest's estimate of this trial's seconds (shared/estimate.ts): the job's timeout is a multiple of it. */
+    estimatedSeconds: z.number().nonnegative().optional(),
   })
   .strict();
 export type TrainingRequest = z.infer<typeof TrainingRequest>;

@@ -74,7 +74,9 @@ export const Settings = z.object({
     .number()
     .min(0)
     .default(0)
-    .describe('a training job running longer is stopped by Vertex AI; 0: the run deadline'),
+    .describe(
+      "a training job running longer is stopped by Vertex AI; 0: three times the trial's estimate, at least 30 min, at most the run deadline",
+    ),
   TRENDCAST_MAX_UPLOAD_BYTES: z.coerce
     .number()
     .int()
@@ -87,6 +89,32 @@ export const Settings = z.object({
     .positive()
     .default(24 * 60)
     .describe('trials without a result by then fail as "timed out" and the run is decided'),
+  TRENDCAST_MAX_CONFIGS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(20)
+    .describe('a grid with more configs is refused at ingest, before anything is queued'),
+  TRENDCAST_MAX_RUN_HOURS: z.coerce
+    .number()
+    .positive()
+    // The default grid on a year of 5-minute bars (18,270 windows, bench/RESULTS.md) is estimated at 8.9 hours.
+    .default(24)
+    .describe(
+      'a run whose estimated accelerator-hours (every config to its epoch limit, `shared/estimate.ts`) are more fails at ingest, saying how to lower the estimate',
+    ),
+  TRENDCAST_MAX_DAILY_HOURS: z.coerce
+    .number()
+    .positive()
+    .default(48)
+    .describe(
+      "accelerator-hours of the jobs started in one UTC day; a run that would pass it waits, with the reason on the run, for the next day's budget",
+    ),
+  TRENDCAST_ALLOW_GATE_OFF: flag
+    .default(false)
+    .describe(
+      'whether a grid may turn the promotion gate off (`gate: false`); off, such a grid is refused at ingest. The embedded `trendcast` (your machine, your spend) sets it to `1` unless it is set',
+    ),
   TRENDCAST_ESTIMATE_WARN_MINUTES: z.coerce
     .number()
     .positive()

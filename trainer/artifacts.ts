@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { CorruptModelError, messageOf } from '../shared/errors.ts';
 import type { ObjectStore } from '../shared/ports.ts';
 
 const WEIGHTS_FILE = 'weights.bin';
@@ -23,25 +24,50 @@ export async function saveModel(model: tf.LayersModel, store: ObjectStore, prefi
   );
 }
 
-/** Loads a model saved by saveModel (or any single-shard tfjs layers model) from the object store. */
+type WeightsGroup = { paths: string[]; weights: tf.io.WeightsManifestEntry[] };
+
+/**
+ * Loads a model saved by saveModel (or any single-shard tfjs layers model) from the object store. Stored bytes that
+ * are not such a model (bad JSON, no `weightsManifest`, a topology or weights tfjs refuses) are a CorruptModelError:
+ * reading them again gives the same bytes, so no redelivery can help. A failed read stays what it was.
+ */
 export async function loadModel(store: ObjectStore, prefix: string): Promise<tf.LayersModel> {
-  const modelJson = JSON.parse((await store.read(`${prefix}model.json`)).toString('utf8'));
-  const manifest = modelJson.weightsManifest as Array<{
-    paths: string[];
-    weights: tf.io.WeightsManifestEntry[];
-  }>;
+  const where = `${store.baseUri}${prefix}model.json`;
+  const corrupt = (what: string, cause?: unknown) =>
+    new CorruptModelError(`${where}: not a usable model: ${what}`, { cause });
+  const text = (await store.read(`${prefix}model.json`)).toString('utf8');
+  let modelJson: { modelTopology?: unknown; weightsManifest?: unknown };
+  try {
+    modelJson = JSON.parse(text);
+  } catch (error) {
+    throw corrupt(`not JSON (${messageOf(error)})`, error);
+  }
+  const manifest = modelJson?.weightsManifest as WeightsGroup[] | undefined;
+  const wellFormed =
+    Array.isArray(manifest) &&
+    manifest.every(
+      (g) =>
+        Array.isArray(g?.paths) && g.paths.every((p) => typeof p === 'string') && Array.isArray(g.weights),
+    );
+  if (!wellFormed) throw corrupt('no weightsManifest of paths and weights');
+  if (typeof modelJson.modelTopology !== 'object' || modelJson.modelTopology === null)
+    throw corrupt('no modelTopology');
   const buffers = await Promise.all(manifest.flatMap((g) => g.paths).map((p) => store.read(`${prefix}${p}`)));
   const weightData = Buffer.concat(buffers);
-  return tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: modelJson.modelTopology,
-      weightSpecs: manifest.flatMap((g) => g.weights),
-      weightData: weightData.buffer.slice(
-        weightData.byteOffset,
-        weightData.byteOffset + weightData.byteLength,
-      ),
-    }),
-  );
+  try {
+    return await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology as tf.io.ModelJSON['modelTopology'],
+        weightSpecs: manifest.flatMap((g) => g.weights),
+        weightData: weightData.buffer.slice(
+          weightData.byteOffset,
+          weightData.byteOffset + weightData.byteLength,
+        ),
+      }),
+    );
+  } catch (error) {
+    throw corrupt(messageOf(error), error);
+  }
 }
 
 export type EpochRecord = {

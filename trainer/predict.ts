@@ -1,6 +1,6 @@
 // Runs a saved model on one window: the forecast's only use of TensorFlow.js, loaded on demand by its callers.
 import * as tf from '@tensorflow/tfjs';
-import { InputError } from '../shared/errors.ts';
+import { CorruptModelError, InputError } from '../shared/errors.ts';
 import { checkFits, type LatestWindow, ModelPreprocessing, scaleWindow } from '../shared/forecast.ts';
 import { TRIAL_FILES } from '../shared/names.ts';
 import type { ObjectStore } from '../shared/ports.ts';
@@ -49,7 +49,10 @@ export async function predictProbability(
     const y = model.predict(x) as tf.Tensor;
     const [probability] = await y.data();
     y.dispose();
-    return probability!;
+    // A model whose head is not one sigmoid unit loads but answers nothing usable.
+    if (probability === undefined || !(probability >= 0 && probability <= 1))
+      throw new CorruptModelError(`${where}: the model answered ${probability} where a probability belongs`);
+    return probability;
   } finally {
     x.dispose();
     model.dispose();

@@ -1,5 +1,6 @@
 import { JobServiceClient, type protos } from '@google-cloud/aiplatform';
 import { PassThroughClient } from 'google-auth-library';
+import { jobTimeoutSeconds } from '../../shared/budget.ts';
 import { JobRefusedError, QuotaExceededError } from '../../shared/errors.ts';
 import type { TrainingRequest } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
@@ -55,10 +56,6 @@ export function quotaFor(acceleratorType: string): string {
   return `custom_model_training_${acceleratorType.toLowerCase().replace(/^nvidia_tesla_/, 'nvidia_')}_gpus`;
 }
 
-/** How long a job may run before Vertex AI stops it: the setting, or else the run's deadline (a job never outlives its run). */
-export const jobTimeoutSeconds = (settings: Settings) =>
-  Math.round(60 * (settings.TRENDCAST_JOB_TIMEOUT_MINUTES || settings.TRENDCAST_RUN_DEADLINE_MINUTES));
-
 /**
  * The CustomJob for one TrainingRequest: the trainer image, the request as arguments, one worker on the configured
  * machine (without its GPU with `cpu`: the image's backend chain falls back to the CPU), a timeout.
@@ -98,7 +95,7 @@ export function buildCustomJob(
           },
         },
       ],
-      scheduling: { timeout: { seconds: jobTimeoutSeconds(settings) } },
+      scheduling: { timeout: { seconds: jobTimeoutSeconds(settings, request.estimatedSeconds) } },
       ...(settings.TRENDCAST_TRAINER_SERVICE_ACCOUNT
         ? { serviceAccount: settings.TRENDCAST_TRAINER_SERVICE_ACCOUNT }
         : {}),

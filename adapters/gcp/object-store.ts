@@ -20,6 +20,25 @@ export function storageClient(
   return storage;
 }
 
+/** The stream's bytes, refused (and the stream destroyed) as soon as they pass `maxBytes`. */
+async function readCapped(stream: Readable, maxBytes: number, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxBytes)
+        throw new InputError(
+          `${key}: more than ${maxBytes} bytes, over the upload limit of ${maxBytes} bytes`,
+        );
+      chunks.push(chunk);
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks, total);
+}
+
 const isNotFound = (error: unknown) => (error as { code?: number }).code === 404;
 
 /**
@@ -44,7 +63,8 @@ export class GcsObjectStore implements ObjectStore {
 
   async read(key: string): Promise<Buffer> {
     try {
-      const [data] = await this.file(key).download();
+      // Raw bytes: the client would otherwise gunzip an object stored with `Content-Encoding: gzip`.
+      const [data] = await this.file(key).download({ decompress: false });
       return data;
     } catch (error) {
       if (isNotFound(error))
@@ -61,11 +81,18 @@ export class GcsObjectStore implements ObjectStore {
     const where = `${this.baseUri}${key}${options.generation ? `#${options.generation}` : ''}`;
     try {
       const [metadata] = await file.getMetadata();
+      // The client's download() gunzips such an object transparently, so a 200 KB object became 200 MB of text past
+      // every size check; its stored bytes are compressed, not CSV, so it is refused by what it says it is.
+      if (metadata.contentEncoding)
+        throw new InputError(
+          `${key}: stored with Content-Encoding: ${metadata.contentEncoding}; upload the file itself, uncompressed (no gsutil cp -z/-Z, no gzip: true)`,
+        );
       const size = Number(metadata.size);
       if (size > maxBytes)
         throw new InputError(`${key}: ${size} bytes is over the upload limit of ${maxBytes} bytes`);
-      const [data] = await file.download();
-      return data;
+      // The generation just checked, read raw, counted as it streams: the cap holds whatever the metadata said.
+      const checked = this.storage.bucket(this.bucket).file(key, { generation: metadata.generation! });
+      return await readCapped(checked.createReadStream({ decompress: false }), maxBytes, key);
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundError(`${where}: no such object`, { cause: error });
       throw error;

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
+import { jobSeconds } from '../../shared/budget.ts';
 import { InputError } from '../../shared/errors.ts';
 import type { DocumentStore } from '../../shared/ports.ts';
 import { readForecasts, readModels, readRuns, readTrials } from '../../shared/records.ts';
@@ -34,6 +35,10 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
       report: run.reportUri ? reportLocation(run.reportUri) : null,
       dataset: run.dataset,
       estimate: run.estimate ?? null,
+      budget: run.budget
+        ? { ...run.budget, actualHours: jobSeconds(trials, new Date().toISOString()) / 3600 }
+        : null,
+      gateOff: run.gateOff ?? null,
       warnings: run.warnings ?? [],
       trials: trials.map((t) => ({
         config: t.config,

@@ -1,4 +1,6 @@
 // The Google Cloud adapters against real protocol peers: fake-gcs-server, the Pub/Sub emulator, the Firestore emulator.
+
+import { gzipSync } from 'node:zlib';
 import { Firestore } from '@google-cloud/firestore';
 import { type Message, PubSub } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +69,28 @@ describe.skipIf(skip).sequential('Google Cloud adapters on the emulators', () =>
         /1000 bytes is over the upload limit/,
       );
       await expect(store.readLimited('t4/missing.csv', 999)).rejects.toThrow(/no such object/);
+    });
+
+    it('reads raw bytes: an object stored with Content-Encoding: gzip is refused, never unpacked past the limit', async () => {
+      // 20 MB of text gzips to about 20 KB: the stored size passes any limit, the unpacked size would not.
+      const unpacked = 20 * 1024 * 1024;
+      const file = storageClient().bucket(emulators.env.TRENDCAST_BUCKET).file('t4/bomb.csv');
+      await file.save(gzipSync(Buffer.alloc(unpacked, 'x')), {
+        resumable: false,
+        metadata: { contentEncoding: 'gzip', contentType: 'text/csv' },
+      });
+      const [metadata] = await file.getMetadata();
+      expect(Number(metadata.size)).toBeLessThan(100_000);
+      // The hazard itself: the client's default download() unpacks it.
+      expect((await file.download())[0].length).toBe(unpacked);
+
+      await expect(store.readLimited('t4/bomb.csv', 1_000_000)).rejects.toThrow(InputError);
+      await expect(store.readLimited('t4/bomb.csv', 1_000_000)).rejects.toThrow(
+        /t4\/bomb\.csv: stored with Content-Encoding: gzip; upload the file itself, uncompressed/,
+      );
+      const raw = await store.read('t4/bomb.csv');
+      expect(raw.length).toBe(Number(metadata.size));
+      expect([raw[0], raw[1]]).toEqual([0x1f, 0x8b]);
     });
 
     it('a reader sees the old object or the new one, never a part of either', async () => {

@@ -17,7 +17,10 @@ describe.skipIf(skip).sequential('forecasts on the emulators', () => {
   let cloud: EmulatedCloud;
 
   beforeAll(async () => {
-    cloud = await startEmulatedCloud({ log: createLogger({}, { json: true, write: () => {} }) });
+    cloud = await startEmulatedCloud({
+      log: createLogger({}, { json: true, write: () => {} }),
+      settings: { TRENDCAST_ALLOW_GATE_OFF: '1' },
+    });
   }, 180_000);
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 // Ingest on fake-gcs-server with object versioning on: it reads the generation its event names (an upload overwritten
 // after its event still trains on the bytes that event announced), and streams the dataset's large files.
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FirestoreDocumentStore } from '../../adapters/gcp/document-store.ts';
 import { GcsObjectStore, storageClient } from '../../adapters/gcp/object-store.ts';
@@ -13,7 +14,7 @@ import { NotFoundError } from '../../shared/errors.ts';
 import type { CloudEventLike, StorageObjectData } from '../../shared/events.ts';
 import { DATASET_FILES, PATHS } from '../../shared/names.ts';
 import type { Deps } from '../../shared/ports.ts';
-import { readRun } from '../../shared/records.ts';
+import { readRun, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
@@ -140,5 +141,30 @@ describe
       expect(run.error).toBe(
         'incoming/BIG.csv: 1000001 bytes is over the upload limit of 1000000 bytes (TRENDCAST_MAX_UPLOAD_BYTES)',
       );
+    });
+
+    it('refuses a CSV stored with Content-Encoding: gzip (the client would unpack it past the limit), nothing queued', async () => {
+      // 20 MiB of CSV rows gzip to about 60 KB: under the 1 MB limit as stored, 20 times over it unpacked.
+      const rows = `${CSV.toString('utf8').split('\n').slice(1, 3).join('\n')}\n`;
+      const csv = Buffer.concat([CSV, Buffer.from(rows.repeat(Math.ceil((20 * 1024 * 1024) / rows.length)))]);
+      const key = `${PATHS.incomingPrefix}GZ.csv`;
+      const file = storageClient().bucket(bucket).file(key);
+      await file.save(gzipSync(csv), { resumable: false, metadata: { contentEncoding: 'gzip' } });
+      const [metadata] = await file.getMetadata();
+      expect(Number(metadata.size)).toBeLessThan(1_000_000);
+      const event: CloudEventLike<StorageObjectData> = {
+        id: 'gz',
+        type: 'google.cloud.storage.object.v1.finalized',
+        source: `//storage.googleapis.com/projects/_/buckets/${bucket}`,
+        data: { bucket, name: key, generation: String(metadata.generation), size: String(metadata.size) },
+      };
+      await ingest(event, deps);
+      const run = (await readRun(deps.docs, runIdOf(event)))!;
+      expect(run.status).toBe('failed');
+      expect(run.error).toBe(
+        'incoming/GZ.csv: stored with Content-Encoding: gzip; upload the file itself, uncompressed (no gsutil cp -z/-Z, no gzip: true)',
+      );
+      expect(await readTrials(deps.docs, runIdOf(event))).toEqual([]);
+      expect(await deps.store.list(PATHS.dataset(runIdOf(event)))).toEqual([]);
     });
   });

@@ -44,7 +44,12 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, one training sl
       maxJobs: 1,
       gpuQuota: 1,
       sweepEveryMs: 2_000,
-      settings: { TRENDCAST_JOB_TIMEOUT_MINUTES: '0.5', TRENDCAST_STALE_START_SECONDS: '2' },
+      // These grids turn the gate off to reach the failure under test; the deployment allows it.
+      settings: {
+        TRENDCAST_JOB_TIMEOUT_MINUTES: '0.5',
+        TRENDCAST_STALE_START_SECONDS: '2',
+        TRENDCAST_ALLOW_GATE_OFF: '1',
+      },
       log: createLogger({}, { json: true, write: (line) => logLines.push(line) }),
     });
   }, 180_000);
@@ -314,6 +319,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, no GPU quota', 
       gpuQuota: 0,
       sweepEveryMs: 2_000,
       log: createLogger({}, { write: () => {} }),
+      settings: { TRENDCAST_ALLOW_GATE_OFF: '1' },
     });
     const id = await drop(cloud, 'no-quota', {
       gate: false,
@@ -349,7 +355,7 @@ describe.skipIf(skip).sequential('the pipeline on the emulators, no GPU quota', 
       maxJobs: 2,
       gpuQuota: 0,
       sweepEveryMs: 2_000,
-      settings: { TRENDCAST_ON_NO_GPU_QUOTA: 'cpu' },
+      settings: { TRENDCAST_ON_NO_GPU_QUOTA: 'cpu', TRENDCAST_ALLOW_GATE_OFF: '1' },
       log: createLogger({}, { write: () => {} }),
     });
     const id = await drop(cloud, 'cpu-fallback', {

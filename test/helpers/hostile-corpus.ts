@@ -21,6 +21,12 @@ function ohlcv(n: number, price: (i: number) => number, extra: (i: number) => st
   }
   return `${lines.join('\n')}\n`;
 }
+/** `csv` with a Symbol column holding `symbol(i)` on data row i. */
+const withSymbol = (csv: string, symbol: (i: number) => string) =>
+  csv
+    .split('\n')
+    .map((line, i) => (line === '' ? line : `${line},${i === 0 ? 'Symbol' : symbol(i - 1)}`))
+    .join('\n');
 const wave = (i: number) => 100 + 10 * Math.sin(i / 3) + i * 0.01;
 const replaceRow = (i: number, from: RegExp, to: string) =>
   [header, ...rows.map((r, j) => (j === i ? r.replace(from, to) : r))].join('\n');
@@ -74,6 +80,36 @@ export const HOSTILE: CorpusCase[] = [
   ),
   bad('too-few-rows.csv', ohlcv(70, wave)),
   bad('semicolon-separated.csv', ohlcv(120, wave).replaceAll(',', ';')),
+  // An 800 KB header of 85,000 columns once made a 2 MB error line, run document and report.
+  bad(
+    'huge-header.csv',
+    `${Array.from({ length: 85_000 }, (_, i) => `Column${i}`).join(',')}\n1,2\n`,
+    /more columns/,
+  ),
+  bad('huge-value.csv', ohlcv(120, wave).replace('2020-02-01', 'x'.repeat(500_000)), /500000 characters/),
+  // 12 MB of rows with only a series under a `Series` header once ran ingest's heap out of memory.
+  bad(
+    'series-blank-rows.csv',
+    `Date,Series,Open,High,Low,Close,Volume\n${',EQ,,,,,\n'.repeat(1_390_000)}`,
+    /row 2/,
+  ),
+  bad('M&M.csv', ohlcv(120, wave), /"M&M" is not a symbol.*name the file/),
+  bad('रिलायंस.csv', ohlcv(120, wave), /not a symbol.*name the file/),
+  bad(
+    'symbol-disagrees.csv',
+    withSymbol(ohlcv(120, wave), (i) => (i === 50 ? 'INFY' : 'TCS')),
+    /row 52.*"INFY" differs from "TCS"/,
+  ),
+  bad(
+    'symbol-not-a-symbol.csv',
+    withSymbol(ohlcv(120, wave), () => 'M&M'),
+    /column "Symbol": "M&M" is not a symbol/,
+  ),
+  bad(
+    'symbol-blank.csv',
+    withSymbol(ohlcv(120, wave), () => ''),
+    /"" is not a symbol/,
+  ),
   bad(
     'utf16-garbage.csv',
     Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('\u0000\u0001\u0002'.repeat(100))]),
@@ -105,4 +141,8 @@ export const VALID: CorpusCase[] = [
   good('Quote-Equity-RELIANCE-EQ-blank-ltp.csv', blankUnused),
   good('Quote-Equity-RELIANCE-EQ-trailing-blank-lines.csv', `${referenceText}\n\n\n\r\n`),
   good('plain-ohlcv.csv', ohlcv(150, wave)),
+  good(
+    'symbol-column.csv',
+    withSymbol(ohlcv(150, wave), () => 'TCS'),
+  ),
 ];

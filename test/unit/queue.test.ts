@@ -402,7 +402,13 @@ describe('the control plane under faults (issue 21)', () => {
         ...DEFAULT_GRID,
         configs: Array.from({ length: waiting }, (_, i) => ({ ...DEFAULT_GRID.configs[0]!, name: `c${i}` })),
       };
-      const deps = localDeps({ prefix: 'queue-reads-', launcher: platform, delivery: { backoffMs: 1 } });
+      // A backlog past the default grid and budget limits (issue 22), lifted for this measurement.
+      const settings = {
+        TRENDCAST_MAX_CONFIGS: String(waiting),
+        TRENDCAST_MAX_RUN_HOURS: '100000',
+        TRENDCAST_MAX_DAILY_HOURS: '100000',
+      };
+      const deps = localDeps({ prefix: 'queue-reads-', launcher: platform, delivery: { backoffMs: 1 }, settings });
       await deps.store.write('incoming/ref.grid.json', JSON.stringify(grid));
       await deps.store.write('incoming/ref.csv', readFileSync(REFERENCE_CSV));
       await ingest(objectFinalized('incoming/ref.csv'), deps);
