@@ -408,7 +408,12 @@ describe('the control plane under faults (issue 21)', () => {
         TRENDCAST_MAX_RUN_HOURS: '100000',
         TRENDCAST_MAX_DAILY_HOURS: '100000',
       };
-      const deps = localDeps({ prefix: 'queue-reads-', launcher: platform, delivery: { backoffMs: 1 }, settings });
+      const deps = localDeps({
+        prefix: 'queue-reads-',
+        launcher: platform,
+        delivery: { backoffMs: 1 },
+        settings,
+      });
       await deps.store.write('incoming/ref.grid.json', JSON.stringify(grid));
       await deps.store.write('incoming/ref.csv', readFileSync(REFERENCE_CSV));
       await ingest(objectFinalized('incoming/ref.csv'), deps);
