@@ -15,6 +15,8 @@ export interface TrendcastConfig {
    */
   buildRegion: string;
   bucket: string;
+  /** Members who may create objects under incoming/ and forecast/ (and nothing else): the uploader role. */
+  uploaders: string[];
   /** The image Vertex AI runs: the GPU image, or the CPU image when training on CPU (see `onGpu`). */
   trainerImage: string;
   machineType: string;
@@ -47,7 +49,7 @@ const KMS_KEY = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys
  * The configuration from environment variables (TRENDCAST_PROJECT, TRENDCAST_REGION, TRENDCAST_BUILD_REGION, TRENDCAST_BUCKET,
  * TRENDCAST_TRAINER_IMAGE, TRENDCAST_CPU_TRAINER_IMAGE, TRENDCAST_MACHINE_TYPE, TRENDCAST_ACCELERATOR_TYPE,
  * TRENDCAST_ACCELERATOR_COUNT, TRENDCAST_MAX_JOBS, TRENDCAST_KMS_KEY, TRENDCAST_ACCESS_LOG_BUCKET,
- * TRENDCAST_DESTROY_DATA, TRENDCAST_IMPORT_BUCKET) or cdktf context (`project`, `region`, `bucket`, ...), the environment winning.
+ * TRENDCAST_DESTROY_DATA, TRENDCAST_IMPORT_BUCKET, TRENDCAST_UPLOADERS) or cdktf context (`project`, `region`, `bucket`, ...), the environment winning.
  */
 export function configFrom(
   env: Record<string, string | undefined>,
@@ -87,6 +89,7 @@ export function configFrom(
     region,
     buildRegion: pick('TRENDCAST_BUILD_REGION', 'buildRegion') || region,
     bucket: pick('TRENDCAST_BUCKET', 'bucket') || `${project}-trendcast`,
+    uploaders: uploadersFrom(pick('TRENDCAST_UPLOADERS', 'uploaders')),
     trainerImage: trainerImage(pick, { project, region, onGpu }),
     machineType: pick('TRENDCAST_MACHINE_TYPE', 'machineType') || SETTINGS_DEFAULTS.TRENDCAST_MACHINE_TYPE,
     accelerator,
@@ -129,4 +132,18 @@ function trainerImage(
     throw new Error(`${variable}: "${image}" is not an image reference like ${example}`);
   }
   return image;
+}
+
+/** `TRENDCAST_UPLOADERS`: IAM members, comma-separated (`user:ana@example.com,group:traders@example.com`). */
+function uploadersFrom(value: string | undefined): string[] {
+  const members = (value ?? '')
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
+  for (const m of members)
+    if (!/^(user|group|serviceAccount|domain|principal|principalSet):\S+$/.test(m))
+      throw new Error(
+        `TRENDCAST_UPLOADERS: "${m}" is not an IAM member (user:..., group:..., serviceAccount:...)`,
+      );
+  return members;
 }

@@ -28,6 +28,10 @@ export interface IdentitiesProps {
   project: string;
   region: string;
   bucket: StorageBucket;
+  /** The data bucket's name, for IAM conditions on object names. */
+  bucketName: string;
+  /** Members who may drop CSVs (`user:...`, `group:...`, `serviceAccount:...`). */
+  uploaders: string[];
   sourceBucket: StorageBucket;
   messaging: Messaging;
   registry: ArtifactRegistryRepository;
@@ -79,20 +83,49 @@ export class Identities extends Construct {
     };
     this.accounts = sa;
 
-    const bucketRole = (grantId: string, a: ServiceAccount, role: string) =>
+    // Every account that touches the data bucket reads all of it, and writes (create, overwrite, delete) only under
+    // the prefixes its code writes (shared/names.ts PATHS): an IAM condition on the object's name. No account may
+    // write the whole bucket, so none can replace models/ or a report it has no business with. The trainer account
+    // is shared by every job: a condition cannot confine a job to its own run's folder, only all jobs to runs/.
+    const objectsUnder = (prefixes: string[]) => ({
+      title: `objects under ${prefixes.join(' ')}`,
+      expression: prefixes
+        .map((p) => `resource.name.startsWith("projects/_/buckets/${props.bucketName}/objects/${p}")`)
+        .join(' || '),
+    });
+    const bucketRole = (
+      grantId: string,
+      who: string,
+      role: string,
+      condition?: { title: string; expression: string },
+    ) =>
       new StorageBucketIamMember(this, `bucket-${grantId}`, {
         bucket: props.bucket.name,
         role,
-        member: member(a),
+        member: who,
+        ...(condition ? { condition } : {}),
         dependsOn: apis.needs('storage'),
       });
-    bucketRole('ingest', sa.ingest, 'roles/storage.objectUser'); // reads incoming/, writes datasets/
-    bucketRole('collector', sa.collector, 'roles/storage.objectUser'); // copies artifacts to models/
-    // Whoever decides a run finishes its promotion: the sweeper and the dead-letter function decide runs too.
-    bucketRole('sweeper', sa.sweeper, 'roles/storage.objectUser');
-    bucketRole('dead-letter', sa.deadLetter, 'roles/storage.objectUser');
-    bucketRole('forecaster', sa.forecaster, 'roles/storage.objectViewer'); // reads forecast/, datasets/, models/
-    bucketRole('trainer', sa.trainer, 'roles/storage.objectUser'); // reads datasets/, writes runs/
+    const readsAndWritesUnder = (grantId: string, a: ServiceAccount, prefixes: string[]) => {
+      bucketRole(`${grantId}-reads`, member(a), 'roles/storage.objectViewer');
+      bucketRole(grantId, member(a), 'roles/storage.objectUser', objectsUnder(prefixes));
+    };
+    readsAndWritesUnder('ingest', sa.ingest, ['datasets/', 'runs/']); // datasets; a refused upload's report
+    // Whoever decides a run finishes its promotion (models/) and writes its report (runs/): the collector, and the
+    // sweeper and dead-letter function, which decide runs too.
+    readsAndWritesUnder('collector', sa.collector, ['runs/', 'models/']);
+    readsAndWritesUnder('sweeper', sa.sweeper, ['runs/', 'models/']);
+    readsAndWritesUnder('dead-letter', sa.deadLetter, ['runs/', 'models/']);
+    bucketRole('forecaster', member(sa.forecaster), 'roles/storage.objectViewer'); // reads forecast/, datasets/, models/
+    readsAndWritesUnder('trainer', sa.trainer, ['runs/']); // reads datasets/, writes its trial's folder
+    // Whoever may drop CSVs (TRENDCAST_UPLOADERS): create objects under incoming/ and forecast/, nothing else.
+    for (const [i, uploader] of props.uploaders.entries())
+      bucketRole(
+        `uploader-${i}`,
+        uploader,
+        'roles/storage.objectCreator',
+        objectsUnder(['incoming/', 'forecast/']),
+      );
     const publisher = (grantId: string, t: PubsubTopic, who: string, after: ITerraformDependable[] = []) =>
       new PubsubTopicIamMember(this, `publish-${grantId}`, {
         topic: t.name,

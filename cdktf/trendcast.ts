@@ -85,6 +85,8 @@ export class Trendcast extends Construct {
       project,
       region,
       bucket: storage.bucket,
+      bucketName: config.bucket,
+      uploaders: config.uploaders,
       sourceBucket: storage.sourceBucket,
       messaging,
       registry: registry.repository,

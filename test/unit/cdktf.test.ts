@@ -260,22 +260,39 @@ describe('the CDKTF stack', () => {
         .sort(),
     );
     expect(projectRoles.some((r) => /roles\/(owner|editor|artifactregistry)/.test(r))).toBe(false);
-    const bucketMembers = resources(tf, 'google_storage_bucket_iam_member')
-      .filter((m) => m.bucket === '${google_storage_bucket.bucket.name}')
-      .map((m) => `${m.role} ${m.member}`);
-    expect(bucketMembers.filter((m) => m.startsWith('roles/storage.objectViewer '))).toEqual([
-      'roles/storage.objectViewer serviceAccount:${google_service_account.sa-forecaster.email}',
-    ]);
-    expect(
-      bucketMembers
-        .filter((m) => m.startsWith('roles/storage.objectUser '))
-        .map((m) => m.split(' ')[1])
-        .sort(),
-    ).toEqual(
-      ['collector', 'dead-letter', 'ingest', 'sweeper', 'trainer']
-        .map((a) => `serviceAccount:\${google_service_account.sa-${a}.email}`)
-        .sort(),
+    const onBucket = resources(tf, 'google_storage_bucket_iam_member').filter(
+      (m) => m.bucket === '${google_storage_bucket.bucket.name}',
     );
+    const account = (m: Json) => m.member.match(/sa-([\w-]+)\.email/)![1];
+    // Every account that touches the bucket reads it all...
+    expect(
+      onBucket
+        .filter((m) => m.role === 'roles/storage.objectViewer' && !m.condition)
+        .map(account)
+        .sort(),
+    ).toEqual(['collector', 'dead-letter', 'forecaster', 'ingest', 'sweeper', 'trainer']);
+    // ...and writes only under the prefixes its code writes: no account writes the whole bucket (issue 22).
+    const under = (prefixes: string[]) =>
+      prefixes
+        .map((p) => `resource.name.startsWith("projects/_/buckets/demo-project-trendcast/objects/${p}")`)
+        .join(' || ');
+    const writers = Object.fromEntries(
+      onBucket.filter((m) => m.role !== 'roles/storage.objectViewer').map((m) => [account(m), m]),
+    );
+    expect(Object.keys(writers).sort()).toEqual(['collector', 'dead-letter', 'ingest', 'sweeper', 'trainer']);
+    for (const [name, prefixes] of Object.entries({
+      ingest: ['datasets/', 'runs/'],
+      collector: ['runs/', 'models/'],
+      sweeper: ['runs/', 'models/'],
+      'dead-letter': ['runs/', 'models/'],
+      trainer: ['runs/'],
+    })) {
+      expect(writers[name].role, name).toBe('roles/storage.objectUser');
+      expect(writers[name].condition?.expression, name).toBe(under(prefixes));
+    }
+    const writeRoles = /roles\/storage\.(objectUser|objectCreator|objectAdmin|admin|legacyBucketWriter)$/;
+    for (const m of onBucket.filter((m) => writeRoles.test(m.role)))
+      expect(m.condition, `${m.member} ${m.role}`).toBeDefined();
     const actAs = resources(tf, 'google_service_account_iam_member').filter(
       (m) => m.role === 'roles/iam.serviceAccountUser',
     );
@@ -285,6 +302,27 @@ describe('the CDKTF stack', () => {
       'sweeper',
     ]);
     for (const m of actAs) expect(m.service_account_id).toMatch(/sa-trainer/);
+  });
+
+  it('gives the uploaders TRENDCAST_UPLOADERS names object creation under incoming/ and forecast/ only', () => {
+    expect(
+      resources(tf, 'google_storage_bucket_iam_member').some((m) => m.role.endsWith('objectCreator')),
+    ).toBe(false);
+    const withUploaders = synthStack({
+      TRENDCAST_UPLOADERS: 'user:ana@example.com, group:traders@example.com',
+    });
+    const uploaders = resources(withUploaders, 'google_storage_bucket_iam_member').filter((m) =>
+      m.role.endsWith('objectCreator'),
+    );
+    expect(uploaders.map((m) => m.member)).toEqual(['user:ana@example.com', 'group:traders@example.com']);
+    for (const m of uploaders)
+      expect(m.condition.expression).toBe(
+        'resource.name.startsWith("projects/_/buckets/demo-project-trendcast/objects/incoming/") || ' +
+          'resource.name.startsWith("projects/_/buckets/demo-project-trendcast/objects/forecast/")',
+      );
+    expect(() => synthStack({ TRENDCAST_UPLOADERS: 'ana@example.com' })).toThrow(
+      /TRENDCAST_UPLOADERS: "ana@example.com" is not an IAM member/,
+    );
   });
 
   it('lets no account of the stack hold, at project level, a role that can act as other accounts (CKV_GCP_49)', () => {

@@ -76,7 +76,7 @@ describe('docs/deploy.md', () => {
       expect(known, name).toBe(true);
     }
     const contextKeys = [...doc.matchAll(/^\| `TRENDCAST_\w+` \(`(\w+)`\)/gm)].map((m) => m[1]!);
-    expect(contextKeys.length).toBe(14);
+    expect(contextKeys.length).toBe(15);
     for (const key of contextKeys) expect(configSource, key).toContain(`'${key}'`);
   });
 
