@@ -81,7 +81,7 @@ function describe(run: RunDoc | undefined, trials: TrialDoc[]): string[] {
   const lines = [`run ${run.runId}: ${run.status}${run.waiting ? ` (waiting: ${run.waiting})` : ''}`];
   if (run.status !== 'ingesting') lines.unshift(`ingested: ${trials.length} trial(s)`);
   for (const t of trials) {
-    const epoch = t.progress ? `, epoch ${t.progress.epoch}` : '';
+    const epoch = t.status === 'training' && t.progress ? `, epoch ${t.progress.epoch}` : '';
     const why = t.status === 'failed' && t.error ? `: ${t.error}` : t.waiting ? ` (${t.waiting})` : '';
     lines.push(`  trial ${t.config}: ${t.status}${epoch}${why}`);
   }
