@@ -193,13 +193,14 @@ async function fitFold(
   block: { start: number; end: number },
   shape: { L: number; F: number },
   onEpoch: (p: FoldEpoch) => Promise<void>,
+  log: Logger | undefined,
 ): Promise<Fitted> {
   const { config } = request;
   const { L, F } = shape;
   const nTrain = block.start;
   const model = buildModel(config, L, F, request.seed);
   let lr = config.learningRate;
-  const trainer = foldTrainer(model, { X, y, validation: block, shape }, lr);
+  const trainer = foldTrainer(model, { X, y, validation: block, shape }, lr, log);
   const stopping = new EarlyStopping(config.patience ?? DEFAULT_PATIENCE);
   const plateau = new ReduceLrOnPlateau(0.5, 7, 1e-7);
   const history: EpochRecord[] = [];
@@ -305,19 +306,27 @@ async function train(
         ? scaleWindows(raw, F, L, block.start)
         : { X: Xdata, scaler: manifest.scaler };
       const fold = blocks.length > 1 ? { fold: j + 1, folds: blocks.length } : {};
-      const fitted = await fitFold(request, X, ydata, block, { L, F }, (p) => {
-        epochSeconds.push(p.seconds);
-        const at = { ...p, ...fold };
-        const pace = trainingPace(epochSeconds, at);
-        hooks.onEpoch?.({ ...at, ...pace });
-        return progress.update({
-          epoch: p.epoch,
-          epochs: p.epochs,
-          ...fold,
-          ...pace,
-          updatedAt: new Date().toISOString(),
-        });
-      });
+      const fitted = await fitFold(
+        request,
+        X,
+        ydata,
+        block,
+        { L, F },
+        (p) => {
+          epochSeconds.push(p.seconds);
+          const at = { ...p, ...fold };
+          const pace = trainingPace(epochSeconds, at);
+          hooks.onEpoch?.({ ...at, ...pace });
+          return progress.update({
+            epoch: p.epoch,
+            epochs: p.epochs,
+            ...fold,
+            ...pace,
+            updatedAt: new Date().toISOString(),
+          });
+        },
+        hooks.log,
+      );
       last?.model.dispose();
       last = { ...fitted, scaler };
       probabilities.push(...fitted.probabilities);

@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../adapters/log.ts';
 import type { TrainingConfig } from '../../shared/config.ts';
 import { seededRandom } from '../../shared/random.ts';
+import { type LayerSpec, referenceArchitecture } from '../../trainer/architecture.ts';
+import { foldTrainer } from '../../trainer/fold-trainer.ts';
 import { FusedTraining } from '../../trainer/fused-training.ts';
 import { buildModel } from '../../trainer/model.ts';
 
@@ -17,7 +20,6 @@ const CONFIG: TrainingConfig = {
   batchSize: 5,
   epochs: 1,
 };
-const DROPOUT_LAYERS = ['dropout_1', 'dropout_2', 'dropout_3', 'dropout_4', 'dropout_5'];
 
 /** max |a - b| / max |b|. */
 function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -31,8 +33,8 @@ function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): 
 }
 
 /** A model with every weight random and non-trivial (batch-norm scales, offsets and moving statistics too). */
-function randomModel() {
-  const model = buildModel(CONFIG, STEPS, FEATURES, 3);
+function randomModel(architecture: LayerSpec[] = referenceArchitecture(CONFIG)) {
+  const model = buildModel(CONFIG, STEPS, FEATURES, 3, architecture);
   const random = seededRandom(11);
   model.setWeights(
     model.weights.map((w) => {
@@ -58,20 +60,15 @@ function data() {
  */
 function replayMasks(model: tf.LayersModel, seed: number, batch: number) {
   const random = seededRandom(seed);
-  const [u1, u2, u3] = CONFIG.lstmUnits;
-  const sizes: [number, number, number][] = [
-    [STEPS, batch, u1],
-    [STEPS, batch, u2],
-    [1, batch, u3],
-    [1, batch, 64],
-    [1, batch, 32],
-  ];
-  DROPOUT_LAYERS.forEach((name, i) => {
-    const layer = model.getLayer(name) as unknown as {
+  for (const dropout of model.layers.filter((l) => l.getClassName() === 'Dropout')) {
+    const layer = dropout as unknown as {
       rate: number;
       call: (x: tf.Tensor | tf.Tensor[]) => tf.Tensor;
     };
-    const [T, B, U] = sizes[i]!;
+    // [batch, steps, units] after a sequence layer, [batch, units] after the last step.
+    const shape = dropout.outputShape as number[];
+    const [T, U] = shape.length === 3 ? [shape[1]!, shape[2]!] : [1, shape[1]!];
+    const B = batch;
     const keep = 1 / (1 - layer.rate);
     // One draw seeds each mask's own mulberry32.
     const units = seededRandom(Math.floor(random() * 4294967296) >>> 0);
@@ -81,7 +78,7 @@ function replayMasks(model: tf.LayersModel, seed: number, batch: number) {
       return T === 1 ? m.reshape([B, U]) : m;
     });
     layer.call = (x) => tf.mul(Array.isArray(x) ? x[0]! : x, mask);
-  });
+  }
 }
 
 function batchTensors(X: Float32Array, y: Float32Array, indices: number[]) {
@@ -100,6 +97,47 @@ function batchTensors(X: Float32Array, y: Float32Array, indices: number[]) {
   };
 }
 
+/**
+ * Expects FusedTraining's gradients of one batch (dropout, batch statistics, attention, L2 terms) to be tfjs
+ * autodiff's to 1e-5, and the batch-norm moving averages to move as tfjs's.
+ */
+function expectAutodiffGradients(model: tf.LayersModel, indices: number[]) {
+  const { X, y } = data();
+  const fused = FusedTraining.fromModel(model, CONFIG.learningRate);
+  const gradients = fused.gradients(X, y, indices, seededRandom(21));
+
+  replayMasks(model, 21, indices.length);
+  const { xs, ys } = batchTensors(X, y, indices);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(() => {
+    const p = model.apply(xs, { training: true }) as tf.Tensor;
+    const loss = tf.mean(tf.metrics.binaryCrossentropy(ys, p));
+    return tf.addN([loss, ...model.calculateLosses()]) as tf.Scalar;
+  }, variables);
+  expect(value.dataSync()[0]).toBeGreaterThan(0);
+  expect(gradients).toHaveLength(variables.length);
+  // Errors relative to the largest gradient of the same layer: the attention bias's gradient is a sum that
+  // nearly cancels (softmax), so tfjs's float32 sum of it is only good to that scale.
+  const layerOf = (name: string) => name.split('/')[0]!;
+  const scale = new Map<string, number>();
+  variables.forEach((v) => {
+    const largest = Math.max(...Array.from(grads[v.name]!.dataSync(), Math.abs));
+    scale.set(layerOf(v.name), Math.max(scale.get(layerOf(v.name)) ?? 0, largest));
+  });
+  variables.forEach((v, i) => {
+    expect(gradients[i], v.name).toHaveLength(v.size);
+    const expected = grads[v.name]!.dataSync();
+    const error = Math.max(...Array.from(expected, (e, j) => Math.abs(gradients[i]![j]! - e)));
+    expect(error / scale.get(layerOf(v.name))!, v.name).toBeLessThan(1e-5);
+  });
+  // The batch-norm moving averages moved the same way (tfjs updated them in model.apply).
+  const after = fused.snapshot();
+  model.getWeights().forEach((w, i) => {
+    expect(relativeError(after[i]!, w.dataSync()), model.weights[i]!.name).toBeLessThan(1e-5);
+  });
+  tf.dispose([xs, ys, value, ...Object.values(grads)]);
+}
+
 for (const backend of ['cpu', 'wasm']) {
   describe(`FusedTraining on the ${backend} backend`, () => {
     beforeAll(async () => {
@@ -109,40 +147,7 @@ for (const backend of ['cpu', 'wasm']) {
 
     it('has the gradients of tfjs autodiff (dropout, batch statistics, attention, L2 terms) to 1e-5', () => {
       const model = randomModel();
-      const { X, y } = data();
-      const fused = FusedTraining.fromModel(model, CONFIG.learningRate);
-      const gradients = fused.gradients(X, y, indices, seededRandom(21));
-
-      replayMasks(model, 21, indices.length);
-      const { xs, ys } = batchTensors(X, y, indices);
-      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const { value, grads } = tf.variableGrads(() => {
-        const p = model.apply(xs, { training: true }) as tf.Tensor;
-        const loss = tf.mean(tf.metrics.binaryCrossentropy(ys, p));
-        return tf.addN([loss, ...model.calculateLosses()]) as tf.Scalar;
-      }, variables);
-      expect(value.dataSync()[0]).toBeGreaterThan(0);
-      expect(gradients).toHaveLength(variables.length);
-      // Errors relative to the largest gradient of the same layer: the attention bias's gradient is a sum that
-      // nearly cancels (softmax), so tfjs's float32 sum of it is only good to that scale.
-      const layerOf = (name: string) => name.split('/')[0]!;
-      const scale = new Map<string, number>();
-      variables.forEach((v) => {
-        const largest = Math.max(...Array.from(grads[v.name]!.dataSync(), Math.abs));
-        scale.set(layerOf(v.name), Math.max(scale.get(layerOf(v.name)) ?? 0, largest));
-      });
-      variables.forEach((v, i) => {
-        expect(gradients[i], v.name).toHaveLength(v.size);
-        const expected = grads[v.name]!.dataSync();
-        const error = Math.max(...Array.from(expected, (e, j) => Math.abs(gradients[i]![j]! - e)));
-        expect(error / scale.get(layerOf(v.name))!, v.name).toBeLessThan(1e-5);
-      });
-      // The batch-norm moving averages moved the same way (tfjs updated them in model.apply).
-      const after = fused.snapshot();
-      model.getWeights().forEach((w, i) => {
-        expect(relativeError(after[i]!, w.dataSync()), model.weights[i]!.name).toBeLessThan(1e-5);
-      });
-      tf.dispose([xs, ys, value, ...Object.values(grads)]);
+      expectAutodiffGradients(model, indices);
       model.dispose();
     });
 
@@ -208,6 +213,74 @@ for (const backend of ['cpu', 'wasm']) {
       expect(a.map((g) => Array.from(g))).toEqual(b.map((g) => Array.from(g)));
       expect(relativeError(c[0]!, a[0]!)).toBeGreaterThan(1e-3);
       model.dispose();
+    });
+
+    describe('with the declared architecture changed', () => {
+      const changed = (changes: Record<string, Partial<LayerSpec>>) =>
+        referenceArchitecture(CONFIG).map((l) => ({ ...l, ...changes[l.name] }) as LayerSpec);
+      const foldData = () => ({
+        ...data(),
+        validation: { start: 6, end: WINDOWS },
+        shape: { L: STEPS, F: FEATURES },
+      });
+
+      it('follows changed activations and sizes: its gradients are those of the changed tfjs model', () => {
+        const model = randomModel(
+          changed({ lstm_2: { units: 8 }, dense_64: { units: 48 }, dense_32: { activation: 'tanh' } }),
+        );
+        expect(FusedTraining.supports(model)).toEqual({ supported: true });
+        expect(model.getLayer('dense_64').getConfig().units).toBe(48);
+        expectAutodiffGradients(model, indices);
+        model.dispose();
+      });
+
+      it.each([
+        [{ lstm_2: { activation: 'relu' } }, 'lstm_2 has a relu activation; the LSTM kernel computes tanh'],
+        [
+          { attention: { activation: 'sigmoid' } },
+          'attention scores with sigmoid; the attention kernel computes tanh',
+        ],
+        [{ dense_32: { activation: 'elu' } }, 'dense_32 has a elu activation'],
+        [
+          { up_probability: { activation: 'tanh' } },
+          'the last layer is not one sigmoid unit; the fused step takes the loss gradient at its logit',
+        ],
+      ] as [Record<string, Partial<LayerSpec>>, string][])(
+        'falls back to tfjs and logs why for %o',
+        async (changes, reason) => {
+          const model = randomModel(changed(changes));
+          const support = FusedTraining.supports(model);
+          expect(support.supported).toBe(false);
+          expect(support.supported === false && support.reason).toContain(reason);
+          expect(() => FusedTraining.fromModel(model, CONFIG.learningRate)).toThrow(reason);
+
+          const warnings: { severity: string; message: string; reason: string }[] = [];
+          const log = createLogger({}, { json: true, write: (line) => warnings.push(JSON.parse(line)) });
+          const before = model.getWeights().map((w) => w.dataSync().slice());
+          const trainer = foldTrainer(model, foldData(), CONFIG.learningRate, log);
+          expect(warnings).toEqual([
+            expect.objectContaining({ severity: 'WARNING', reason: expect.stringContaining(reason) }),
+          ]);
+          expect(warnings[0]!.message).toContain(reason);
+          const { loss } = await trainer.trainBatch([0, 1, 2, 3]);
+          trainer.finish();
+          expect(Number.isFinite(loss)).toBe(true);
+          // tfjs's Adam moved the changed model's own weights.
+          const after = model.getWeights().map((w) => w.dataSync());
+          expect(after.some((w, i) => relativeError(w, before[i]!) > 1e-4)).toBe(true);
+          model.dispose();
+        },
+      );
+
+      it('trains the declared architecture with the fused step, logging nothing', () => {
+        const model = randomModel();
+        const warnings: string[] = [];
+        const log = createLogger({}, { json: true, write: (line) => warnings.push(line) });
+        expect(FusedTraining.supports(model)).toEqual({ supported: true });
+        foldTrainer(model, foldData(), CONFIG.learningRate, log).finish();
+        expect(warnings).toEqual([]);
+        model.dispose();
+      });
     });
   });
 }
