@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../shared/ports.ts';
-import { defaultImplementation } from './fast-lstm.ts';
-import { type BatchResult, FusedTraining } from './fused-training.ts';
+import { type BatchResult, FusedTraining } from './engine/fused-training.ts';
+import { defaultImplementation } from './engine/lstm-layer.ts';
 
 export type FoldTrainer = {
   /** One optimizer step on windows `indices` of the training part; the batch's mean loss and accuracy. */

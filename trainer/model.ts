@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingConfig } from '../shared/config.ts';
 import { type LayerSpec, referenceArchitecture } from './architecture.ts';
+import { fastLstm, KERAS_LSTM_DEFAULTS } from './engine/lstm-layer.ts';
 import { fastRepeatVector, useFastBatchNormGradient } from './fast-layers.ts';
-import { fastLstm, KERAS_LSTM_DEFAULTS } from './fast-lstm.ts';
 
 /**
  * The tfjs model of an architecture (the reference one of `config` unless given), one layer after the other. The

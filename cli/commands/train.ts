@@ -8,7 +8,7 @@ import { TrainingRequest, type TrainingResult } from '../../shared/messages.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { trainerThreadCap } from '../../shared/threads.ts';
 import { parseJson, parseWith } from '../../shared/validate.ts';
-import { kernelThreads, setKernelThreads } from '../../trainer/lstm-kernel.ts';
+import { kernelThreads, setKernelThreads } from '../../trainer/engine/lstm.ts';
 import { type EpochProgress, runTraining } from '../../trainer/train.ts';
 
 /** `--request` is a file path or inline JSON (what Vertex AI passes as the container's arguments). */

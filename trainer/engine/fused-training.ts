@@ -2,23 +2,23 @@
  * The reference model's whole training step (forward, backward, Adam) on plain float32 arrays, for the backends
  * whose tensors live in this process (wasm, cpu). tfjs spends ~790 kernel calls per batch on the layers around the
  * LSTMs (dropout, batch norm, attention, dense head, loss, Adam): about two thirds of a batch. Here the three LSTM
- * layers are calls of the LSTM kernel (`lstm-kernel.ts`), batch norm, attention, dropout and Adam calls of the layer
- * kernels (`layer-kernels.ts`), and the small dense head plain loops.
+ * layers are calls of the LSTM kernel (`lstm.ts`, over `kernels/lstm.ts`), batch norm, attention, dropout and Adam calls of the layer
+ * kernels (`layers.ts`, over `kernels/layers.ts`), and the small dense head plain loops.
  *
  * The tfjs model stays the model: `FusedTraining.fromModel` reads its weights and architecture (units, dropout
  * rates, batch-norm momentum and epsilon) by layer name, and `writeTo` puts the trained weights back, so what is
  * saved, evaluated and served is the stock tfjs layers model. The maths is tfjs's, term for term: batch norm on the
  * batch's biased moments with moving averages, binary cross-entropy on probabilities clipped to [1e-7, 1 - 1e-7],
  * the L2 penalties of the regularized kernels in the training loss (not in the validation loss), tfjs's Adam
- * (ε = 1e-7 outside the square root). `test/unit/fused-training.test.ts` holds the gradients to tfjs autodiff and
+ * (ε = 1e-7 outside the square root). `test/unit/engine/fused-training.test.ts` holds the gradients to tfjs autodiff and
  * the Adam steps to `trainOnBatch`. Dropout masks come from `random` (Math.random, which the trainer seeds), not tfjs's generator,
  * so a seeded run is repeatable but draws other masks than `trainOnBatch` would.
  */
 import * as tf from '@tensorflow/tfjs';
-import { binaryCrossEntropy, insideProbabilityClip } from '../shared/metrics.ts';
-import type { Activation, LayerSpec } from './architecture.ts';
-import * as kernels from './layer-kernels.ts';
-import { type GateKind, type LstmState, lstmLayerBackward, lstmLayerForward } from './lstm-kernel.ts';
+import { binaryCrossEntropy, insideProbabilityClip } from '../../shared/metrics.ts';
+import type { Activation, LayerSpec } from '../architecture.ts';
+import * as kernels from './layers.ts';
+import { type GateKind, type LstmState, lstmLayerBackward, lstmLayerForward } from './lstm.ts';
 
 type Lstm = { kernel: Float32Array; recurrent: Float32Array; bias: Float32Array; units: number; l2: number };
 type BatchNorm = kernels.BatchNormWeights;

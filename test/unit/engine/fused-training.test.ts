@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../adapters/log.ts';
-import type { TrainingConfig } from '../../shared/config.ts';
-import { seededRandom } from '../../shared/random.ts';
-import { type LayerSpec, referenceArchitecture } from '../../trainer/architecture.ts';
-import { foldTrainer } from '../../trainer/fold-trainer.ts';
-import { FusedTraining } from '../../trainer/fused-training.ts';
-import { buildModel } from '../../trainer/model.ts';
+import { createLogger } from '../../../adapters/log.ts';
+import type { TrainingConfig } from '../../../shared/config.ts';
+import { seededRandom } from '../../../shared/random.ts';
+import { type LayerSpec, referenceArchitecture } from '../../../trainer/architecture.ts';
+import { FusedTraining } from '../../../trainer/engine/fused-training.ts';
+import { foldTrainer } from '../../../trainer/fold-trainer.ts';
+import { buildModel } from '../../../trainer/model.ts';
 
 const STEPS = 7;
 const FEATURES = 5;

@@ -1,7 +1,7 @@
 /**
  * One LSTM layer's forward and backward passes as one WebAssembly SIMD call each per batch, on one thread or several,
- * from `trainer/kernels/lstm.ts` (AssemblyScript, compiled by `npm run build:kernels` into
- * `trainer/kernels/lstm.wasm`).
+ * from `trainer/engine/kernels/lstm.ts` (AssemblyScript, compiled by `npm run build:kernels` into
+ * `trainer/engine/kernels/lstm.wasm`).
  *
  * Arrays are row-major float32, time-major: step t of a [T, B, n] array is rows t·B ... t·B + B - 1.
  * The module's memory is shared by the threads of the kernel (this one and up to MAX_THREADS - 1 workers, started
@@ -25,7 +25,7 @@ type KernelExports = {
 };
 
 /**
- * The module's maximumMemory (trainer/kernels/asconfig.json), 1 GiB: config_2's largest call, the forward pass of its
+ * The module's maximumMemory (trainer/engine/kernels/lstm.asconfig.json), 1 GiB: config_2's largest call, the forward pass of its
  * 256-unit layer over an evaluation batch of 256 windows, lays out about 110 MB.
  */
 const MAX_PAGES = 16384;
@@ -39,7 +39,7 @@ export const MAX_THREADS = 16;
  */
 export const MIN_UNITS_PER_THREAD = 16;
 
-// The control block before the heap base, in i32 indexes (trainer/kernels/lstm.ts has the byte offsets).
+// The control block before the heap base, in i32 indexes (trainer/engine/kernels/lstm.ts has the byte offsets).
 const CONTROL_BYTES = 512;
 const RELEASE = 16;
 const MAILBOX = 32; // + tid, for workers 1 ... MAX_THREADS - 1
