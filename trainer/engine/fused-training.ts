@@ -17,18 +17,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { binaryCrossEntropy, insideProbabilityClip } from '../../shared/metrics.ts';
 import type { Activation, LayerSpec } from '../architecture.ts';
+import {
+  activationBackward,
+  DENSE_ACTIVATIONS,
+  type Dense,
+  type DenseActivation,
+  denseBackward,
+  denseForward,
+  isDenseActivation,
+} from './dense.ts';
 import * as kernels from './layers.ts';
 import { type GateKind, type LstmState, lstmLayerBackward, lstmLayerForward } from './lstm.ts';
 
 type Lstm = { kernel: Float32Array; recurrent: Float32Array; bias: Float32Array; units: number; l2: number };
 type BatchNorm = kernels.BatchNormWeights;
-type Dense = {
-  kernel: Float32Array;
-  bias: Float32Array;
-  units: number;
-  l2: number;
-  activation: HeadActivation;
-};
 
 type LayerConfig = Record<string, unknown>;
 
@@ -43,17 +45,6 @@ function l2Of(config: LayerConfig): number | string {
     return 'a kernel regularizer other than L2';
   return regularizer.config.l2;
 }
-
-/** The activations of the dense head the step computes, each with its derivative from the layer's output y. */
-const HEAD_ACTIVATIONS = {
-  linear: { apply: (v: number) => v, slope: (_y: number) => 1 },
-  relu: { apply: (v: number) => (v > 0 ? v : 0), slope: (y: number) => (y > 0 ? 1 : 0) },
-  sigmoid: { apply: (v: number) => 1 / (1 + Math.exp(-v)), slope: (y: number) => y * (1 - y) },
-  tanh: { apply: Math.tanh, slope: (y: number) => 1 - y * y },
-} as const;
-type HeadActivation = keyof typeof HEAD_ACTIVATIONS;
-
-const isHeadActivation = (a: string): a is HeadActivation => Object.hasOwn(HEAD_ACTIVATIONS, a);
 
 /**
  * The architecture of a tfjs model in the declaration's vocabulary (architecture.ts), read from the layers' own
@@ -163,8 +154,8 @@ function planOf(specs: LayerSpec[]): Plan | string {
   for (let i = 9; i < specs.length; i++) {
     const dense = take(i, 'dense');
     if (typeof dense === 'string') return dense;
-    if (!isHeadActivation(dense.activation))
-      return `${dense.name} has a ${dense.activation} activation; the fused step computes ${Object.keys(HEAD_ACTIVATIONS).join(', ')}`;
+    if (!isDenseActivation(dense.activation))
+      return `${dense.name} has a ${dense.activation} activation; the fused step computes ${Object.keys(DENSE_ACTIVATIONS).join(', ')}`;
     const last = i === specs.length - 1;
     if (!last) {
       const dropout = take(++i, 'dropout');
@@ -290,7 +281,7 @@ export class FusedTraining {
         bias: b,
         units: c.units as number,
         l2: l2Of(c) as number,
-        activation: c.activation as HeadActivation,
+        activation: c.activation as DenseActivation,
       };
     });
     const dropoutRates = plan.dropout.map((name) => config(name).rate as number);
@@ -448,7 +439,7 @@ export class FusedTraining {
     let h = dropout(s3.h.slice((T - 1) * B * l3.units), 2);
     const dense: Forward['dense'] = [];
     this.dense.forEach((d, i) => {
-      const output = denseForward(h, d, B).map(HEAD_ACTIVATIONS[d.activation].apply);
+      const output = denseForward(h, d, B);
       dense.push({ input: h, output });
       // The output's dropout masks a copy: the backward pass takes the activation's slope from the unmasked output.
       h = i === this.dense.length - 1 ? output : dropout(output.slice(), 3 + i);
@@ -486,16 +477,11 @@ export class FusedTraining {
       const d = this.dense[i]!;
       const { input, output } = f.dense[i]!;
       // The last layer's dy is already the loss's gradient at its logit (sigmoid and cross-entropy together).
-      if (i < this.dense.length - 1) {
-        unmask(dy, 3 + i);
-        const { slope } = HEAD_ACTIVATIONS[d.activation];
-        for (let j = 0; j < dy.length; j++) dy[j]! *= slope(output[j]!);
-      }
-      const inputs = d.kernel.length / d.units;
-      const dKernel = transposedProduct(input, dy, B, inputs, d.units);
-      penalty += addL2(dKernel, d.kernel, d.l2);
-      denseGradients.unshift([dKernel, columnSums(dy, B, d.units)]);
-      dy = productTransposed(dy, d.kernel, B, d.units, inputs);
+      if (i < this.dense.length - 1) activationBackward(unmask(dy, 3 + i), output, d.activation);
+      const g = denseBackward(input, dy, d, B);
+      penalty += addL2(g.dKernel, d.kernel, d.l2);
+      denseGradients.unshift([g.dKernel, g.dBias]);
+      dy = g.dx;
     }
     unmask(dy, 2);
 
@@ -540,49 +526,6 @@ export class FusedTraining {
       kernels.adam(w, gradients[j]!, this.moments[j]!, this.learningRate, this.step);
     });
   }
-}
-
-/** x [B, in]·kernel [in, units] + bias. */
-function denseForward(x: Float32Array, d: Dense, B: number): Float32Array {
-  const inputs = d.kernel.length / d.units;
-  const out = new Float32Array(B * d.units);
-  for (let b = 0; b < B; b++)
-    for (let j = 0; j < d.units; j++) {
-      let sum = d.bias[j]!;
-      for (let i = 0; i < inputs; i++) sum += x[b * inputs + i]! * d.kernel[i * d.units + j]!;
-      out[b * d.units + j] = sum;
-    }
-  return out;
-}
-
-/** aᵀ·b for a [m, k], b [m, n]: [k, n]. */
-function transposedProduct(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array {
-  const out = new Float32Array(k * n);
-  for (let r = 0; r < m; r++)
-    for (let i = 0; i < k; i++) {
-      const v = a[r * k + i]!;
-      if (v === 0) continue;
-      for (let j = 0; j < n; j++) out[i * n + j]! += v * b[r * n + j]!;
-    }
-  return out;
-}
-
-/** a·bᵀ for a [m, n], b [k, n]: [m, k]. */
-function productTransposed(a: Float32Array, b: Float32Array, m: number, n: number, k: number): Float32Array {
-  const out = new Float32Array(m * k);
-  for (let r = 0; r < m; r++)
-    for (let i = 0; i < k; i++) {
-      let sum = 0;
-      for (let j = 0; j < n; j++) sum += a[r * n + j]! * b[i * n + j]!;
-      out[r * k + i] = sum;
-    }
-  return out;
-}
-
-function columnSums(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(cols);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) out[j]! += a[r * cols + j]!;
-  return out;
 }
 
 /** Adds the gradient of the penalty l2·Σw² to dw, and returns the penalty (one pass over w for both). */
