@@ -61,12 +61,19 @@ export function readArchitecture(model: tf.LayersModel): LayerSpec[] | string {
     const kind = layer.getClassName();
     const l2 = l2Of(config);
     if (typeof l2 === 'string') return `${name} has ${l2}`;
+    // The step adds only kernels' L2 terms to the loss and applies no weight constraint after Adam.
+    const extra = Object.keys(config).find(
+      (k) =>
+        (k.endsWith('Constraint') || k.endsWith('Regularizer')) &&
+        k !== 'kernelRegularizer' &&
+        config[k] != null,
+    );
+    if (extra !== undefined) return `${name} (${kind}) has a ${extra}`;
     if (kind === 'LSTM') {
       const unsupported =
         ['dropout', 'recurrentDropout'].find((k) => (config[k] as number) > 0) ??
         ['goBackwards', 'stateful', 'returnState', 'unroll'].find((k) => config[k] === true) ??
-        (config.useBias === false ? 'useBias: false' : undefined) ??
-        ['recurrentRegularizer', 'biasRegularizer', 'activityRegularizer'].find((k) => config[k] != null);
+        (config.useBias === false ? 'useBias: false' : undefined);
       if (unsupported !== undefined) return `${name} (LSTM) has ${unsupported}`;
       specs.push({
         kind: 'lstm',
@@ -92,7 +99,7 @@ export function readArchitecture(model: tf.LayersModel): LayerSpec[] | string {
         (layers[i + 2]!.getConfig() as LayerConfig).activation !== 'softmax'
       )
         return `${name}: an attention block other than Dense(1) → Flatten → softmax → RepeatVector → Permute → Multiply`;
-      if (config.units !== 1 || config.useBias === false || config.activityRegularizer != null || l2 !== 0)
+      if (config.units !== 1 || config.useBias === false || l2 !== 0)
         return `${name}: an attention score other than one biased, unregularized unit`;
       specs.push({
         kind: 'attention',
@@ -101,8 +108,7 @@ export function readArchitecture(model: tf.LayersModel): LayerSpec[] | string {
       });
       i += 5;
     } else if (kind === 'Dense') {
-      if (config.useBias === false || config.activityRegularizer != null || config.biasRegularizer != null)
-        return `${name} (Dense) has no bias or a bias or activity regularizer`;
+      if (config.useBias === false) return `${name} (Dense) has no bias`;
       specs.push({
         kind: 'dense',
         name,

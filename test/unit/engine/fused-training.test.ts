@@ -272,6 +272,17 @@ for (const backend of ['cpu', 'wasm']) {
         },
       );
 
+      it('falls back for what the declaration cannot say but a tfjs model can have: a weight constraint', () => {
+        const model = randomModel();
+        const dense = model.getLayer('dense_32') as unknown as { kernelConstraint: unknown };
+        dense.kernelConstraint = tf.constraints.maxNorm({ maxValue: 1 });
+        expect(FusedTraining.supports(model)).toEqual({
+          supported: false,
+          reason: 'dense_32 (Dense) has a kernelConstraint',
+        });
+        model.dispose();
+      });
+
       it('trains the declared architecture with the fused step, logging nothing', () => {
         const model = randomModel();
         const warnings: string[] = [];
