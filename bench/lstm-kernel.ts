@@ -1,5 +1,5 @@
 /**
- * The WebAssembly LSTM kernel alone (trainer/lstm-kernel.ts): forward and backward of each LSTM layer of the
+ * The WebAssembly LSTM kernel alone (trainer/engine/lstm.ts): forward and backward of each LSTM layer of the
  * three default configs over 60 steps of a batch of 16, on 1 thread and on more (up to the machine's cores, or
  * BENCH_THREADS), forced past the kernel's size threshold so that every layer shows what threads give it; the last
  * column is what the threshold gives it. Best of BENCH_REPS (40) runs, each after BENCH_GAP_MS (3) ms of other
@@ -14,7 +14,7 @@ import {
   lstmLayerBackward,
   lstmLayerForward,
   setKernelThreads,
-} from '../trainer/lstm-kernel.ts';
+} from '../trainer/engine/lstm.ts';
 
 const [steps, batch] = [60, 16];
 const maxThreads = Number(process.env.BENCH_THREADS ?? availableParallelism());

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { fastLstm, KERAS_LSTM_DEFAULTS } from '../trainer/fast-lstm.ts';
+import { fastLstm, KERAS_LSTM_DEFAULTS } from '../trainer/engine/lstm-layer.ts';
 
 const UNITS = [256, 128, 64] as const;
 const BATCH = 16;

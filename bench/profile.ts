@@ -1,5 +1,5 @@
 /**
- * Where the time of one training batch goes on the wasm/cpu path (trainer/fused-training.ts): the whole fused step
+ * Where the time of one training batch goes on the wasm/cpu path (trainer/engine/fused-training.ts): the whole fused step
  * of a default config on random windows of the reference shape, beside each of its three LSTM layers' kernel calls
  * alone (forward, backward) with the same shapes; the rest is the loops around them (dropout, batch norm,
  * attention, dense head, loss, Adam) and the copies in and out of the kernel's memory.
@@ -9,8 +9,8 @@
  */
 import { DEFAULT_GRID } from '../shared/config.ts';
 import { selectBackend } from '../trainer/backend.ts';
-import { FusedTraining } from '../trainer/fused-training.ts';
-import { lstmLayerBackward, lstmLayerForward, setKernelThreads } from '../trainer/lstm-kernel.ts';
+import { FusedTraining } from '../trainer/engine/fused-training.ts';
+import { lstmLayerBackward, lstmLayerForward, setKernelThreads } from '../trainer/engine/lstm.ts';
 import { buildModel } from '../trainer/model.ts';
 
 const configName = process.argv[2] ?? 'config_2_deeper';

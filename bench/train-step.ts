@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_GRID } from '../shared/config.ts';
 import { selectBackend } from '../trainer/backend.ts';
 import { foldTrainer } from '../trainer/fold-trainer.ts';
-import { setKernelThreads } from '../trainer/lstm-kernel.ts';
+import { setKernelThreads } from '../trainer/engine/lstm.ts';
 import { buildModel } from '../trainer/model.ts';
 
 const backend = process.argv[2] ?? 'node';

@@ -23,7 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_GRID } from '../shared/config.ts';
 import { buildDataset, datasetFileBytes } from '../shared/dataset.ts';
 import { intradayCsv } from '../test/helpers/intraday.ts';
-import { setKernelThreads } from '../trainer/lstm-kernel.ts';
+import { setKernelThreads } from '../trainer/engine/lstm.ts';
 import { runTraining } from '../trainer/train.ts';
 
 const REFERENCE = fileURLToPath(

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { LocalDocumentStore } from '../adapters/local/document-store.ts';
-import { ChildProcessJobLauncher, type EpochProgress } from '../adapters/local/job-launcher.ts';
+import { ChildProcessJobLauncher } from '../adapters/local/job-launcher.ts';
 import { type DeliveryOptions, LocalMessageBus } from '../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../adapters/local/object-store.ts';
 import { createLogger } from '../adapters/log.ts';
@@ -15,6 +15,7 @@ import { FINAL_RUN_STATUSES, type RunDoc } from '../shared/documents.ts';
 import type { CloudEventLike, StorageObjectData } from '../shared/events.ts';
 import { DEAD_LETTER_TOPICS, gridKeyFor, TOPICS } from '../shared/names.ts';
 import type { Deps, Logger } from '../shared/ports.ts';
+import type { EpochProgressLine } from '../shared/progress.ts';
 import { readRun } from '../shared/records.ts';
 import { readSettings } from '../shared/settings.ts';
 
@@ -24,7 +25,7 @@ export interface EmbeddedOptions {
   home: string;
   log?: Logger;
   maxJobs?: number;
-  onProgress?: (progress: EpochProgress) => void;
+  onProgress?: (progress: EpochProgressLine) => void;
   /** Delivery semantics of the local bus (attempts, backoff, duplicate deliveries). */
   delivery?: Partial<DeliveryOptions>;
 }

@@ -5,7 +5,7 @@ import {
   Forecast,
   History,
   historyPoints,
-  Predictions,
+  ReportPredictions,
   TrialExtras,
 } from '../report/inputs.ts';
 import { type ReportInput, renderReport, type TrialReport } from '../report/render.ts';
@@ -68,7 +68,7 @@ async function trialReport(deps: ReportDeps, doc: TrialDoc): Promise<TrialReport
   const [extras, history, predictions, layers] = await Promise.all([
     artifact(deps, prefix + TRIAL_FILES.metrics, jsonOf(TrialExtras), problems),
     artifact(deps, prefix + TRIAL_FILES.history, (t, n) => historyPoints(jsonOf(History)(t, n)), problems),
-    artifact(deps, prefix + TRIAL_FILES.predictions, jsonOf(Predictions), problems),
+    artifact(deps, prefix + TRIAL_FILES.predictions, jsonOf(ReportPredictions), problems),
     artifact(deps, prefix + TRIAL_FILES.model, (t, n) => architectureOf(parseJson(t, n), n), problems),
   ]);
   return {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InputError } from '../shared/errors.ts';
 import { TrialMetrics } from '../shared/messages.ts';
+import { Predictions, PredictionWindow } from '../shared/predictions.ts';
 import { parseWith } from '../shared/validate.ts';
 import type { EpochPoint, EquityPoint, PricePoint, RocPoint } from './charts.ts';
 
@@ -18,22 +19,26 @@ export const TrialExtras = z.object({
 });
 export type TrialExtras = z.infer<typeof TrialExtras>;
 
-export const PredictionWindow = z.object({
-  timestamp: z.string(),
-  close: z.number(),
-  nextClose: z.number(),
-  probability: z.number(),
-  position: z.number(),
+/**
+ * predictions.json (shared/predictions.ts) as the report reads it: the probabilities and labels, and the windows'
+ * prices, which runs made before they were written do not have.
+ */
+export const ReportPredictions = Predictions.pick({ probabilities: true, labels: true }).extend({
+  windows: z
+    .array(
+      PredictionWindow.pick({
+        timestamp: true,
+        close: true,
+        nextClose: true,
+        probability: true,
+        position: true,
+      }),
+    )
+    .optional()
+    .catch(undefined),
 });
-export type PredictionWindow = z.infer<typeof PredictionWindow>;
-
-/** predictions.json: the validation windows' probabilities and labels, and per window its prices when written. */
-export const Predictions = z.object({
-  probabilities: z.array(z.number()),
-  labels: z.array(z.number()),
-  windows: z.array(PredictionWindow).optional().catch(undefined),
-});
-export type Predictions = z.infer<typeof Predictions>;
+export type ReportPredictions = z.infer<typeof ReportPredictions>;
+type ReportWindow = NonNullable<ReportPredictions['windows']>[number];
 
 export const History = z.array(
   z.object({ epoch: z.number(), loss: z.number(), val_loss: z.number(), lr: z.number() }),
@@ -128,7 +133,7 @@ export function rocPoints(labels: number[], scores: number[]): RocPoint[] | null
  * Growth of 1 over the validation windows: the model holds `position` of the stock from each window's close to the
  * next, paying costBps on every change of position; buy and hold keeps 1 throughout.
  */
-export function equityCurve(windows: PredictionWindow[], costBps: number): EquityPoint[] {
+export function equityCurve(windows: ReportWindow[], costBps: number): EquityPoint[] {
   let strategy = 1;
   let buyHold = 1;
   let held = 0;

@@ -15,7 +15,7 @@ import {
   equityCurve,
   type Forecast,
   type LayerSummary,
-  type Predictions,
+  type ReportPredictions,
   refusedAt,
   rocPoints,
   type TrialExtras,
@@ -26,7 +26,7 @@ export type TrialReport = {
   doc: TrialDoc;
   extras: TrialExtras;
   history?: EpochPoint[];
-  predictions?: Predictions;
+  predictions?: ReportPredictions;
   layers?: LayerSummary[];
   /** Artifacts that were missing or unreadable, in plain words. */
   problems: string[];

@@ -1,11 +1,12 @@
 /**
  * How a fold's batches are trained and validated, one way per kind of backend: `FusedTraining` where tensors live
- * in this process (wasm, cpu: the LSTM kernel's backends), tfjs's own `trainOnBatch` elsewhere (tfjs-node and its
+ * in this process (wasm, cpu: the LSTM kernel's backends) and it covers the model, tfjs's own `trainOnBatch` elsewhere (tfjs-node and its
  * GPU build, where the data would cross into TensorFlow's memory and back for every layer).
  */
 import * as tf from '@tensorflow/tfjs';
-import { defaultImplementation } from './fast-lstm.ts';
-import { type BatchResult, FusedTraining } from './fused-training.ts';
+import type { Logger } from '../shared/ports.ts';
+import { type BatchResult, FusedTraining } from './engine/fused-training.ts';
+import { defaultImplementation } from './engine/lstm-layer.ts';
 
 export type FoldTrainer = {
   /** One optimizer step on windows `indices` of the training part; the batch's mean loss and accuracy. */
@@ -29,10 +30,20 @@ export type FoldData = {
   shape: { L: number; F: number };
 };
 
-export function foldTrainer(model: tf.LayersModel, data: FoldData, learningRate: number): FoldTrainer {
-  return defaultImplementation() === 'kernel'
-    ? fusedTrainer(model, data, learningRate)
-    : tfjsTrainer(model, data, learningRate);
+/** The fused step where the backend has the kernels and it covers the model; tfjs otherwise, saying why. */
+export function foldTrainer(
+  model: tf.LayersModel,
+  data: FoldData,
+  learningRate: number,
+  log?: Logger,
+): FoldTrainer {
+  if (defaultImplementation() !== 'kernel') return tfjsTrainer(model, data, learningRate);
+  const support = FusedTraining.supports(model);
+  if (support.supported) return fusedTrainer(model, data, learningRate);
+  log?.warn(`training with tfjs: the fused training step does not cover this model (${support.reason})`, {
+    reason: support.reason,
+  });
+  return tfjsTrainer(model, data, learningRate);
 }
 
 function fusedTrainer(model: tf.LayersModel, data: FoldData, learningRate: number): FoldTrainer {

@@ -1,44 +1,22 @@
-import * as tf from '@tensorflow/tfjs';
 import { openFolderUri } from '../adapters/object-stores.ts';
 import { backtest, backtestReturns, equityCurve, periodsPerYear, positions } from '../shared/backtest.ts';
-import { DEFAULT_EVALUATION, DEFAULT_PATIENCE } from '../shared/config.ts';
-import { cutWindows, parseFeatureRows, scaleWindows, walkForwardFolds } from '../shared/dataset.ts';
+import { DEFAULT_EVALUATION } from '../shared/config.ts';
+import { parseFeatureRows, scaleWindows, walkForwardFolds } from '../shared/dataset.ts';
 import type { TrialProgress } from '../shared/documents.ts';
-import { InputError, messageOf, NotFoundError } from '../shared/errors.ts';
+import { InputError, messageOf } from '../shared/errors.ts';
 import { steadySecondsPerEpoch, trainingPace } from '../shared/estimate.ts';
 import type { ModelPreprocessing } from '../shared/forecast.ts';
-import { DatasetManifest, DatasetWindows } from '../shared/manifest.ts';
 import type { TrainingRequest, TrainingResult, TrialMetrics } from '../shared/messages.ts';
-import { binaryCrossEntropy, evaluateBinary } from '../shared/metrics.ts';
+import { evaluateBinary } from '../shared/metrics.ts';
 import { DATASET_FILES, TRIAL_FILES } from '../shared/names.ts';
-import { decodeNpy } from '../shared/npy.ts';
 import type { Logger, ObjectStore } from '../shared/ports.ts';
+import type { Predictions } from '../shared/predictions.ts';
+import type { EpochProgress } from '../shared/progress.ts';
 import { seededRandom } from '../shared/random.ts';
-import { parseJson, parseWith } from '../shared/validate.ts';
 import { type EpochRecord, equityCurveSvg, learningCurvesSvg, saveModel } from './artifacts.ts';
 import { selectBackend } from './backend.ts';
-import { EarlyStopping, ReduceLrOnPlateau } from './callbacks.ts';
-import { foldTrainer } from './fold-trainer.ts';
-import { buildModel } from './model.ts';
-
-export type EpochProgress = {
-  /** With walk-forward folds: which fold is training, of how many (training costs about that many times more). */
-  fold?: number;
-  folds?: number;
-  epoch: number;
-  epochs: number;
-  loss: number;
-  valLoss: number;
-  bestValLoss: number;
-  lr: number;
-  /** Wall-clock seconds of this epoch (training and the validation pass), to plan the remaining time with. */
-  seconds: number;
-  /** The trial's pace so far and the time left at it, to the epoch limit (`trainingPace`). */
-  secondsPerEpoch: number;
-  remainingSeconds: number;
-};
-/** What one fold's loop knows of an epoch; the pace is added over the whole trial. */
-type FoldEpoch = Omit<EpochProgress, 'secondsPerEpoch' | 'remainingSeconds'>;
+import { type Dataset, loadDataset } from './dataset.ts';
+import { type Fitted, fitFold } from './fit-fold.ts';
 
 /**
  * Writes the trial's `progress.json` (what the sweeper copies into the trial document) at most every few seconds, so a
@@ -72,64 +50,6 @@ async function withSeed<T>(seed: number | undefined, fn: () => Promise<T>): Prom
   } finally {
     Math.random = original;
   }
-}
-
-/** Reads and checks a dataset folder written by `trendcast features` (or the ingest function). */
-export async function loadDataset(datasetUri: string) {
-  const { store, prefix } = await openFolderUri(datasetUri);
-  // A missing file is bad input (exit 2, the trial fails); any other read failure is transient and stays what it is.
-  const read = async (name: string) => {
-    try {
-      return await store.read(prefix + name);
-    } catch (error) {
-      if (error instanceof NotFoundError)
-        throw new InputError(`dataset ${datasetUri}: ${name} does not exist`, { cause: error });
-      throw error;
-    }
-  };
-  const manifest = parseWith(
-    DatasetManifest,
-    parseJson(
-      (await read(DATASET_FILES.manifest)).toString('utf8'),
-      `${datasetUri}${DATASET_FILES.manifest}`,
-    ),
-    `${datasetUri}${DATASET_FILES.manifest}`,
-  );
-  const matrix = decodeNpy(await read(DATASET_FILES.X), `${datasetUri}${DATASET_FILES.X}`);
-  const y = decodeNpy(await read(DATASET_FILES.y), `${datasetUri}${DATASET_FILES.y}`);
-  const bars = parseWith(
-    DatasetWindows,
-    parseJson((await read(DATASET_FILES.windows)).toString('utf8'), `${datasetUri}${DATASET_FILES.windows}`),
-    `${datasetUri}${DATASET_FILES.windows}`,
-  );
-  const { rows, windows, train, validation } = manifest.counts;
-  const L = manifest.sequenceLength;
-  const F = manifest.features.length;
-  if (matrix.dtype !== 'float32' || matrix.shape.join() !== [rows, F].join() || windows !== rows - L + 1) {
-    throw new InputError(
-      `dataset ${datasetUri}: X.npy is ${matrix.dtype} [${matrix.shape}], dataset.json says float32 [${rows}, ${F}] (${windows} windows of ${L})`,
-    );
-  }
-  if (y.shape.join() !== String(windows) || train + validation !== windows || train < 1 || validation < 1) {
-    throw new InputError(
-      `dataset ${datasetUri}: y.npy [${y.shape}] does not match ${train} training + ${validation} validation windows`,
-    );
-  }
-  const lengths = [bars.timestamp, bars.close, bars.nextTimestamp, bars.nextClose].map((a) => a.length);
-  if (lengths.some((l) => l !== windows)) {
-    throw new InputError(
-      `dataset ${datasetUri}: windows.json lists [${lengths}] entries, dataset.json says ${windows} windows`,
-    );
-  }
-  const featuresCsv = async () => (await read(DATASET_FILES.features)).toString('utf8');
-  // X.npy holds the scaled rows once; the windows are cut here, where the model needs them.
-  return {
-    manifest,
-    X: cutWindows(matrix.data as Float32Array, F, L),
-    y: Float32Array.from(y.data),
-    bars,
-    featuresCsv,
-  };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -178,99 +98,9 @@ export async function runTraining(
 }
 
 /** One model fitted on windows [0, start) and validated (early stopping, best weights) on [start, end). */
-type Fitted = {
-  model: tf.LayersModel;
-  history: EpochRecord[];
-  bestEpoch: number;
-  valLoss: number;
-  probabilities: number[];
-};
-
-async function fitFold(
-  request: TrainingRequest,
-  X: Float32Array,
-  y: Float32Array,
-  block: { start: number; end: number },
-  shape: { L: number; F: number },
-  onEpoch: (p: FoldEpoch) => Promise<void>,
-): Promise<Fitted> {
-  const { config } = request;
-  const { L, F } = shape;
-  const nTrain = block.start;
-  const model = buildModel(config, L, F, request.seed);
-  let lr = config.learningRate;
-  const trainer = foldTrainer(model, { X, y, validation: block, shape }, lr);
-  const stopping = new EarlyStopping(config.patience ?? DEFAULT_PATIENCE);
-  const plateau = new ReduceLrOnPlateau(0.5, 7, 1e-7);
-  const history: EpochRecord[] = [];
-  try {
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
-      const epochStarted = performance.now();
-      const order = Array.from({ length: nTrain }, (_, i) => i);
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(Math.random() * (i + 1));
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
-      let lossSum = 0;
-      let accSum = 0;
-      for (let b = 0; b < nTrain; b += config.batchSize) {
-        const batch = order.slice(b, b + config.batchSize);
-        const { loss, accuracy } = await trainer.trainBatch(batch);
-        lossSum += loss * batch.length;
-        accSum += accuracy * batch.length;
-      }
-      const { loss: valLoss, accuracy: valAccuracy } = await trainer.evaluate();
-      if (!Number.isFinite(valLoss) || !Number.isFinite(lossSum)) {
-        throw new Error(
-          `training diverged at epoch ${epoch} (loss ${lossSum / nTrain}, val_loss ${valLoss})`,
-        );
-      }
-      history.push({
-        epoch,
-        loss: lossSum / nTrain,
-        val_loss: valLoss,
-        accuracy: accSum / nTrain,
-        val_accuracy: valAccuracy,
-        lr,
-      });
-      const { improved, stop } = stopping.update(epoch, valLoss);
-      if (improved) trainer.keepBest();
-      await onEpoch({
-        epoch,
-        epochs: config.epochs,
-        loss: lossSum / nTrain,
-        valLoss,
-        bestValLoss: stopping.best,
-        lr,
-        seconds: (performance.now() - epochStarted) / 1000,
-      });
-      lr = plateau.update(valLoss, lr);
-      trainer.setLearningRate(lr);
-      if (stop) break;
-    }
-    // The best epoch's weights (batch-norm statistics included) are what is evaluated and saved: by the stock tfjs
-    // model from here on, whichever way it was trained.
-    trainer.finish();
-    const probabilities = tf.tidy(() => {
-      const xVal = tf.tensor3d(X.subarray(block.start * L * F, block.end * L * F), [
-        block.end - block.start,
-        L,
-        F,
-      ]);
-      return Array.from((model.predict(xVal, { batchSize: 256 }) as tf.Tensor).dataSync());
-    });
-    const { loss: valLoss } = binaryCrossEntropy(y.subarray(block.start, block.end), probabilities);
-    return { model, history, bestEpoch: stopping.bestEpoch, valLoss, probabilities };
-  } catch (error) {
-    trainer.finish(); // frees what the trainer holds; the model goes with it
-    model.dispose();
-    throw error;
-  }
-}
-
 async function train(
   request: TrainingRequest,
-  dataset: Awaited<ReturnType<typeof loadDataset>>,
+  dataset: Dataset,
   backend: string,
   started: number,
   hooks: TrainingHooks,
@@ -305,19 +135,27 @@ async function train(
         ? scaleWindows(raw, F, L, block.start)
         : { X: Xdata, scaler: manifest.scaler };
       const fold = blocks.length > 1 ? { fold: j + 1, folds: blocks.length } : {};
-      const fitted = await fitFold(request, X, ydata, block, { L, F }, (p) => {
-        epochSeconds.push(p.seconds);
-        const at = { ...p, ...fold };
-        const pace = trainingPace(epochSeconds, at);
-        hooks.onEpoch?.({ ...at, ...pace });
-        return progress.update({
-          epoch: p.epoch,
-          epochs: p.epochs,
-          ...fold,
-          ...pace,
-          updatedAt: new Date().toISOString(),
-        });
-      });
+      const fitted = await fitFold(
+        request,
+        X,
+        ydata,
+        block,
+        { L, F },
+        (p) => {
+          epochSeconds.push(p.seconds);
+          const at = { ...p, ...fold };
+          const pace = trainingPace(epochSeconds, at);
+          hooks.onEpoch?.({ ...at, ...pace });
+          return progress.update({
+            epoch: p.epoch,
+            epochs: p.epochs,
+            ...fold,
+            ...pace,
+            updatedAt: new Date().toISOString(),
+          });
+        },
+        hooks.log,
+      );
       last?.model.dispose();
       last = { ...fitted, scaler };
       probabilities.push(...fitted.probabilities);
@@ -362,15 +200,15 @@ async function train(
         probabilities,
         labels,
         windows: probabilities.map((probability, i) => ({
-          timestamp: bars.timestamp[initialTrain + i],
-          close: tested.close[i],
-          nextTimestamp: bars.nextTimestamp[initialTrain + i],
-          nextClose: tested.nextClose[i],
-          label: labels[i],
+          timestamp: bars.timestamp[initialTrain + i]!,
+          close: tested.close[i]!,
+          nextTimestamp: bars.nextTimestamp[initialTrain + i]!,
+          nextClose: tested.nextClose[i]!,
+          label: labels[i]!,
           probability,
-          position: position[i],
+          position: position[i]!,
         })),
-      }),
+      } satisfies Predictions),
     );
     await store.write(prefix + TRIAL_FILES.history, json(history));
     // Beside the weights, and copied with them on promotion: what a forecast needs to prepare new bars.

@@ -6,6 +6,7 @@ import type { TrainingRequest } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
 import type { JobLauncher, JobState, JobStatus, Logger } from '../../shared/ports.ts';
 import type { Settings } from '../../shared/settings.ts';
+import { quotaFor } from '../../shared/vertex-quota.ts';
 
 type CustomJob = protos.google.cloud.aiplatform.v1.ICustomJob;
 
@@ -50,11 +51,6 @@ export const labelValue = (value: string) =>
 export const displayNameFor = (request: TrainingRequest) =>
   `trendcast-${request.runId}-${request.config.name}`;
 
-/** The Vertex AI quota a 429 on this machine means, e.g. `custom_model_training_nvidia_t4_gpus`. */
-export function quotaFor(acceleratorType: string): string {
-  if (acceleratorType === 'NONE') return 'custom_model_training_cpus';
-  return `custom_model_training_${acceleratorType.toLowerCase().replace(/^nvidia_tesla_/, 'nvidia_')}_gpus`;
-}
 
 /**
  * The CustomJob for one TrainingRequest: the trainer image, the request as arguments, one worker on the configured

@@ -7,36 +7,15 @@ import { fileURLToPath } from 'node:url';
 import { type TrainingRequest, TrainingResult } from '../../shared/messages.ts';
 import { TOPICS } from '../../shared/names.ts';
 import type { JobLauncher, JobStatus, Logger, MessageBus } from '../../shared/ports.ts';
+import { EpochProgressLine } from '../../shared/progress.ts';
 import { threadShare, trainerThreadCap } from '../../shared/threads.ts';
 import { relayLine } from '../log.ts';
-
-/** One line of `trendcast train --progress json` output. */
-export type EpochProgress = {
-  event: 'epoch';
-  runId: string;
-  config: string;
-  /** With walk-forward folds: which fold is training, of how many. */
-  fold?: number;
-  folds?: number;
-  epoch: number;
-  epochs: number;
-  loss: number;
-  valLoss: number;
-  bestValLoss: number;
-  lr?: number;
-  /** This epoch's wall-clock seconds, the trial's pace (mean of its last epochs) and the time left at it. */
-  seconds: number;
-  secondsPerEpoch: number;
-  remainingSeconds: number;
-  /** The threads the trainer's LSTM kernel had at the epoch's end. */
-  threads?: number;
-};
 
 export interface ChildProcessJobLauncherOptions {
   /** Jobs at once; 0 means one per CPU core. */
   maxJobs?: number;
   log?: Logger;
-  onProgress?: (progress: EpochProgress) => void;
+  onProgress?: (progress: EpochProgressLine) => void;
   /** Extra environment for the trainer processes. */
   env?: Record<string, string>;
   /** Most threads one trainer uses (TRENDCAST_TRAINER_THREADS); 0 means every core. */
@@ -199,7 +178,11 @@ export class ChildProcessJobLauncher implements JobLauncher {
         } catch {
           return; // not a progress line
         }
-        if (parsed?.event === 'epoch') this.options.onProgress?.(parsed as EpochProgress);
+        if (parsed?.event === 'epoch') {
+          const checked = EpochProgressLine.safeParse(parsed);
+          if (checked.success) this.options.onProgress?.(checked.data);
+          else log?.error(`trainer reported an invalid epoch: ${checked.error.message}`);
+        }
         if (parsed?.event === 'result') {
           const checked = TrainingResult.safeParse(parsed.result);
           if (checked.success) result = checked.data;

@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
-import type { EpochProgress } from '../../adapters/local/job-launcher.ts';
 import { createLogger } from '../../adapters/log.ts';
 import { DEFAULT_GRID, Grid } from '../../shared/config.ts';
 import { FINAL_RUN_STATUSES, type ForecastDoc, type RunDoc, type TrialDoc } from '../../shared/documents.ts';
 import { InputError } from '../../shared/errors.ts';
 import { gridKeyFor, PATHS } from '../../shared/names.ts';
+import type { EpochProgressLine } from '../../shared/progress.ts';
 import { readForecast, readRun, readTrials } from '../../shared/records.ts';
 import { deriveRunId } from '../../shared/run-id.ts';
 import { parseJson, parseWith } from '../../shared/validate.ts';
@@ -46,13 +46,13 @@ export async function gridFromOptions(options: {
 }
 
 /** One line per epoch per trial: the losses, the best validation loss so far, the pace and the time left at it. */
-export function progressLine(p: EpochProgress): string {
+export function progressLine(p: EpochProgressLine): string {
   const lr = p.lr === undefined ? '' : `  lr ${p.lr.toExponential(1)}`;
   const pace = `  ${p.secondsPerEpoch.toFixed(2)} s/epoch  left ${left(p.remainingSeconds)}`;
   return `  ${p.config.padEnd(20)}${p.folds ? ` fold ${p.fold}/${p.folds}` : ''} epoch ${String(p.epoch).padStart(3)}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.valLoss.toFixed(4)}  best ${p.bestValLoss.toFixed(4)}${lr}${pace}`;
 }
 
-function progressPrinter(): (p: EpochProgress) => void {
+function progressPrinter(): (p: EpochProgressLine) => void {
   return (p) => process.stderr.write(`${progressLine(p)}\n`);
 }
 

@@ -5,11 +5,12 @@ import type { Command } from 'commander';
 import { createLogger } from '../../adapters/log.ts';
 import { InputError } from '../../shared/errors.ts';
 import { TrainingRequest, type TrainingResult } from '../../shared/messages.ts';
+import type { EpochProgress, EpochProgressLine } from '../../shared/progress.ts';
 import { readSettings } from '../../shared/settings.ts';
 import { trainerThreadCap } from '../../shared/threads.ts';
 import { parseJson, parseWith } from '../../shared/validate.ts';
-import { kernelThreads, setKernelThreads } from '../../trainer/lstm-kernel.ts';
-import { type EpochProgress, runTraining } from '../../trainer/train.ts';
+import { kernelThreads, setKernelThreads } from '../../trainer/engine/lstm.ts';
+import { runTraining } from '../../trainer/train.ts';
 
 /** `--request` is a file path or inline JSON (what Vertex AI passes as the container's arguments). */
 async function readRequest(arg: string): Promise<TrainingRequest> {
@@ -58,7 +59,7 @@ function progressReporter(request: TrainingRequest, mode: string): (p: EpochProg
   if (mode === 'json') {
     return (p) =>
       process.stdout.write(
-        `${JSON.stringify({ event: 'epoch', runId, config, ...p, threads: kernelThreads() })}\n`,
+        `${JSON.stringify({ event: 'epoch', runId, config, ...p, threads: kernelThreads() } satisfies EpochProgressLine)}\n`,
       );
   }
   const line = (p: EpochProgress) =>

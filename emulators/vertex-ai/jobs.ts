@@ -7,6 +7,7 @@ import { createWriteStream, mkdirSync, type WriteStream, writeFileSync } from 'n
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { QUOTA_METRICS, quotaFor } from '../../shared/vertex-quota.ts';
 import { type FilterableJob, FilterError, type JobState, parseFilter } from './filter.ts';
 import type { CustomJob } from './protos.ts';
 
@@ -40,20 +41,6 @@ export const FAULTS = ['image-pull', 'preempt', 'hang', 'stockout'] as const;
 export type Fault = (typeof FAULTS)[number];
 /** A job with this label gets the fault its value names. */
 export const FAULT_LABEL = 'vertex-ai-emulator-fault';
-
-/** The Vertex AI quota metric each accelerator type counts against; `NONE` (CPU only) counts vCPUs. */
-export const QUOTA_METRICS: Record<string, string> = {
-  NONE: 'custom_model_training_cpus',
-  NVIDIA_TESLA_K80: 'custom_model_training_nvidia_k80_gpus',
-  NVIDIA_TESLA_P4: 'custom_model_training_nvidia_p4_gpus',
-  NVIDIA_TESLA_P100: 'custom_model_training_nvidia_p100_gpus',
-  NVIDIA_TESLA_V100: 'custom_model_training_nvidia_v100_gpus',
-  NVIDIA_TESLA_T4: 'custom_model_training_nvidia_t4_gpus',
-  NVIDIA_TESLA_A100: 'custom_model_training_nvidia_a100_gpus',
-  NVIDIA_A100_80GB: 'custom_model_training_nvidia_a100_80gb_gpus',
-  NVIDIA_L4: 'custom_model_training_nvidia_l4_gpus',
-  NVIDIA_H100_80GB: 'custom_model_training_nvidia_h100_gpus',
-};
 
 /** One T4 (the stack's default machine) and 32 vCPUs; every other accelerator type starts at 0, as in a new project. */
 export const DEFAULT_QUOTA: Record<string, number> = { NVIDIA_TESLA_T4: 1, NONE: 32 };
@@ -277,10 +264,7 @@ export class JobService {
   quotaUsage(): Record<string, { metric: string; limit: number; used: number }> {
     const keys = new Set([...Object.keys(this.quota), ...[...this.jobs.values()].map((r) => r.quotaKey)]);
     return Object.fromEntries(
-      [...keys].map((k) => [
-        k,
-        { metric: QUOTA_METRICS[k] ?? k, limit: this.quota[k] ?? 0, used: this.used(k) },
-      ]),
+      [...keys].map((k) => [k, { metric: quotaFor(k), limit: this.quota[k] ?? 0, used: this.used(k) }]),
     );
   }
 

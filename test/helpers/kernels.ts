@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** What `npm run build:kernels` builds from an AssemblyScript config under trainer/kernels, built afresh. */
+/** What `npm run build:kernels` builds from an AssemblyScript config under trainer/engine/kernels, built afresh. */
 export function freshKernelBuild(config: string): Buffer {
   const out = join(mkdtempSync(join(tmpdir(), 'kernel-build-')), 'kernel.wasm');
   execFileSync(
@@ -14,7 +14,7 @@ export function freshKernelBuild(config: string): Buffer {
     [
       join(ROOT, 'node_modules/assemblyscript/bin/asc.js'),
       '--config',
-      join(ROOT, 'trainer/kernels', config),
+      join(ROOT, 'trainer/engine/kernels', config),
       '--target',
       'release',
       '--outFile',

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
-import { Predictions } from '../../report/inputs.ts';
+import { ReportPredictions } from '../../report/inputs.ts';
 import { FAILED_SECTIONS, SECTIONS } from '../../report/render.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
 import type { RunDoc, TrialDoc } from '../../shared/documents.ts';
@@ -187,7 +187,7 @@ describe.skipIf(skip)('the run report in headless Chromium', () => {
         const succeeded = promoted.trials.filter((t) => t.status === 'succeeded');
         // The equity chart comes with predictions that carry prices per window; expect it exactly where they do.
         const withWindows = succeeded.filter((t) => {
-          const p = Predictions.parse(
+          const p = ReportPredictions.parse(
             JSON.parse(readFileSync(fileURLToPath(t.artifacts!.predictions), 'utf8')),
           );
           return (p.windows?.length ?? 0) > 0;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { fastLstm, KERAS_LSTM_DEFAULTS } from '../../trainer/fast-lstm.ts';
+import { fastLstm, KERAS_LSTM_DEFAULTS } from '../../trainer/engine/lstm-layer.ts';
 import { FastOrthogonal, inverseCholeskyFactor, orthogonal } from '../../trainer/orthogonal.ts';
 
 /** max |MᵀM - I| over the columns of a row-major [rows, cols] matrix. */

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ChildProcessJobLauncher, type EpochProgress } from '../../adapters/local/job-launcher.ts';
+import { ChildProcessJobLauncher } from '../../adapters/local/job-launcher.ts';
 import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
 import { followThreadShare } from '../../cli/commands/train.ts';
+import type { EpochProgressLine } from '../../shared/progress.ts';
 import { threadShare, trainerThreadCap } from '../../shared/threads.ts';
 import { writeReferenceDataset } from '../helpers/dataset.ts';
 import { tinyConfig } from '../helpers/docs.ts';
@@ -53,7 +54,7 @@ describe('the local launcher', () => {
     const root = mkdtempSync(join(tmpdir(), 'share-launcher-'));
     const datasetDir = join(root, 'dataset');
     writeReferenceDataset(datasetDir);
-    const progress: EpochProgress[] = [];
+    const progress: EpochProgressLine[] = [];
     // Four cores whatever the machine: two trainers get two threads each, one alone gets four.
     const launcher = new ChildProcessJobLauncher(new LocalMessageBus(), {
       cores: 4,

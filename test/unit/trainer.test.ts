@@ -9,10 +9,12 @@ import { DEFAULT_EVALUATION, DEFAULT_GRID } from '../../shared/config.ts';
 import { buildDataset, cutWindows, datasetFileBytes } from '../../shared/dataset.ts';
 import { TrialProgress } from '../../shared/documents.ts';
 import { TrainingResult, TrialMetrics } from '../../shared/messages.ts';
+import { Predictions } from '../../shared/predictions.ts';
+import type { EpochProgress } from '../../shared/progress.ts';
 import { loadModel } from '../../trainer/artifacts.ts';
 import { selectBackend } from '../../trainer/backend.ts';
 import { buildModel } from '../../trainer/model.ts';
-import { type EpochProgress, runTraining } from '../../trainer/train.ts';
+import { runTraining } from '../../trainer/train.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
 import { writeReferenceDataset } from '../helpers/dataset.ts';
 
@@ -151,16 +153,9 @@ describe('runTraining', () => {
   it('writes predictions from which anyone can recompute the backtest and the p-value', () => {
     if (first.status !== 'succeeded') throw new Error('training failed');
     const dir = join(root, 'a');
-    const predictions = JSON.parse(readFileSync(join(dir, 'predictions.json'), 'utf8'));
-    const windows = predictions.windows as Array<{
-      timestamp: string;
-      close: number;
-      nextTimestamp: string;
-      nextClose: number;
-      label: number;
-      probability: number;
-      position: number;
-    }>;
+    // The schema every reader of predictions.json shares: parse throws on a file that strays from it.
+    const predictions = Predictions.parse(JSON.parse(readFileSync(join(dir, 'predictions.json'), 'utf8')));
+    const { windows } = predictions;
     expect(windows).toHaveLength(36);
     expect(windows.at(-1)!.nextTimestamp).toBe('2025-11-11');
     expect(predictions).toMatchObject({

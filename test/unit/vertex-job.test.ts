@@ -1,9 +1,10 @@
 import { protos } from '@google-cloud/aiplatform';
 import { describe, expect, it } from 'vitest';
-import { buildCustomJob, displayNameFor, quotaFor } from '../../adapters/gcp/job-launcher.ts';
+import { buildCustomJob, displayNameFor } from '../../adapters/gcp/job-launcher.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
 import { TrainingRequest } from '../../shared/messages.ts';
 import { readSettings, type Settings } from '../../shared/settings.ts';
+import { quotaFor } from '../../shared/vertex-quota.ts';
 
 const { CustomJob } = protos.google.cloud.aiplatform.v1;
 
@@ -88,5 +89,7 @@ describe('VertexJobLauncher: the CustomJob it builds', () => {
     expect(quotaFor('NVIDIA_TESLA_T4')).toBe('custom_model_training_nvidia_t4_gpus');
     expect(quotaFor('NVIDIA_L4')).toBe('custom_model_training_nvidia_l4_gpus');
     expect(quotaFor('NONE')).toBe('custom_model_training_cpus');
+    // The emulator's quota table is the same one (shared/vertex-quota.ts): an H100 counts against the h100 metric.
+    expect(quotaFor('NVIDIA_H100_80GB')).toBe('custom_model_training_nvidia_h100_gpus');
   });
 });

@@ -2,8 +2,6 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FastRepeatVector, useFastBatchNormGradient } from '../../trainer/fast-layers.ts';
-import { defaultImplementation, type LstmImplementation, lstmSequence } from '../../trainer/fast-lstm.ts';
 import {
   KERNEL_WASM,
   kernelMatMul,
@@ -12,8 +10,14 @@ import {
   lstmLayerBackward,
   lstmLayerForward,
   setKernelThreads,
-} from '../../trainer/lstm-kernel.ts';
-import { freshKernelBuild } from '../helpers/kernels.ts';
+} from '../../../trainer/engine/lstm.ts';
+import {
+  defaultImplementation,
+  type LstmImplementation,
+  lstmSequence,
+} from '../../../trainer/engine/lstm-layer.ts';
+import { FastRepeatVector, useFastBatchNormGradient } from '../../../trainer/fast-layers.ts';
+import { freshKernelBuild } from '../../helpers/kernels.ts';
 
 function seededValues(length: number, seed: number): Float32Array {
   return tf.tidy(() => tf.randomNormal([length], 0, 1, 'float32', seed).dataSync() as Float32Array);
@@ -25,8 +29,8 @@ describe('the LSTM kernel binary', () => {
     expect(await tf.setBackend('cpu')).toBe(true);
   });
 
-  it('is what `npm run build:kernels` builds from trainer/kernels/lstm.ts', () => {
-    expect(freshKernelBuild('asconfig.json').equals(readFileSync(KERNEL_WASM))).toBe(true);
+  it('is what `npm run build:kernels` builds from trainer/engine/kernels/lstm.ts', () => {
+    expect(freshKernelBuild('lstm.asconfig.json').equals(readFileSync(KERNEL_WASM))).toBe(true);
   }, 60_000);
 
   it('multiplies matrices of any shape like a plain product (vector blocks, leftover rows and columns)', () => {

@@ -18,9 +18,9 @@
  * tanh with sigmoid/hardSigmoid gates) run tfjs's own code unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
-import { lstmLayerBackward, lstmLayerForward } from './lstm-kernel.ts';
-import { orthogonal } from './orthogonal.ts';
-import { stockClass } from './stock-classes.ts';
+import { orthogonal } from '../orthogonal.ts';
+import { stockClass } from '../stock-classes.ts';
+import { lstmLayerBackward, lstmLayerForward } from './lstm.ts';
 
 type StockLstm = ReturnType<typeof tf.layers.lstm>;
 type LstmCell = ReturnType<typeof tf.layers.lstmCell>;
@@ -78,7 +78,7 @@ export function lstmSequence(
     : opsSequence(x, kernel, recurrentKernel, bias, options);
 }
 
-/** lstmSequence by the WebAssembly kernel (trainer/lstm-kernel.ts): one call forward, one backward. */
+/** lstmSequence by the WebAssembly kernel (trainer/engine/lstm.ts): one call forward, one backward. */
 function kernelSequence(
   x: tf.Tensor,
   kernel: tf.Tensor,

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import * as kernels from '../../trainer/layer-kernels.ts';
-import { freshKernelBuild } from '../helpers/kernels.ts';
+import * as kernels from '../../../trainer/engine/layers.ts';
+import { freshKernelBuild } from '../../helpers/kernels.ts';
 
 // What the kernels compute is held to tfjs in fused-training.test.ts (gradients, Adam steps, inference).
 describe('the layer kernels', () => {
-  it('are what `npm run build:kernels` builds from trainer/kernels/layers.ts', () => {
+  it('are what `npm run build:kernels` builds from trainer/engine/kernels/layers.ts', () => {
     expect(freshKernelBuild('layers.asconfig.json').equals(readFileSync(kernels.LAYER_KERNELS_WASM))).toBe(
       true,
     );

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FastLstm, fastLstm, KERAS_LSTM_DEFAULTS } from '../../trainer/fast-lstm.ts';
+import { FastLstm, fastLstm, KERAS_LSTM_DEFAULTS } from '../../../trainer/engine/lstm-layer.ts';
 
 const BATCH = 3;
 const STEPS = 5;

@@ -1,7 +1,7 @@
 /**
  * The layers around the LSTMs in a fused training step (batch norm, attention, dropout, Adam) as WebAssembly SIMD
- * calls, from `trainer/kernels/layers.ts` (AssemblyScript, built by `npm run build:kernels` into
- * `trainer/kernels/layers.wasm`). Written rather than taken from tfjs for speed: tfjs runs these as ~790 small
+ * calls, from `trainer/engine/kernels/layers.ts` (AssemblyScript, built by `npm run build:kernels` into
+ * `trainer/engine/kernels/layers.wasm`). Written rather than taken from tfjs for speed: tfjs runs these as ~790 small
  * kernel calls per batch, plain JS loops at about a fifth of a batch; here they are a few passes each.
  *
  * Every call lays out its arrays afresh from the module's heap base, copies its inputs in and its outputs out: the

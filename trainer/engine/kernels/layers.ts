@@ -1,8 +1,8 @@
-// AssemblyScript, compiled to trainer/kernels/layers.wasm by `npm run build:kernels` (WebAssembly SIMD).
+// AssemblyScript, compiled to trainer/engine/kernels/layers.wasm by `npm run build:kernels` (WebAssembly SIMD).
 //
-// The layers around the LSTMs in a fused training step (trainer/fused-training.ts): batch norm, the attention
+// The layers around the LSTMs in a fused training step (trainer/engine/fused-training.ts): batch norm, the attention
 // block, dropout and Adam, each a few passes over its arrays. In JS these loops cost about a fifth of a training
-// batch; here they run four lanes at a time. Memory is laid out by the caller (trainer/layer-kernels.ts): every
+// batch; here they run four lanes at a time. Memory is laid out by the caller (trainer/engine/layers.ts): every
 // pointer is a byte offset of a row-major f32 array, 16-byte aligned. Rows are time-major: row t·B + b.
 
 export function heapBase(): usize {

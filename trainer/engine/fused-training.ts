@@ -2,53 +2,198 @@
  * The reference model's whole training step (forward, backward, Adam) on plain float32 arrays, for the backends
  * whose tensors live in this process (wasm, cpu). tfjs spends ~790 kernel calls per batch on the layers around the
  * LSTMs (dropout, batch norm, attention, dense head, loss, Adam): about two thirds of a batch. Here the three LSTM
- * layers are calls of the LSTM kernel (`lstm-kernel.ts`), batch norm, attention, dropout and Adam calls of the layer
- * kernels (`layer-kernels.ts`), and the small dense head plain loops.
+ * layers are calls of the LSTM kernel (`lstm.ts`, over `kernels/lstm.ts`), batch norm, attention, dropout and Adam calls of the layer
+ * kernels (`layers.ts`, over `kernels/layers.ts`), and the small dense head plain loops.
  *
  * The tfjs model stays the model: `FusedTraining.fromModel` reads its weights and architecture (units, dropout
  * rates, batch-norm momentum and epsilon) by layer name, and `writeTo` puts the trained weights back, so what is
  * saved, evaluated and served is the stock tfjs layers model. The maths is tfjs's, term for term: batch norm on the
  * batch's biased moments with moving averages, binary cross-entropy on probabilities clipped to [1e-7, 1 - 1e-7],
  * the L2 penalties of the regularized kernels in the training loss (not in the validation loss), tfjs's Adam
- * (ε = 1e-7 outside the square root). `test/unit/fused-training.test.ts` holds the gradients to tfjs autodiff and
+ * (ε = 1e-7 outside the square root). `test/unit/engine/fused-training.test.ts` holds the gradients to tfjs autodiff and
  * the Adam steps to `trainOnBatch`. Dropout masks come from `random` (Math.random, which the trainer seeds), not tfjs's generator,
  * so a seeded run is repeatable but draws other masks than `trainOnBatch` would.
  */
 import * as tf from '@tensorflow/tfjs';
-import { binaryCrossEntropy, insideProbabilityClip } from '../shared/metrics.ts';
-import * as kernels from './layer-kernels.ts';
-import { type GateKind, type LstmState, lstmLayerBackward, lstmLayerForward } from './lstm-kernel.ts';
+import { binaryCrossEntropy, insideProbabilityClip } from '../../shared/metrics.ts';
+import type { Activation, LayerSpec } from '../architecture.ts';
+import {
+  activationBackward,
+  DENSE_ACTIVATIONS,
+  type Dense,
+  type DenseActivation,
+  denseBackward,
+  denseForward,
+  isDenseActivation,
+} from './dense.ts';
+import * as kernels from './layers.ts';
+import { type GateKind, type LstmState, lstmLayerBackward, lstmLayerForward } from './lstm.ts';
 
 type Lstm = { kernel: Float32Array; recurrent: Float32Array; bias: Float32Array; units: number; l2: number };
 type BatchNorm = kernels.BatchNormWeights;
-type Dense = { kernel: Float32Array; bias: Float32Array; units: number; l2: number };
-
-/** The layers of `buildModel` the step reads, by name. */
-const LAYERS = {
-  lstm: ['lstm_1', 'lstm_2', 'lstm_3'],
-  batchNorm: ['batch_norm_1', 'batch_norm_2'],
-  dropout: ['dropout_1', 'dropout_2', 'dropout_3', 'dropout_4', 'dropout_5'],
-  dense: ['dense_64', 'dense_32', 'up_probability'],
-  attention: 'attention_score',
-} as const;
 
 type LayerConfig = Record<string, unknown>;
 
-function layerConfig(model: tf.LayersModel, name: string): LayerConfig {
-  return model.getLayer(name).getConfig() as LayerConfig;
-}
-
-/** The L2 factor of a layer's kernel regularizer (0 without one); only tfjs's `l1l2` class with l1 = 0 is known. */
-function l2Of(config: LayerConfig, layer: string): number {
+/** The L2 factor of a layer's kernel regularizer (0 without one), or why it is not a plain L2 one. */
+function l2Of(config: LayerConfig): number | string {
   const regularizer = config.kernelRegularizer as {
     className: string;
     config: { l1: number; l2: number };
   } | null;
   if (regularizer == null) return 0;
   if (regularizer.className !== 'L1L2' || regularizer.config.l1 !== 0)
-    throw new Error(`fused training: layer ${layer} has a kernel regularizer other than L2`);
+    return 'a kernel regularizer other than L2';
   return regularizer.config.l2;
 }
+
+/**
+ * The architecture of a tfjs model in the declaration's vocabulary (architecture.ts), read from the layers' own
+ * configurations, or why a layer has no place in it. The attention block is the six layers `buildModel` makes of
+ * one `attention` entry.
+ */
+export function readArchitecture(model: tf.LayersModel): LayerSpec[] | string {
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  const specs: LayerSpec[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    const layer = layers[i]!;
+    const config = layer.getConfig() as LayerConfig;
+    const name = layer.name;
+    const kind = layer.getClassName();
+    const l2 = l2Of(config);
+    if (typeof l2 === 'string') return `${name} has ${l2}`;
+    // The step adds only kernels' L2 terms to the loss and applies no weight constraint after Adam.
+    const extra = Object.keys(config).find(
+      (k) =>
+        (k.endsWith('Constraint') || k.endsWith('Regularizer')) &&
+        k !== 'kernelRegularizer' &&
+        config[k] != null,
+    );
+    if (extra !== undefined) return `${name} (${kind}) has a ${extra}`;
+    if (kind === 'LSTM') {
+      const unsupported =
+        ['dropout', 'recurrentDropout'].find((k) => (config[k] as number) > 0) ??
+        ['goBackwards', 'stateful', 'returnState', 'unroll'].find((k) => config[k] === true) ??
+        (config.useBias === false ? 'useBias: false' : undefined);
+      if (unsupported !== undefined) return `${name} (LSTM) has ${unsupported}`;
+      specs.push({
+        kind: 'lstm',
+        name,
+        units: config.units as number,
+        returnSequences: config.returnSequences as boolean,
+        activation: config.activation as Activation,
+        recurrentActivation: config.recurrentActivation as Activation,
+        l2,
+      });
+    } else if (kind === 'Dropout') {
+      if (config.noiseShape != null) return `${name} (Dropout) has a noise shape`;
+      specs.push({ kind: 'dropout', name, rate: config.rate as number });
+    } else if (kind === 'BatchNormalization') {
+      if (config.axis !== -1 || config.center === false || config.scale === false)
+        return `${name} (BatchNormalization) is not centered and scaled on the last axis`;
+      specs.push({ kind: 'batchNorm', name });
+    } else if (kind === 'Dense' && layers[i + 1]?.getClassName() === 'Flatten') {
+      const block = layers.slice(i, i + 6).map((l) => l.getClassName());
+      const expected = ['Dense', 'Flatten', 'Activation', 'RepeatVector', 'Permute', 'Multiply'];
+      if (
+        block.join() !== expected.join() ||
+        (layers[i + 2]!.getConfig() as LayerConfig).activation !== 'softmax'
+      )
+        return `${name}: an attention block other than Dense(1) → Flatten → softmax → RepeatVector → Permute → Multiply`;
+      if (config.units !== 1 || config.useBias === false || l2 !== 0)
+        return `${name}: an attention score other than one biased, unregularized unit`;
+      specs.push({
+        kind: 'attention',
+        name: name.replace(/_score$/, ''),
+        activation: config.activation as Activation,
+      });
+      i += 5;
+    } else if (kind === 'Dense') {
+      if (config.useBias === false) return `${name} (Dense) has no bias`;
+      specs.push({
+        kind: 'dense',
+        name,
+        units: config.units as number,
+        activation: config.activation as Activation,
+        l2,
+      });
+    } else return `${name} is a ${kind} layer, which the fused step does not compute`;
+  }
+  return specs;
+}
+
+/**
+ * The layers of an architecture the step runs, or why it cannot: (LSTM → Dropout → BatchNorm) twice, attention,
+ * LSTM (last step) → Dropout, then dense layers each but the last followed by a dropout, the last one sigmoid unit
+ * (the loss's gradient is taken at its logit). LSTMs with tanh and one kind of gate (sigmoid or hardSigmoid), the
+ * attention score tanh, the dense layers linear, relu, sigmoid or tanh.
+ */
+function planOf(specs: LayerSpec[]): Plan | string {
+  const take = <K extends LayerSpec['kind']>(
+    i: number,
+    kind: K,
+  ): Extract<LayerSpec, { kind: K }> | string => {
+    const spec = specs[i];
+    return spec?.kind === kind
+      ? (spec as Extract<LayerSpec, { kind: K }>)
+      : `layer ${i + 1} is ${spec === undefined ? 'missing' : `${spec.name} (${spec.kind})`} where the fused step has a ${kind} layer`;
+  };
+  const sequence = [0, 3, 7].map((i) => take(i, 'lstm'));
+  const dropouts = [1, 4, 8].map((i) => take(i, 'dropout'));
+  const batchNorm = [2, 5].map((i) => take(i, 'batchNorm'));
+  const attention = take(6, 'attention');
+  const failed = [...sequence, ...dropouts, ...batchNorm, attention].find((s) => typeof s === 'string');
+  if (typeof failed === 'string') return failed;
+  const lstm = sequence as Extract<LayerSpec, { kind: 'lstm' }>[];
+  const gate = lstm[0]!.recurrentActivation;
+  for (const [k, l] of lstm.entries()) {
+    if (l.activation !== 'tanh')
+      return `${l.name} has a ${l.activation} activation; the LSTM kernel computes tanh`;
+    if (l.recurrentActivation !== gate || (gate !== 'sigmoid' && gate !== 'hardSigmoid'))
+      return `${l.name} has ${l.recurrentActivation} gates; the LSTM kernel computes one of sigmoid or hardSigmoid for all`;
+    if (l.returnSequences !== k < 2)
+      return `${l.name} ${k < 2 ? 'returns the last step only' : 'returns sequences'}`;
+  }
+  const score = attention as Extract<LayerSpec, { kind: 'attention' }>;
+  if (score.activation !== 'tanh')
+    return `${score.name} scores with ${score.activation}; the attention kernel computes tanh`;
+  const head: { dense: Extract<LayerSpec, { kind: 'dense' }>; dropout?: string }[] = [];
+  for (let i = 9; i < specs.length; i++) {
+    const dense = take(i, 'dense');
+    if (typeof dense === 'string') return dense;
+    if (!isDenseActivation(dense.activation))
+      return `${dense.name} has a ${dense.activation} activation; the fused step computes ${Object.keys(DENSE_ACTIVATIONS).join(', ')}`;
+    const last = i === specs.length - 1;
+    if (!last) {
+      const dropout = take(++i, 'dropout');
+      if (typeof dropout === 'string') return dropout;
+      head.push({ dense, dropout: dropout.name });
+    } else head.push({ dense });
+  }
+  const output = head.at(-1)?.dense;
+  if (output === undefined || output.units !== 1 || output.activation !== 'sigmoid')
+    return 'the last layer is not one sigmoid unit; the fused step takes the loss gradient at its logit';
+  return {
+    lstm: lstm.map((l) => l.name),
+    batchNorm: (batchNorm as LayerSpec[]).map((l) => l.name),
+    attention: `${score.name}_score`,
+    dropout: [...(dropouts as LayerSpec[]).map((l) => l.name), ...head.flatMap((h) => h.dropout ?? [])],
+    dense: head.map((h) => h.dense.name),
+    gate: gate as GateKind,
+  };
+}
+
+/** The tfjs layer names of each part of the step, in the model's order. */
+type Plan = {
+  lstm: string[];
+  batchNorm: string[];
+  attention: string;
+  dropout: string[];
+  dense: string[];
+  gate: GateKind;
+};
+
+/** Whether the fused step computes a model, and if not, why. */
+export type Support = { supported: true } | { supported: false; reason: string };
 
 const copy = (a: Float32Array) => a.slice();
 
@@ -63,7 +208,7 @@ type Forward = {
   normalized: Float32Array[];
   inverseStd: Float32Array[];
   attention: { sequence: Float32Array; score: Float32Array; weights: Float32Array };
-  dense: { input: Float32Array; preActivation: Float32Array }[];
+  dense: { input: Float32Array; output: Float32Array }[];
   probabilities: Float32Array;
 };
 
@@ -88,55 +233,77 @@ export class FusedTraining {
     }));
   }
 
-  /** Reads the weights and hyperparameters of a model built by `buildModel`. */
+  /** Whether the step computes `model` as tfjs would; when not, the reason (training then stays with tfjs). */
+  static supports(model: tf.LayersModel): Support {
+    const plan = FusedTraining.planFor(model);
+    return typeof plan === 'string' ? { supported: false, reason: plan } : { supported: true };
+  }
+
+  private static planFor(model: tf.LayersModel): Plan | string {
+    if (model.inputs.length !== 1 || model.outputs.length !== 1)
+      return 'the model has more than one input or output';
+    const specs = readArchitecture(model);
+    return typeof specs === 'string' ? specs : planOf(specs);
+  }
+
+  /** Reads the weights and hyperparameters of a model the step supports (`supports`); throws on another. */
   static fromModel(model: tf.LayersModel, learningRate: number): FusedTraining {
+    const plan = FusedTraining.planFor(model);
+    if (typeof plan === 'string') throw new Error(`fused training does not cover this model: ${plan}`);
     const [steps, features] = model.inputs[0]!.shape.slice(1) as [number, number];
+    const config = (name: string) => model.getLayer(name).getConfig() as LayerConfig;
     const values = (name: string) =>
       model
         .getLayer(name)
         .getWeights()
-        .map((w) => w.dataSync() as Float32Array);
-    let gate: GateKind | undefined;
-    const lstm = LAYERS.lstm.map((name) => {
-      const config = layerConfig(model, name);
-      const gates = config.recurrentActivation;
-      if ((gates !== 'sigmoid' && gates !== 'hardSigmoid') || (gate !== undefined && gates !== gate))
-        throw new Error(`fused training: ${name} has ${String(gates)} gates`);
-      gate = gates;
-      const [kernel, recurrent, bias] = values(name).map(copy) as [Float32Array, Float32Array, Float32Array];
-      return { kernel, recurrent, bias, units: config.units as number, l2: l2Of(config, name) };
+        .map((w) => (w.dataSync() as Float32Array).slice());
+    const lstm = plan.lstm.map((name) => {
+      const [kernel, recurrent, bias] = values(name) as [Float32Array, Float32Array, Float32Array];
+      return {
+        kernel,
+        recurrent,
+        bias,
+        units: config(name).units as number,
+        l2: l2Of(config(name)) as number,
+      };
     });
-    const batchNorm = LAYERS.batchNorm.map((name) => {
-      const config = layerConfig(model, name);
-      const [gamma, beta, movingMean, movingVariance] = values(name).map(copy) as Float32Array[];
+    const batchNorm = plan.batchNorm.map((name) => {
+      const [gamma, beta, movingMean, movingVariance] = values(name) as Float32Array[];
       return {
         gamma: gamma!,
         beta: beta!,
         movingMean: movingMean!,
         movingVariance: movingVariance!,
-        momentum: config.momentum as number,
-        epsilon: config.epsilon as number,
+        momentum: config(name).momentum as number,
+        epsilon: config(name).epsilon as number,
       };
     });
-    const [kernel, bias] = values(LAYERS.attention).map(copy) as [Float32Array, Float32Array];
-    const dense = LAYERS.dense.map((name) => {
-      const config = layerConfig(model, name);
-      const [k, b] = values(name).map(copy) as [Float32Array, Float32Array];
-      return { kernel: k, bias: b, units: config.units as number, l2: l2Of(config, name) };
+    const [kernel, bias] = values(plan.attention) as [Float32Array, Float32Array];
+    const dense = plan.dense.map((name) => {
+      const [k, b] = values(name) as [Float32Array, Float32Array];
+      const c = config(name);
+      return {
+        kernel: k,
+        bias: b,
+        units: c.units as number,
+        l2: l2Of(c) as number,
+        activation: c.activation as DenseActivation,
+      };
     });
-    const dropoutRates = LAYERS.dropout.map((name) => layerConfig(model, name).rate as number);
+    const dropoutRates = plan.dropout.map((name) => config(name).rate as number);
     return new FusedTraining(
       lstm,
       batchNorm,
       { kernel, bias },
       dense,
       dropoutRates,
-      { steps, features, gate: gate! },
+      { steps, features, gate: plan.gate },
       learningRate,
     );
   }
 
-  /** The trainable arrays in `model.trainableWeights` order: Adam's moments and the gradients follow it. */
+  /** The trainable arrays in `model.trainableWeights` order (the layers' order): Adam's moments and the gradients
+   *  follow it. */
   private trainable(): Float32Array[] {
     const [l1, l2, l3] = this.lstm as [Lstm, Lstm, Lstm];
     const [n1, n2] = this.batchNorm as [BatchNorm, BatchNorm];
@@ -278,11 +445,10 @@ export class FusedTraining {
     let h = dropout(s3.h.slice((T - 1) * B * l3.units), 2);
     const dense: Forward['dense'] = [];
     this.dense.forEach((d, i) => {
-      const pre = denseForward(h, d, B);
-      dense.push({ input: h, preActivation: pre });
-      const last = i === this.dense.length - 1;
-      const out = pre.map((v) => (last ? 1 / (1 + Math.exp(-v)) : v > 0 ? v : 0));
-      h = last ? out : dropout(out, 3 + i);
+      const output = denseForward(h, d, B);
+      dense.push({ input: h, output });
+      // The output's dropout masks a copy: the backward pass takes the activation's slope from the unmasked output.
+      h = i === this.dense.length - 1 ? output : dropout(output.slice(), 3 + i);
     });
     return {
       batch: B,
@@ -315,16 +481,13 @@ export class FusedTraining {
     const denseGradients: Float32Array[][] = [];
     for (let i = this.dense.length - 1; i >= 0; i--) {
       const d = this.dense[i]!;
-      const { input, preActivation } = f.dense[i]!;
-      if (i < this.dense.length - 1) {
-        unmask(dy, 3 + i);
-        for (let j = 0; j < dy.length; j++) if (!(preActivation[j]! > 0)) dy[j] = 0;
-      }
-      const inputs = d.kernel.length / d.units;
-      const dKernel = transposedProduct(input, dy, B, inputs, d.units);
-      penalty += addL2(dKernel, d.kernel, d.l2);
-      denseGradients.unshift([dKernel, columnSums(dy, B, d.units)]);
-      dy = productTransposed(dy, d.kernel, B, d.units, inputs);
+      const { input, output } = f.dense[i]!;
+      // The last layer's dy is already the loss's gradient at its logit (sigmoid and cross-entropy together).
+      if (i < this.dense.length - 1) activationBackward(unmask(dy, 3 + i), output, d.activation);
+      const g = denseBackward(input, dy, d, B);
+      penalty += addL2(g.dKernel, d.kernel, d.l2);
+      denseGradients.unshift([g.dKernel, g.dBias]);
+      dy = g.dx;
     }
     unmask(dy, 2);
 
@@ -369,49 +532,6 @@ export class FusedTraining {
       kernels.adam(w, gradients[j]!, this.moments[j]!, this.learningRate, this.step);
     });
   }
-}
-
-/** x [B, in]·kernel [in, units] + bias. */
-function denseForward(x: Float32Array, d: Dense, B: number): Float32Array {
-  const inputs = d.kernel.length / d.units;
-  const out = new Float32Array(B * d.units);
-  for (let b = 0; b < B; b++)
-    for (let j = 0; j < d.units; j++) {
-      let sum = d.bias[j]!;
-      for (let i = 0; i < inputs; i++) sum += x[b * inputs + i]! * d.kernel[i * d.units + j]!;
-      out[b * d.units + j] = sum;
-    }
-  return out;
-}
-
-/** aᵀ·b for a [m, k], b [m, n]: [k, n]. */
-function transposedProduct(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float32Array {
-  const out = new Float32Array(k * n);
-  for (let r = 0; r < m; r++)
-    for (let i = 0; i < k; i++) {
-      const v = a[r * k + i]!;
-      if (v === 0) continue;
-      for (let j = 0; j < n; j++) out[i * n + j]! += v * b[r * n + j]!;
-    }
-  return out;
-}
-
-/** a·bᵀ for a [m, n], b [k, n]: [m, k]. */
-function productTransposed(a: Float32Array, b: Float32Array, m: number, n: number, k: number): Float32Array {
-  const out = new Float32Array(m * k);
-  for (let r = 0; r < m; r++)
-    for (let i = 0; i < k; i++) {
-      let sum = 0;
-      for (let j = 0; j < n; j++) sum += a[r * n + j]! * b[i * n + j]!;
-      out[r * k + i] = sum;
-    }
-  return out;
-}
-
-function columnSums(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(cols);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) out[j]! += a[r * cols + j]!;
-  return out;
 }
 
 /** Adds the gradient of the penalty l2·Σw² to dw, and returns the penalty (one pass over w for both). */

@@ -1,7 +1,7 @@
 /**
  * One LSTM layer's forward and backward passes as one WebAssembly SIMD call each per batch, on one thread or several,
- * from `trainer/kernels/lstm.ts` (AssemblyScript, compiled by `npm run build:kernels` into
- * `trainer/kernels/lstm.wasm`).
+ * from `trainer/engine/kernels/lstm.ts` (AssemblyScript, compiled by `npm run build:kernels` into
+ * `trainer/engine/kernels/lstm.wasm`).
  *
  * Arrays are row-major float32, time-major: step t of a [T, B, n] array is rows t·B ... t·B + B - 1.
  * The module's memory is shared by the threads of the kernel (this one and up to MAX_THREADS - 1 workers, started
@@ -11,6 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { CONTROL_BYTES, FAILED, JOB, MAILBOX } from './lstm-control.ts';
+import type { LstmWorkerData } from './lstm-worker.ts';
 import { layoutFloats, WASM_PAGE, type WasmMemory, wasm } from './wasm-memory.ts';
 
 export const KERNEL_WASM = new URL('./kernels/lstm.wasm', import.meta.url);
@@ -25,7 +27,7 @@ type KernelExports = {
 };
 
 /**
- * The module's maximumMemory (trainer/kernels/asconfig.json), 1 GiB: config_2's largest call, the forward pass of its
+ * The module's maximumMemory (trainer/engine/kernels/lstm.asconfig.json), 1 GiB: config_2's largest call, the forward pass of its
  * 256-unit layer over an evaluation batch of 256 windows, lays out about 110 MB.
  */
 const MAX_PAGES = 16384;
@@ -39,41 +41,10 @@ export const MAX_THREADS = 16;
  */
 export const MIN_UNITS_PER_THREAD = 16;
 
-// The control block before the heap base, in i32 indexes (trainer/kernels/lstm.ts has the byte offsets).
-const CONTROL_BYTES = 512;
-const RELEASE = 16;
-const MAILBOX = 32; // + tid, for workers 1 ... MAX_THREADS - 1
-const FAILED = 48;
-const JOB = 64; // op, thread count, arguments
 const OP_FORWARD = 1;
 const OP_BACKWARD = 2;
-// A worker spins this many loads (about 0.1 ms) on its mailbox before it sleeps, so that the calls of one
-// batch's layers find it awake, and an idle trainer's workers do not hold a core.
-const WORKER_SPINS = 20000;
-
-// Runs as a worker (eval'd, CommonJS): its own instance of the module on the shared memory, then the jobs the main
-// thread posts to its mailbox. A failure is reported on the `errors` port and by the FAILED flag, which releases
-// the other threads from their barriers.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, tid, errors } = workerData;
-const ctl = new Int32Array(memory.buffer, control, ${CONTROL_BYTES / 4});
-const mailbox = ${MAILBOX} + tid;
-let seen = 0;
-try {
-  const { run } = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  for (;;) {
-    for (let i = 0; Atomics.load(ctl, mailbox) === seen; i++) if (i >= ${WORKER_SPINS}) Atomics.wait(ctl, mailbox, seen);
-    seen = Atomics.load(ctl, mailbox);
-    run(tid);
-  }
-} catch (error) {
-  errors.postMessage(String((error && error.stack) || error));
-  Atomics.store(ctl, ${FAILED}, 1);
-  Atomics.add(ctl, ${RELEASE}, 1);
-  Atomics.notify(ctl, ${RELEASE});
-}
-`;
+// Workers run lstm-worker.ts.
+const WORKER_FILE = new URL('./lstm-worker.ts', import.meta.url);
 
 type Kernel = {
   module: object;
@@ -147,11 +118,14 @@ function startWorkers(k: Kernel, count: number): void {
   while (k.workers.length < count) {
     const { port1, port2 } = new MessageChannel();
     const tid = k.workers.length + 1;
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { module: k.module, memory: k.memory, control: k.controlAt, tid, errors: port2 },
-      transferList: [port2],
-    });
+    const workerData: LstmWorkerData = {
+      module: k.module,
+      memory: k.memory,
+      control: k.controlAt,
+      tid,
+      errors: port2,
+    };
+    const worker = new Worker(WORKER_FILE, { workerData, transferList: [port2] });
     worker.on('error', (error) => {
       k.broken ??= new Error(`LSTM kernel: worker thread ${tid} failed: ${error.message}`);
     });

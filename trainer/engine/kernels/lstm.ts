@@ -1,8 +1,8 @@
-// AssemblyScript, compiled to trainer/kernels/lstm.wasm by `npm run build:kernels` (WebAssembly SIMD, threads).
+// AssemblyScript, compiled to trainer/engine/kernels/lstm.wasm by `npm run build:kernels` (WebAssembly SIMD, threads).
 //
 // One LSTM layer's whole forward pass (x·W + b for all steps as one product, then the recurrence) and backward pass
 // (the recurrence, then the dR, dW, dx, db products) for a batch, on one or more threads that share the imported
-// memory. trainer/lstm-kernel.ts lays the arrays out and writes the job into the control block; every thread then
+// memory. trainer/engine/lstm.ts lays the arrays out and writes the job into the control block; every thread then
 // calls run(tid) with the same job. Every pointer is a byte offset of a row-major f32 array. Shapes: T steps,
 // B batch rows, U units, G = 4U, gate order i, f, c (g), o as in tfjs and Keras.
 //
@@ -14,7 +14,7 @@
 const SIGMOID: i32 = 0;
 const HARD_SIGMOID: i32 = 1;
 
-// The control block, at the start of the heap (trainer/lstm-kernel.ts mirrors these offsets): the barrier's arrival
+// The control block, at the start of the heap (trainer/engine/lstm.ts mirrors these offsets): the barrier's arrival
 // count and release generation on cache lines of their own, one mailbox per worker (the JS side bumps it to hand a
 // worker the job), a failure flag, then the job: op, thread count, arguments.
 const CONTROL_BYTES: usize = 512;
