@@ -10,8 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_GRID } from '../shared/config.ts';
 import { selectBackend } from '../trainer/backend.ts';
-import { foldTrainer } from '../trainer/fold-trainer.ts';
 import { setKernelThreads } from '../trainer/engine/lstm.ts';
+import { foldTrainer } from '../trainer/fold-trainer.ts';
 import { buildModel } from '../trainer/model.ts';
 
 const backend = process.argv[2] ?? 'node';

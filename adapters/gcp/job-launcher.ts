@@ -51,7 +51,6 @@ export const labelValue = (value: string) =>
 export const displayNameFor = (request: TrainingRequest) =>
   `trendcast-${request.runId}-${request.config.name}`;
 
-
 /**
  * The CustomJob for one TrainingRequest: the trainer image, the request as arguments, one worker on the configured
  * machine (without its GPU with `cpu`: the image's backend chain falls back to the CPU), a timeout.
