@@ -69,7 +69,6 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
   let vertex: VertexAiService | undefined;
   let pipeline: Awaited<ReturnType<typeof startPipeline>> | undefined;
   let sweep: NodeJS.Timeout | undefined;
-  let deps: Deps | undefined;
   let clients: Deps | undefined;
   const step = async (what: string, action: () => Promise<unknown>) => {
     try {
@@ -114,7 +113,7 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
     // The Google clients are closed at stop(); the launcher the functions get can crash on demand (--fault).
     clients = gcpDeps(settings, log);
     const launcher = new CrashingLauncher(clients.launcher, log);
-    deps = { ...clients, launcher };
+    const deps: Deps = { ...clients, launcher };
     pipeline = await startPipeline(emulators, deps, options);
     const { docs, bus } = deps;
     // Cloud Scheduler publishes to run-sweep; the sweeper function is pushed each tick like any other function.
@@ -131,7 +130,7 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
       deps,
       deliveries: pipeline.deliveries,
       async upload(key, data) {
-        await deps!.store.write(key, data);
+        await deps.store.write(key, data);
         const [metadata] = await storageClient()
           .bucket(emulators.env.TRENDCAST_BUCKET)
           .file(key)
