@@ -9,6 +9,7 @@ import { PubSubMessageBus } from '../../adapters/gcp/message-bus.ts';
 import { GcsObjectStore, storageClient } from '../../adapters/gcp/object-store.ts';
 import { Emulators, emulatorSkipReason, sessionPids } from '../../emulators/harness.ts';
 import { InputError } from '../../shared/errors.ts';
+import { expectOrderedQueriesAndDeletes } from '../helpers/document-store.ts';
 
 const skip = emulatorSkipReason();
 
@@ -224,29 +225,7 @@ describe.skipIf(skip).sequential('Google Cloud adapters on the emulators', () =>
     });
 
     it('queries in order with a limit, inside a transaction too, and deletes in a transaction', async () => {
-      for (const [id, order] of [
-        ['e3', 'c'],
-        ['e1', 'a'],
-        ['e2', 'b'],
-      ])
-        await docs.set(`queueTest/${id}`, { order });
-      expect((await docs.query('queueTest', { orderBy: 'order', limit: 2 })).map((d) => d.id)).toEqual([
-        'e1',
-        'e2',
-      ]);
-      const taken = await docs.runTransaction(async (tx) => {
-        const head = await tx.query('queueTest', { orderBy: 'order', limit: 1 });
-        for (const { id } of head) tx.delete(`queueTest/${id}`);
-        tx.delete('queueTest/absent'); // deleting what is not there is no error
-        return head.map((d) => d.id);
-      });
-      expect(taken).toEqual(['e1']);
-      expect((await docs.query('queueTest', { orderBy: 'order' })).map((d) => d.id)).toEqual(['e2', 'e3']);
-      expect(
-        (await docs.query('queueTest', { where: { field: 'order', in: ['c'] }, orderBy: 'order' })).map(
-          (d) => d.id,
-        ),
-      ).toEqual(['e3']);
+      await expectOrderedQueriesAndDeletes(docs);
     });
 
     it('a transaction whose create hits an existing document commits none of its writes', async () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import { LocalMessageBus } from '../../adapters/local/message-bus.ts';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
+import { expectOrderedQueriesAndDeletes } from '../helpers/document-store.ts';
 
 const temp = (p: string) => mkdtempSync(join(tmpdir(), p));
 
@@ -28,30 +29,7 @@ describe('LocalDocumentStore', () => {
   });
 
   it('queries in order with a limit, inside a transaction too, and deletes in a transaction', async () => {
-    const docs = new LocalDocumentStore(temp('docs-'));
-    for (const [id, order] of [
-      ['e3', 'c'],
-      ['e1', 'a'],
-      ['e2', 'b'],
-    ])
-      await docs.set(`queueTest/${id}`, { order });
-    expect((await docs.query('queueTest', { orderBy: 'order', limit: 2 })).map((d) => d.id)).toEqual([
-      'e1',
-      'e2',
-    ]);
-    const taken = await docs.runTransaction(async (tx) => {
-      const head = await tx.query('queueTest', { orderBy: 'order', limit: 1 });
-      for (const { id } of head) tx.delete(`queueTest/${id}`);
-      tx.delete('queueTest/absent'); // deleting what is not there is no error
-      return head.map((d) => d.id);
-    });
-    expect(taken).toEqual(['e1']);
-    expect((await docs.query('queueTest', { orderBy: 'order' })).map((d) => d.id)).toEqual(['e2', 'e3']);
-    expect(
-      (await docs.query('queueTest', { where: { field: 'order', in: ['c'] }, orderBy: 'order' })).map(
-        (d) => d.id,
-      ),
-    ).toEqual(['e3']);
+    await expectOrderedQueriesAndDeletes(new LocalDocumentStore(temp('docs-')));
   });
 
   it('refuses paths that are not documents or escape the folder', async () => {
