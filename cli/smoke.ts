@@ -7,14 +7,13 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { closeDeps, gcpDeps } from '../adapters/gcp/deps.ts';
-import { storageClient } from '../adapters/gcp/object-store.ts';
+import { runIdOfUpload } from '../adapters/gcp/object-store.ts';
 import { createLogger } from '../adapters/log.ts';
 import type { RunDoc, TrialDoc } from '../shared/documents.ts';
 import { InputError } from '../shared/errors.ts';
 import { gridKeyFor, PATHS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { readRun, readTrials } from '../shared/records.ts';
-import { deriveRunId } from '../shared/run-id.ts';
 import { readSettings } from '../shared/settings.ts';
 import { gridFromOptions } from './commands/run.ts';
 
@@ -76,7 +75,7 @@ function stepOf(run: RunDoc | undefined, trials: TrialDoc[]): string {
 }
 
 /** What the documents say now, one line per change worth printing. */
-function describe(run: RunDoc | undefined, trials: TrialDoc[]): string[] {
+function stepLines(run: RunDoc | undefined, trials: TrialDoc[]): string[] {
   if (!run) return [];
   const lines = [`run ${run.runId}: ${run.status}${run.waiting ? ` (waiting: ${run.waiting})` : ''}`];
   if (run.status !== 'ingesting') lines.unshift(`ingested: ${trials.length} trial(s)`);
@@ -93,9 +92,7 @@ async function drop(deps: Deps, name: string, csv: Buffer, grid: unknown): Promi
   const key = `${PATHS.incomingPrefix}${name.replace(/(\.csv)?$/i, '.csv')}`;
   if (grid) await deps.store.write(gridKeyFor(key), JSON.stringify(grid));
   await deps.store.write(key, csv);
-  const bucket = deps.settings.TRENDCAST_BUCKET;
-  const [metadata] = await storageClient().bucket(bucket).file(key).getMetadata();
-  return deriveRunId(bucket, key, String(metadata.generation));
+  return runIdOfUpload(deps.settings.TRENDCAST_BUCKET, key);
 }
 
 /**
@@ -119,7 +116,7 @@ export async function smoke(
   for (;;) {
     const run = await readRun(deps.docs, runId);
     const trials = run ? await readTrials(deps.docs, runId) : [];
-    const lines = describe(run, trials);
+    const lines = stepLines(run, trials);
     const fresh = lines.filter((l) => !seen.has(l));
     if (fresh.length > 0) {
       lastChange = Date.now();

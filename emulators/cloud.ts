@@ -3,13 +3,12 @@
 // the same adapters as on Google Cloud (gcpDeps), so the real client libraries run every step; only the endpoints
 // differ. Used by `npm run emulators` and by the tests under test/emulators/.
 import { closeDeps, gcpDeps } from '../adapters/gcp/deps.ts';
-import { storageClient } from '../adapters/gcp/object-store.ts';
+import { runIdOfUpload } from '../adapters/gcp/object-store.ts';
 import { createLogger } from '../adapters/log.ts';
 import { FINAL_RUN_STATUSES, type RunDoc } from '../shared/documents.ts';
 import { TOPICS } from '../shared/names.ts';
 import type { Deps, Logger } from '../shared/ports.ts';
 import { readRun } from '../shared/records.ts';
-import { deriveRunId } from '../shared/run-id.ts';
 import { readSettings } from '../shared/settings.ts';
 import { type EventarcOptions, startPipeline, TIME_SCALE } from './eventarc.ts';
 import { CrashingLauncher, type Fault } from './faults.ts';
@@ -131,11 +130,7 @@ export async function startEmulatedCloud(options: EmulatedCloudOptions = {}): Pr
       deliveries: pipeline.deliveries,
       async upload(key, data) {
         await deps.store.write(key, data);
-        const [metadata] = await storageClient()
-          .bucket(emulators.env.TRENDCAST_BUCKET)
-          .file(key)
-          .getMetadata();
-        return deriveRunId(emulators.env.TRENDCAST_BUCKET, key, String(metadata.generation));
+        return runIdOfUpload(emulators.env.TRENDCAST_BUCKET, key);
       },
       injectFault: (fault, match, times) =>
         fault === 'launcher-crash' ? launcher.crash(times) : service.jobs.injectFault(fault, match, times),

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { Storage } from '@google-cloud/storage';
 import { InputError, NotFoundError } from '../../shared/errors.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
+import { deriveRunId } from '../../shared/run-id.ts';
 
 /**
  * The Storage client, pointed at `STORAGE_EMULATOR_HOST` when it is set. The Node client takes that variable verbatim as
@@ -18,6 +19,12 @@ export function storageClient(
   const storage = new Storage({ apiEndpoint: origin, ...(projectId ? { projectId } : {}) });
   storage.baseUrl = `${origin}/storage/v1`;
   return storage;
+}
+
+/** The run id a CSV just uploaded to `key` gets: ingest derives it from the object's generation. */
+export async function runIdOfUpload(bucket: string, key: string): Promise<string> {
+  const [metadata] = await storageClient().bucket(bucket).file(key).getMetadata();
+  return deriveRunId(bucket, key, String(metadata.generation));
 }
 
 /** The stream's bytes, refused (and the stream destroyed) as soon as they pass `maxBytes`. */
