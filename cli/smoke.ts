@@ -112,16 +112,21 @@ export async function smoke(
     `uploaded gs://${deps.settings.TRENDCAST_BUCKET}/${PATHS.incomingPrefix}${input.name} (run ${runId})`,
   );
   let seen = new Set<string>();
+  // Only a state never seen before is progress: a trial refused for GPU quota goes starting -> queued at every
+  // sweep, and that flapping must not reset the stall clock.
+  const reached = new Set<string>();
   let lastChange = Date.now();
   for (;;) {
     const run = await readRun(deps.docs, runId);
     const trials = run ? await readTrials(deps.docs, runId) : [];
     const lines = stepLines(run, trials);
     const fresh = lines.filter((l) => !seen.has(l));
-    if (fresh.length > 0) {
+    for (const line of fresh) print(line);
+    seen = new Set(lines);
+    for (const line of lines) {
+      if (reached.has(line)) continue;
+      reached.add(line);
       lastChange = Date.now();
-      for (const line of fresh) print(line);
-      seen = new Set(lines);
     }
     if (run?.status === 'promoted' || run?.status === 'rejected') {
       print(
