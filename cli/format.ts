@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { budgetLine, jobSeconds } from '../shared/budget.ts';
-import type { Forecast, RunDoc, TrialDoc } from '../shared/documents.ts';
+import type { Champion, Forecast, RunDoc, TrackRecord, TrialDoc } from '../shared/documents.ts';
 import { formatDuration } from '../shared/estimate.ts';
 
 /** A plain-text table with left-aligned text and right-aligned numbers. */
@@ -73,6 +73,7 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
       : '',
     ...planLines(run, trials),
     trials.length ? table(head, rows) : '',
+    run.champion ? championLine(run.champion) : '',
     run.status === 'promoted' && run.promotion
       ? `PROMOTED ${run.promotion.config} as ${run.symbol} ${run.timeframe} v${run.promotion.version}: ${run.reason}\n  model: ${run.promotion.uri}`
       : run.status === 'rejected'
@@ -83,6 +84,20 @@ export function runSummary(run: RunDoc, trials: TrialDoc[]): string {
     run.reportUri ? `report: ${reportLocation(run.reportUri)}` : '',
   ];
   return lines.filter(Boolean).join('\n');
+}
+
+/** The current model the run's trials had to beat, as evaluated on the run's windows. */
+export function championLine(c: Champion): string {
+  const m = c.metrics;
+  return m
+    ? `champion: current model v${c.version} (${c.config}) on the same ${m.windows} windows: f1 ${fixed(m.f1)}, acc ${fixed(m.accuracy)}, auc ${fixed(m.auc)}, p_value ${fixed(m.pValue, 3)}, return ${percent(m.backtest.totalReturn)}`
+    : `champion: current model v${c.version} (${c.config}) could not be evaluated (${c.error}): the gate alone judged`;
+}
+
+/** One line for a symbol's track record: how its scored forecasts did, against the commoner outcome. */
+export function trackRecordLine(r: TrackRecord): string {
+  if (r.scored === 0) return `TRACK RECORD ${r.symbol} ${r.timeframe}: nothing scored yet`;
+  return `TRACK RECORD ${r.symbol} ${r.timeframe}: ${r.correct} of ${r.scored} forecasts right (${percent(r.hitRate!)}, 95% ${percent(r.interval.low)}-${percent(r.interval.high)}), baseline ${percent(r.baselineRate!)}, p_value ${fixed(r.pValue, 3)}`;
 }
 
 /** Ingest's estimate of the grid's time, the run's budget, the gate if off, and the warnings, one line each. */

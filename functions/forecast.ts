@@ -21,7 +21,9 @@ import { DATASET_FILES, DOCS, PATHS, TOPICS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { readForecast, readModel, readRun } from '../shared/records.ts';
 import { deriveRunId } from '../shared/run-id.ts';
+import { forecastKey } from '../shared/track-record.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
+import { writeIndexPage } from './index-page.ts';
 import { nowIso, onMessage } from './pubsub.ts';
 import { writeRunReport } from './report.ts';
 
@@ -100,8 +102,9 @@ async function barsOf(request: ForecastRequest, deps: Deps): Promise<Bars | unde
  */
 export const forecaster = onMessage(ForecastRequest, 'forecast request', async (request, deps) => {
   await makeForecast(request, deps);
-  // A run's report shows its forecast, so the report is written once the forecast is in (or known not to be).
+  // A run's report and the index page show the forecast, so they are written once it is in (or known not to be).
   if (request.kind === 'run') await writeRunReport(request.runId, deps);
+  await writeIndexPage(deps);
 });
 
 async function makeForecast(request: ForecastRequest, deps: Deps): Promise<void> {
@@ -137,6 +140,7 @@ async function makeForecast(request: ForecastRequest, deps: Deps): Promise<void>
     const probabilityUp = await predictProbability(deps.store, prefix, preprocessing, input, where);
     forecast = {
       asOf: input.asOf,
+      ...(input.close !== undefined ? { close: input.close } : {}),
       probabilityUp,
       signal: signalOf(probabilityUp, preprocessing.threshold),
       threshold: preprocessing.threshold,
@@ -181,11 +185,15 @@ async function makeForecast(request: ForecastRequest, deps: Deps): Promise<void>
       error: null,
       createdAt: forecast.createdAt,
     } satisfies ForecastAttempt);
+    // The same model on the same bar answers the same: a repeat becomes the latest (with the outcome its first
+    // copy may have), but not a second history entry, which would be scored and counted twice.
+    const repeat = doc?.history.find((h) => forecastKey(h) === forecastKey(forecast));
     tx.set(DOCS.forecast(symbol, timeframe), {
       ...forecast,
+      ...(repeat?.outcome ? { outcome: repeat.outcome } : {}),
       symbol,
       timeframe,
-      history: [...(doc?.history ?? []), forecast].slice(-FORECAST_HISTORY),
+      history: repeat ? doc!.history : [...(doc?.history ?? []), forecast].slice(-FORECAST_HISTORY),
       updatedAt: forecast.createdAt,
     } satisfies ForecastDoc);
   });

@@ -26,6 +26,7 @@ import { routeForecast } from './forecast.ts';
 import { nowIso } from './pubsub.ts';
 import { queueOrder, writeQueueEntry } from './queue.ts';
 import { writeRunReport } from './report.ts';
+import { scoreForecastUpload, scoreStoredForecasts } from './track-record.ts';
 
 /** The grid a CSV trains with: `incoming/<name>.grid.json` beside it, else the bucket's `config/grid.json`, else the default. */
 async function loadGrid(store: ObjectStore, csvKey: string): Promise<{ grid: Grid; where: string }> {
@@ -102,6 +103,7 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     return;
   }
   if (isForecastCsv(object.name)) {
+    await scoreForecastUpload(object, deps);
     await routeForecast(object, deps);
     return;
   }
@@ -143,6 +145,8 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     grid = loaded.grid;
     ({ gateOff } = checkGridAllowed(grid, deps.settings, loaded.where));
     dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
+    // Whatever becomes of this run, its bars settle the stored forecasts they can.
+    await scoreStoredForecasts(dataset.series, object.name, deps);
     // refuses folds the history cannot hold
     const folds = walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds).blocks;
     const { manifest } = dataset;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Bar, parsePriceCsv } from './csv.ts';
+import { type Bar, type PriceSeries, parsePriceCsv } from './csv.ts';
 import { InputError } from './errors.ts';
 import { computeFeatures, FEATURE_NAMES, firstDefinedBar } from './features.ts';
 import { latestWindow } from './forecast.ts';
@@ -160,6 +160,8 @@ export function walkForwardFolds(
 export function buildDataset(input: { bytes: Uint8Array; fileName: string; sequenceLength?: number }): {
   manifest: DatasetManifest;
   files: DatasetFiles;
+  /** The parsed bars (also what scores stored forecasts). */
+  series: PriceSeries;
 } {
   const L = input.sequenceLength ?? DEFAULT_SEQUENCE_LENGTH;
   const series = parsePriceCsv(input.bytes, input.fileName);
@@ -248,6 +250,7 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
   );
   return {
     manifest,
+    series,
     files: {
       'features.csv': featuresCsv,
       'X.npy': scaledMatrix,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Evaluation, TrainingConfig } from './config.ts';
 import { DatasetManifest } from './manifest.ts';
-import { TrainingRequest, TrialArtifacts, TrialMetrics } from './messages.ts';
+import { BacktestMetrics, TrainingRequest, TrialArtifacts, TrialMetrics } from './messages.ts';
 
 // The Firestore documents, as a user reads them in the console: plain field names, ISO timestamps, status words.
 
@@ -49,6 +49,41 @@ export const TrialProgress = z.object({
 });
 export type TrialProgress = z.infer<typeof TrialProgress>;
 
+/**
+ * The current model's figures on a run's own out-of-sample windows, scaled with its own saved preprocessing: the
+ * same classification metrics, p-value, interval and backtest as the trials, so a challenger is compared like for like.
+ */
+export const ChampionMetrics = TrialMetrics.pick({
+  valLoss: true,
+  accuracy: true,
+  auc: true,
+  precision: true,
+  recall: true,
+  f1: true,
+  mcc: true,
+  balancedAccuracy: true,
+  baselineAccuracy: true,
+  degenerate: true,
+  confusion: true,
+  pValue: true,
+  accuracyInterval: true,
+}).extend({ backtest: BacktestMetrics, windows: z.number().int().nonnegative() });
+export type ChampionMetrics = z.infer<typeof ChampionMetrics>;
+
+/**
+ * The model that was current for the run's symbol and timeframe when the run was decided, evaluated on the run's
+ * windows: `metrics` when it could be, `error` (and null metrics) when it could not (the challenger is then judged by
+ * the gate alone).
+ */
+export const Champion = z.object({
+  version: z.number().int().positive(),
+  config: z.string(),
+  runId: z.string(),
+  metrics: ChampionMetrics.nullable(),
+  error: z.string().nullable(),
+});
+export type Champion = z.infer<typeof Champion>;
+
 /** `runs/{runId}` */
 export const RunDoc = z.object({
   runId: z.string(),
@@ -87,6 +122,11 @@ export const RunDoc = z.object({
   promotion: z
     .object({ config: z.string(), version: z.number().int().positive(), uri: z.string(), f1: z.number() })
     .nullable(),
+  /**
+   * The current model the best trial had to beat, set in the transaction that decides the run; null when there was
+   * none; absent on runs not decided yet (or decided before champions existed).
+   */
+  champion: Champion.nullable().optional(),
   /** Why trials of this run are waiting (e.g. for GPU quota), while they wait. */
   waiting: z.string().nullable().default(null),
   /** The run's report (`runs/<runId>/report.html`), set once it is written. */
@@ -207,10 +247,29 @@ export const SlotDoc = z.object({
 });
 export type SlotDoc = z.infer<typeof SlotDoc>;
 
+/** What became of a forecast, once a later CSV held the bar it was for. */
+export const ForecastOutcome = z.object({
+  /** The close of the `asOf` bar (from the scoring CSV, else as the forecast saw it) and of the bar after it. */
+  close: z.number(),
+  nextClose: z.number(),
+  /** The bar after `asOf`: the one the forecast was for. */
+  nextTimestamp: z.string(),
+  /** The next close is above the close: the target's definition. */
+  up: z.boolean(),
+  /** The forecast's signal was the direction that happened. */
+  correct: z.boolean(),
+  scoredAt: z.string(),
+  /** The bucket object whose bars scored it. */
+  source: z.string(),
+});
+export type ForecastOutcome = z.infer<typeof ForecastOutcome>;
+
 /** One forecast of the bar after `asOf`, by the current model of a symbol and timeframe. */
 export const Forecast = z.object({
   /** The last bar's timestamp: the forecast is for the next bar. */
   asOf: z.string(),
+  /** The last bar's close, so a later CSV that starts at the next bar can still score it; absent on older forecasts. */
+  close: z.number().optional(),
   probabilityUp: z.number().min(0).max(1),
   signal: z.enum(['up', 'down']),
   threshold: z.number(),
@@ -220,6 +279,8 @@ export const Forecast = z.object({
   /** The bucket object its bars came from. */
   source: z.string(),
   createdAt: z.string(),
+  /** Set once, when a later CSV holds the bar after `asOf` (shared/track-record.ts). */
+  outcome: ForecastOutcome.optional(),
 });
 export type Forecast = z.infer<typeof Forecast>;
 
@@ -248,3 +309,34 @@ export const ForecastAttempt = z.object({
   createdAt: z.string(),
 });
 export type ForecastAttempt = z.infer<typeof ForecastAttempt>;
+
+/** Scored forecasts as counts: what a track record is made of (the rates are derived from these). */
+export const ScoredCounts = z.object({
+  scored: z.number().int().nonnegative(),
+  correct: z.number().int().nonnegative(),
+  /** Scored bars that went up: the commoner outcome is the baseline a hit rate must beat. */
+  ups: z.number().int().nonnegative(),
+});
+export type ScoredCounts = z.infer<typeof ScoredCounts>;
+
+/** Counts and what they say: hit rate, its 95% Wilson interval, and the p-value against the commoner outcome. */
+export const TrackFigures = ScoredCounts.extend({
+  /** correct / scored; null before anything is scored. */
+  hitRate: z.number().nullable(),
+  interval: z.object({ low: z.number(), high: z.number() }),
+  /** The share of the commoner outcome among the scored bars: the hit rate of always answering it. */
+  baselineRate: z.number().nullable(),
+  /** One-sided exact binomial P(at least `correct` hits | scored, baselineRate); 1 before anything is scored. */
+  pValue: z.number().min(0).max(1),
+});
+export type TrackFigures = z.infer<typeof TrackFigures>;
+
+/** `trackRecords/{symbol}_{timeframe}`: every scored forecast counted, overall and per model version. */
+export const TrackRecord = TrackFigures.extend({
+  symbol: z.string(),
+  timeframe: z.string(),
+  /** Keyed by the model version as a string ("1", "2", ...). */
+  byVersion: z.record(z.string(), TrackFigures),
+  updatedAt: z.string(),
+});
+export type TrackRecord = z.infer<typeof TrackRecord>;

@@ -24,6 +24,8 @@ export const LatestWindow = z.object({
   timeframe: z.string(),
   /** The last bar's timestamp: the forecast is for the bar after it. */
   asOf: z.string(),
+  /** The last bar's close (absent in datasets made before forecasts were scored). */
+  close: z.number().optional(),
   features: z.array(z.string()),
   rows: z.array(z.array(z.number())),
 });
@@ -54,6 +56,7 @@ export function latestWindow(
     symbol: series.symbol,
     timeframe: series.timeframe,
     asOf: bars[bars.length - 1]!.timestamp,
+    close: bars[bars.length - 1]!.close,
     features: [...FEATURE_NAMES],
     rows,
   };

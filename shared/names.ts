@@ -87,9 +87,14 @@ export const DOCS = {
   trainingSlot: (slot: string) => `trainingSlots/${slot}`,
   forecasts: 'forecasts',
   forecast: (symbol: string, timeframe: string) => `forecasts/${symbol}_${timeframe}`,
+  trackRecords: 'trackRecords',
+  trackRecord: (symbol: string, timeframe: string) => `trackRecords/${symbol}_${timeframe}`,
   forecastAttempts: 'forecastAttempts',
   forecastAttempt: (attemptId: string) => `forecastAttempts/${attemptId}`,
 } as const;
+
+/** The bucket's front page (report/index-page.ts): every symbol's model, forecast, track record and runs. */
+export const INDEX_PAGE = 'index.html';
 
 /** The run report (report/render.ts): its object, and the document that makes its writing happen once per run. */
 export const REPORT = {

@@ -1,4 +1,4 @@
-import type { RankedTrial, TrialDoc } from './documents.ts';
+import type { Champion, RankedTrial, TrialDoc } from './documents.ts';
 import type { TrialMetrics } from './messages.ts';
 import { correctNeeded, DEFAULT_ALPHA } from './significance.ts';
 
@@ -58,11 +58,22 @@ function compareTrials(a: TrialDoc, b: TrialDoc): number {
   );
 }
 
-/** Picks the trial to promote among a run's finished trials, with the reason in plain words. */
+/** The champion's figures in the words a reason uses. */
+export function championFigures(champion: Champion): string {
+  const m = champion.metrics!;
+  return `v${champion.version} (${champion.config}) has F1 ${m.f1.toFixed(4)}, accuracy ${pct(m.accuracy)}, p-value ${m.pValue.toFixed(4)} on the same ${m.windows} windows`;
+}
+
+/**
+ * Picks the trial to promote among a run's finished trials, with the reason in plain words. With a champion (the
+ * current model, evaluated on this run's windows), the best trial must also beat its F1 there: a tie keeps the champion.
+ * A champion that could not be evaluated leaves the gate alone to judge, and the reason says so.
+ */
 export function promoteBestTrial(
   trials: TrialDoc[],
   gate: boolean,
   alpha = DEFAULT_ALPHA,
+  champion: Champion | null = null,
 ): PromotionDecision {
   const notes = new Map(trials.map((t) => [t.config, ineligibility(t, gate, alpha)]));
   const eligible = trials.filter((t) => notes.get(t.config) === null).sort(compareTrials);
@@ -78,11 +89,25 @@ export function promoteBestTrial(
     }),
   );
   const best = eligible[0];
+  const unjudged = champion?.error
+    ? `; the current model v${champion.version} could not be evaluated on these windows (${champion.error}), so the gate alone judged`
+    : '';
   if (!best) {
     const why = ranking.map((r) => `${r.config}: ${r.note}`).join('; ');
-    return { outcome: 'reject', reason: `no trial qualifies for promotion (${why || 'no trials'})`, ranking };
+    return {
+      outcome: 'reject',
+      reason: `no trial qualifies for promotion (${why || 'no trials'})${champion ? `; the current model v${champion.version} stays` : ''}`,
+      ranking,
+    };
   }
   const m = best.metrics!;
+  if (champion?.metrics && !(m.f1 > champion.metrics.f1)) {
+    return {
+      outcome: 'reject',
+      reason: `the best trial ${best.config} (F1 ${m.f1.toFixed(4)}) does not beat the current model: ${championFigures(champion)}; it stays current`,
+      ranking,
+    };
+  }
   const runnerUp = eligible[1];
   const margin = runnerUp
     ? `, ahead of ${runnerUp.config} (F1 ${runnerUp.metrics!.f1.toFixed(4)})`
@@ -95,7 +120,7 @@ export function promoteBestTrial(
   return {
     outcome: 'promote',
     winner: best.config,
-    reason: `highest F1 ${m.f1.toFixed(4)} (AUC ${m.auc?.toFixed(4) ?? 'n/a'})${margin}${gateText}`,
+    reason: `highest F1 ${m.f1.toFixed(4)} (AUC ${m.auc?.toFixed(4) ?? 'n/a'})${margin}${gateText}${champion?.metrics ? `; beats the current model ${championFigures(champion)}` : unjudged}`,
     ranking,
   };
 }

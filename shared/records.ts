@@ -1,5 +1,13 @@
 import type { z } from 'zod';
-import { ForecastDoc, ModelDoc, OPEN_RUN_STATUSES, RunDoc, SlotDoc, TrialDoc } from './documents.ts';
+import {
+  ForecastDoc,
+  ModelDoc,
+  OPEN_RUN_STATUSES,
+  RunDoc,
+  SlotDoc,
+  TrackRecord,
+  TrialDoc,
+} from './documents.ts';
 import { DOCS } from './names.ts';
 import type { DocumentStore, Transaction } from './ports.ts';
 
@@ -54,6 +62,13 @@ export const readForecast = (
 ): Promise<ForecastDoc | undefined> => readOne(r, ForecastDoc, DOCS.forecast(symbol, timeframe));
 export const readForecasts = (r: DocumentReader): Promise<ForecastDoc[]> =>
   readAll(r, ForecastDoc, DOCS.forecasts);
+export const readTrackRecord = (
+  r: DocumentReader,
+  symbol: string,
+  timeframe: string,
+): Promise<TrackRecord | undefined> => readOne(r, TrackRecord, DOCS.trackRecord(symbol, timeframe));
+export const readTrackRecords = (r: DocumentReader): Promise<TrackRecord[]> =>
+  readAll(r, TrackRecord, DOCS.trackRecords);
 export const readSlot = (r: DocumentReader, slot: string): Promise<SlotDoc | undefined> =>
   readOne(r, SlotDoc, DOCS.trainingSlot(slot));
 

@@ -4,11 +4,17 @@ import { InputError, NotFoundError } from '../shared/errors.ts';
 import { DatasetManifest, DatasetWindows } from '../shared/manifest.ts';
 import { DATASET_FILES } from '../shared/names.ts';
 import { decodeNpy } from '../shared/npy.ts';
+import type { ObjectStore } from '../shared/ports.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 
 /** Reads and checks a dataset folder written by `trendcast features` (or the ingest function). */
 export async function loadDataset(datasetUri: string) {
   const { store, prefix } = await openFolderUri(datasetUri);
+  return readDataset(store, prefix, datasetUri);
+}
+
+/** The same, from a folder of a store already open; `datasetUri` names it in errors. */
+export async function readDataset(store: ObjectStore, prefix: string, datasetUri: string) {
   // A missing file is bad input (exit 2, the trial fails); any other read failure is transient and stays what it is.
   const read = async (name: string) => {
     try {
@@ -64,4 +70,4 @@ export async function loadDataset(datasetUri: string) {
   };
 }
 
-export type Dataset = Awaited<ReturnType<typeof loadDataset>>;
+export type Dataset = Awaited<ReturnType<typeof readDataset>>;

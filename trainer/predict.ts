@@ -38,21 +38,42 @@ export async function predictProbability(
   where: string,
 ): Promise<number> {
   checkFits(preprocessing, input, where);
+  const [probability] = await predictProbabilities(
+    store,
+    prefix,
+    preprocessing,
+    scaleWindow(preprocessing, input),
+    where,
+  );
+  return probability!;
+}
+
+/**
+ * P(up) for each of a batch of scaled windows ([n, sequenceLength, features] flattened), from the model saved under
+ * `prefix`. A model whose head is not one sigmoid unit loads but answers nothing usable: that is a CorruptModelError.
+ */
+export async function predictProbabilities(
+  store: ObjectStore,
+  prefix: string,
+  preprocessing: ModelPreprocessing,
+  windows: Float32Array,
+  where: string,
+): Promise<Float32Array> {
+  const { sequenceLength: L, features } = preprocessing;
+  const n = windows.length / (L * features.length);
   await selectBackend();
   const model = await loadModel(store, prefix);
-  const x = tf.tensor3d(scaleWindow(preprocessing, input), [
-    1,
-    preprocessing.sequenceLength,
-    preprocessing.features.length,
-  ]);
+  const x = tf.tensor3d(windows, [n, L, features.length]);
   try {
-    const y = model.predict(x) as tf.Tensor;
-    const [probability] = await y.data();
+    const y = model.predict(x, { batchSize: 256 }) as tf.Tensor;
+    const probabilities = (await y.data()) as Float32Array;
     y.dispose();
-    // A model whose head is not one sigmoid unit loads but answers nothing usable.
-    if (probability === undefined || !(probability >= 0 && probability <= 1))
-      throw new CorruptModelError(`${where}: the model answered ${probability} where a probability belongs`);
-    return probability;
+    const bad = probabilities.findIndex((p) => !(p >= 0 && p <= 1));
+    if (probabilities.length !== n || bad >= 0)
+      throw new CorruptModelError(
+        `${where}: the model answered ${probabilities.length === n ? probabilities[bad] : `${probabilities.length} values for ${n} windows`} where a probability belongs`,
+      );
+    return probabilities;
   } finally {
     x.dispose();
     model.dispose();

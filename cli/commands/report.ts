@@ -5,14 +5,15 @@ import type { Command } from 'commander';
 import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import { LocalObjectStore } from '../../adapters/local/object-store.ts';
 import { createLogger } from '../../adapters/log.ts';
+import { writeIndexPage } from '../../functions/index-page.ts';
 import { writeRunReport } from '../../functions/report.ts';
 import { FINAL_RUN_STATUSES, type RunDoc } from '../../shared/documents.ts';
 import { InputError } from '../../shared/errors.ts';
-import { REPORT } from '../../shared/names.ts';
+import { INDEX_PAGE, REPORT } from '../../shared/names.ts';
 import { readRuns } from '../../shared/records.ts';
 import { reportLocation } from '../format.ts';
 
-type ReportOptions = { out?: string; open?: boolean; home: string };
+type ReportOptions = { out?: string; open?: boolean; index?: boolean; home: string };
 
 /** The platform's "open this file with its default application" command. */
 function opener(file: string): [string, string[]] {
@@ -34,14 +35,30 @@ function openFile(file: string): Promise<boolean> {
   });
 }
 
+const quiet = () => createLogger({}, { json: false, quiet: true, write: () => {} });
+
+function openHome(home: string) {
+  const root = resolve(home);
+  return {
+    root,
+    docs: new LocalDocumentStore(join(root, 'firestore')),
+    store: new LocalObjectStore(join(root, 'bucket')),
+  };
+}
+
+/** The index page of the local home (every symbol's model, forecast, track record and runs), rewritten now. */
+export async function indexOf(home: string): Promise<{ html: string; file: string }> {
+  const { docs, store } = openHome(home);
+  const uri = await writeIndexPage({ store, docs, log: quiet() });
+  return { html: (await store.read(INDEX_PAGE)).toString('utf8'), file: reportLocation(uri) };
+}
+
 /** The report of a run of the local home (the newest by default): written to the bucket when missing, returned as HTML. */
 export async function reportOf(
   home: string,
   runId?: string,
 ): Promise<{ run: RunDoc; html: string; file: string }> {
-  const root = resolve(home);
-  const docs = new LocalDocumentStore(join(root, 'firestore'));
-  const store = new LocalObjectStore(join(root, 'bucket'));
+  const { root, docs, store } = openHome(home);
   const runs = await readRuns(docs);
   const run = runId
     ? runs.find((r) => r.runId === runId)
@@ -51,7 +68,7 @@ export async function reportOf(
     throw new InputError(
       `run ${run.runId} has not ended (status ${run.status}); its report comes when it does`,
     );
-  const deps = { store, docs, log: createLogger({}, { json: false, quiet: true, write: () => {} }) };
+  const deps = { store, docs, log: quiet() };
   await writeRunReport(run.runId, deps);
   const key = REPORT.object(run.runId);
   if (!(await store.exists(key)))
@@ -63,13 +80,21 @@ export async function reportOf(
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('write or open the HTML report of a run (the newest by default)')
+    .description('write or open the HTML report of a run (the newest by default), or the index page')
     .argument('[runId]', 'the run (default: the newest)')
+    .option('--index', "the index page instead: every symbol's model, forecast, track record and runs")
     .option('--out <file.html>', 'also write the report to this file')
     .option('--open', "open it with the system's browser")
     .option('--home <dir>', 'state folder', '.trendcast')
     .action(async (runId: string | undefined, options: ReportOptions) => {
-      const report = await reportOf(options.home, runId);
+      if (options.index && runId)
+        throw new InputError(`--index shows every run; leave out the run id (${runId})`);
+      const report = options.index
+        ? { ...(await indexOf(options.home)), title: 'index page' }
+        : await reportOf(options.home, runId).then((r) => ({
+            ...r,
+            title: `report of ${r.run.runId} (${r.run.status})`,
+          }));
       let file = report.file;
       if (options.out) {
         file = resolve(options.out);
@@ -77,7 +102,7 @@ export function registerReport(program: Command): void {
           throw new InputError(`--out ${options.out}: cannot write the file (${e.message})`);
         });
       }
-      process.stdout.write(`report of ${report.run.runId} (${report.run.status}): ${file}\n`);
+      process.stdout.write(`${report.title}: ${file}\n`);
       if (options.open && !(await openFile(file))) {
         process.stdout.write(`no ${opener(file)[0]} on this machine to open it; open ${file} in a browser\n`);
       }

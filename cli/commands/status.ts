@@ -4,8 +4,8 @@ import { LocalDocumentStore } from '../../adapters/local/document-store.ts';
 import { jobSeconds } from '../../shared/budget.ts';
 import { InputError } from '../../shared/errors.ts';
 import type { DocumentStore } from '../../shared/ports.ts';
-import { readForecasts, readModels, readRuns, readTrials } from '../../shared/records.ts';
-import { reportLocation, runSummary, table } from '../format.ts';
+import { readForecasts, readModels, readRuns, readTrackRecords, readTrials } from '../../shared/records.ts';
+import { reportLocation, runSummary, table, trackRecordLine } from '../format.ts';
 
 /** Runs (newest first), their trials, and the current models: what `status --json` prints. */
 export async function collectStatus(docs: DocumentStore, runId?: string) {
@@ -21,6 +21,7 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
   );
   const models = await readModels(docs);
   const forecasts = await readForecasts(docs);
+  const trackRecords = await readTrackRecords(docs);
   return {
     runs: runs.map(({ run, trials }) => ({
       runId: run.runId,
@@ -32,6 +33,7 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
       finishedAt: run.finishedAt,
       reason: run.status === 'failed' ? run.error : run.reason,
       promotedConfig: run.status === 'promoted' ? (run.promotion?.config ?? null) : null,
+      champion: run.champion ?? null,
       report: run.reportUri ? reportLocation(run.reportUri) : null,
       dataset: run.dataset,
       estimate: run.estimate ?? null,
@@ -62,7 +64,12 @@ export async function collectStatus(docs: DocumentStore, runId?: string) {
       },
       versions: m.history.length,
     })),
-    forecasts: forecasts.map(({ history, ...latest }) => ({ ...latest, forecasts: history.length })),
+    forecasts: forecasts.map(({ history, ...latest }) => ({
+      ...latest,
+      forecasts: history.length,
+      scored: history.filter((f) => f.outcome).length,
+    })),
+    trackRecords,
     details: runs,
   };
 }
@@ -93,10 +100,13 @@ export function registerStatus(program: Command): void {
         r.timeframe,
         r.createdAt.slice(0, 19).replace('T', ' '),
         r.promotedConfig,
+        r.champion
+          ? `v${r.champion.version} ${r.champion.metrics ? r.champion.metrics.f1.toFixed(4) : 'n/a'}`
+          : null,
         `${r.trials.filter((t) => t.status === 'succeeded').length}/${r.trials.length}`,
       ]);
       process.stdout.write(
-        `${table(['run', 'status', 'symbol', 'timeframe', 'created', 'promoted', 'trials ok'], runRows)}\n\n`,
+        `${table(['run', 'status', 'symbol', 'timeframe', 'created', 'promoted', 'champion f1', 'trials ok'], runRows)}\n\n`,
       );
       const reports = status.runs.filter((r) => r.report).map((r) => `report of ${r.runId}: ${r.report}\n`);
       if (reports.length) process.stdout.write(`${reports.join('')}\n`);
@@ -125,5 +135,7 @@ export function registerStatus(program: Command): void {
           `\n${table(['symbol', 'timeframe', 'after', 'signal', 'P(up)', 'model', 'forecast at'], forecastRows)}\n`,
         );
       }
+      if (status.trackRecords.length)
+        process.stdout.write(`\n${status.trackRecords.map(trackRecordLine).join('\n')}\n`);
     });
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Champion } from '../../shared/documents.ts';
 import { promoteBestTrial } from '../../shared/promotion.ts';
 import { pValue } from '../../shared/significance.ts';
 import { metrics, trialDoc } from '../helpers/docs.ts';
@@ -100,5 +101,51 @@ describe('promoteBestTrial', () => {
     const d = promoteBestTrial([failed], false);
     expect(d.outcome).toBe('reject');
     expect(d.reason).toMatch(/a: failed: trainer was killed by SIGKILL/);
+  });
+});
+
+describe('promoteBestTrial against the current model (champion)', () => {
+  const champion = (f1: number): Champion => ({
+    version: 3,
+    config: 'old',
+    runId: 'run-old',
+    metrics: { ...metrics({ f1, accuracy: 0.58, pValue: 0.2 }), windows: 28 },
+    error: null,
+  });
+
+  it('promotes the best trial only when it beats the champion F1 on the same windows', () => {
+    const d = promoteBestTrial([done('a', { f1: 0.65 })], true, undefined, champion(0.6));
+    expect(d.outcome).toBe('promote');
+    expect(d.reason).toMatch(
+      /beats the current model v3 \(old\) has F1 0\.6000, accuracy 58\.0%, p-value 0\.2000 on the same 28 windows/,
+    );
+  });
+
+  it('keeps the champion on a tie or a loss, naming its figures', () => {
+    for (const f1 of [0.6, 0.7]) {
+      const d = promoteBestTrial([done('a', { f1: 0.6 })], true, undefined, champion(f1));
+      expect(d.outcome).toBe('reject');
+      expect(d.reason).toMatch(
+        new RegExp(
+          `best trial a \\(F1 0\\.6000\\) does not beat the current model: v3 \\(old\\) has F1 ${f1.toFixed(4)}`,
+        ),
+      );
+      expect(d.ranking[0]).toMatchObject({ config: 'a', eligible: true });
+    }
+  });
+
+  it('leaves the gate alone to judge when the champion could not be evaluated, and says so', () => {
+    const broken: Champion = { ...champion(0.9), metrics: null, error: 'other features' };
+    const d = promoteBestTrial([done('a', { f1: 0.6 })], true, undefined, broken);
+    expect(d.outcome).toBe('promote');
+    expect(d.reason).toMatch(
+      /current model v3 could not be evaluated on these windows \(other features\), so the gate alone judged/,
+    );
+  });
+
+  it('still needs the gate when there is a champion: an ineligible best trial is not compared', () => {
+    const d = promoteBestTrial([done('a', { f1: 0.9, degenerate: true })], true, undefined, champion(0.1));
+    expect(d.outcome).toBe('reject');
+    expect(d.reason).toMatch(/no trial qualifies for promotion .*the current model v3 stays/);
   });
 });
