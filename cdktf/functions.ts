@@ -25,10 +25,12 @@ export const FUNCTION_SIZES: Record<FunctionName, { memory: string; maxInstances
   {
     ingest: { memory: '1Gi', maxInstances: 10, heapMb: 256 },
     launcher: { memory: '512Mi', maxInstances: 5 }, // slots are documents claimed by compare-and-set: instances may race
-    collector: { memory: '512Mi', maxInstances: 10 },
+    // Whoever decides a run runs the current model on the run's windows (trainer/evaluate-champion.ts): the
+    // collector, the sweeper and the dead-letter function size like the forecaster.
+    collector: { memory: '2Gi', maxInstances: 10 },
     forecaster: { memory: '2Gi', maxInstances: 5 }, // runs a model with TensorFlow.js (WebAssembly backend)
-    deadLetter: { memory: '256Mi', maxInstances: 2 },
-    sweeper: { memory: '256Mi', maxInstances: 1 },
+    deadLetter: { memory: '2Gi', maxInstances: 2 },
+    sweeper: { memory: '2Gi', maxInstances: 1 },
   };
 
 export interface FunctionsProps {

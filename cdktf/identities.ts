@@ -9,6 +9,7 @@ import type { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket/in
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member/index.js';
 import type { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
+import { INDEX_PAGE } from '../shared/names.ts';
 import type { Apis } from './apis.ts';
 import type { Messaging } from './messaging.ts';
 import type { ServiceAgents } from './service-agents.ts';
@@ -110,13 +111,15 @@ export class Identities extends Construct {
       bucketRole(`${grantId}-reads`, member(a), 'roles/storage.objectViewer');
       bucketRole(grantId, member(a), 'roles/storage.objectUser', objectsUnder(prefixes));
     };
-    readsAndWritesUnder('ingest', sa.ingest, ['datasets/', 'runs/']); // datasets; a refused upload's report
+    // index.html (the bucket's front page) is rewritten by whoever scores forecasts, decides a run or forecasts.
+    readsAndWritesUnder('ingest', sa.ingest, ['datasets/', 'runs/', INDEX_PAGE]); // datasets; a refused upload's report
     // Whoever decides a run finishes its promotion (models/) and writes its report (runs/): the collector, and the
     // sweeper and dead-letter function, which decide runs too.
-    readsAndWritesUnder('collector', sa.collector, ['runs/', 'models/']);
-    readsAndWritesUnder('sweeper', sa.sweeper, ['runs/', 'models/']);
-    readsAndWritesUnder('dead-letter', sa.deadLetter, ['runs/', 'models/']);
-    bucketRole('forecaster', member(sa.forecaster), 'roles/storage.objectViewer'); // reads forecast/, datasets/, models/
+    readsAndWritesUnder('collector', sa.collector, ['runs/', 'models/', INDEX_PAGE]);
+    readsAndWritesUnder('sweeper', sa.sweeper, ['runs/', 'models/', INDEX_PAGE]);
+    readsAndWritesUnder('dead-letter', sa.deadLetter, ['runs/', 'models/', INDEX_PAGE]);
+    // Reads forecast/, datasets/ and models/; writes the run's report once its forecast is in.
+    readsAndWritesUnder('forecaster', sa.forecaster, ['runs/', INDEX_PAGE]);
     readsAndWritesUnder('trainer', sa.trainer, ['runs/']); // reads datasets/, writes its trial's folder
     // Whoever may drop CSVs (TRENDCAST_UPLOADERS): create objects under incoming/ and forecast/, nothing else.
     for (const [i, uploader] of props.uploaders.entries())

@@ -279,12 +279,20 @@ describe('the CDKTF stack', () => {
     const writers = Object.fromEntries(
       onBucket.filter((m) => m.role !== 'roles/storage.objectViewer').map((m) => [account(m), m]),
     );
-    expect(Object.keys(writers).sort()).toEqual(['collector', 'dead-letter', 'ingest', 'sweeper', 'trainer']);
+    expect(Object.keys(writers).sort()).toEqual([
+      'collector',
+      'dead-letter',
+      'forecaster',
+      'ingest',
+      'sweeper',
+      'trainer',
+    ]);
     for (const [name, prefixes] of Object.entries({
-      ingest: ['datasets/', 'runs/'],
-      collector: ['runs/', 'models/'],
-      sweeper: ['runs/', 'models/'],
-      'dead-letter': ['runs/', 'models/'],
+      ingest: ['datasets/', 'runs/', 'index.html'],
+      collector: ['runs/', 'models/', 'index.html'],
+      sweeper: ['runs/', 'models/', 'index.html'],
+      'dead-letter': ['runs/', 'models/', 'index.html'],
+      forecaster: ['runs/', 'index.html'],
       trainer: ['runs/'],
     })) {
       expect(writers[name].role, name).toBe('roles/storage.objectUser');
