@@ -108,13 +108,15 @@ ${forecastFacts(e.forecast)}
 <h3>Track record</h3>
 ${trackRecordSection(e.trackRecord)}
 <h3>Runs</h3>
-${table(['run', 'status', 'uploaded', 'outcome'], runs.map(runCells))}${more}
+${table(['run', 'status', 'uploaded', 'outcome'], runs.map(runCells), 'runs')}${more}
 </section>`;
 }
 
 const INDEX_CSS = `
 nav ul{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:6px 16px}
 .state{font-weight:600}
+table.runs td:nth-child(-n+3){white-space:nowrap}
+table.runs td:last-child{min-width:16em}
 .state.promoted{color:#176f2c}
 .state.rejected{color:#8a5a00}
 .state.failed{color:#a4161a}
@@ -131,7 +133,7 @@ export function renderIndexPage(input: IndexInput): string {
     : '<p class="note">No symbol yet: drop a CSV under <code>incoming/</code>.</p>';
   const refused = input.refused.length
     ? `<section id="refused"><h2>Refused uploads</h2>
-${table(['run', 'status', 'uploaded', 'why'], input.refused.slice(0, INDEX_RUNS_PER_SYMBOL).map(runCells))}
+${table(['run', 'status', 'uploaded', 'why'], input.refused.slice(0, INDEX_RUNS_PER_SYMBOL).map(runCells), 'runs')}
 </section>`
     : '';
   return `<!doctype html>

@@ -14,6 +14,7 @@ import type { RunDoc, TrialDoc } from '../../shared/documents.ts';
 import { readRuns, readTrials } from '../../shared/records.ts';
 import { browserSkipReason, CHROMIUM } from '../helpers/browser.ts';
 import { REFERENCE_CSV, trendcast } from '../helpers/cli.ts';
+import { CONTINUATION_NAME, continuationCsv } from '../helpers/continuation.ts';
 
 // Real reports of real embedded runs (the reference CSV, two epochs per trial; and a refused CSV), opened in Debian's
 // Chromium with every request routed: only the report itself may load.
@@ -29,6 +30,7 @@ const docs = new LocalDocumentStore(join(home, 'firestore'));
 let context: BrowserContext;
 let promoted: { stdout: string; run: RunDoc; trials: TrialDoc[]; html: string };
 let failed: { stdout: string; stderr: string; code: number; run: RunDoc; html: string };
+let challenger: { run: RunDoc; html: string };
 
 async function runOf(source: string): Promise<RunDoc> {
   const runs = await readRuns(docs);
@@ -63,6 +65,26 @@ beforeAll(async () => {
     trials,
     html: readFileSync(fileURLToPath(promotedRun.reportUri!), 'utf8'),
   };
+
+  // The next year's CSV of the same symbol: judged against the promoted model, which scores its forecast.
+  const nextYear = join(home, CONTINUATION_NAME);
+  writeFileSync(nextYear, continuationCsv());
+  const second = await trendcast([
+    'run',
+    nextYear,
+    '--epochs',
+    '2',
+    '--configs',
+    grid,
+    '--max-jobs',
+    '1',
+    '--quiet',
+    '--home',
+    home,
+  ]);
+  expect(second.stderr).not.toMatch(/^error:/m);
+  const challengerRun = await runOf(CONTINUATION_NAME);
+  challenger = { run: challengerRun, html: readFileSync(fileURLToPath(challengerRun.reportUri!), 'utf8') };
 
   const bad = join(home, 'bad-prices.csv');
   writeFileSync(
@@ -242,4 +264,55 @@ describe.skipIf(skip)('the run report in headless Chromium', () => {
       }
     }
   });
+  it("shows the current model as its own row in the next year's ranking, at both widths", async () => {
+    const champion = challenger.run.champion!;
+    expect(champion).toMatchObject({ version: 1, runId: promoted.run.runId, error: null });
+    for (const width of Object.values(WIDTHS)) {
+      const { page, requests, problems } = await open(challenger.html, width);
+      try {
+        const rows = page.locator('#ranking tbody tr');
+        expect(await rows.count()).toBe(4);
+        const last = await rows.nth(3).innerText();
+        expect(last).toContain(`current model v1 (${champion.config})`);
+        expect(last).toContain(champion.metrics!.f1.toFixed(4));
+        expect(await horizontalOverflow(page)).toBe(0);
+        expect(problems).toEqual([]);
+        expect(requests).toEqual([REPORT_URL]);
+      } finally {
+        await page.close();
+      }
+    }
+  });
+
+  for (const [name, width] of Object.entries(WIDTHS)) {
+    it(`shows the index page at ${name} width (${width} px): the model, forecast, track record and runs, loading nothing else`, async () => {
+      const index = await trendcast(['report', '--index', '--home', home]);
+      expect(index.code).toBe(0);
+      const html = readFileSync(join(home, 'bucket', 'index.html'), 'utf8');
+      const { page, requests, problems } = await open(html, width);
+      try {
+        expect((await layout(page)).sections).toEqual(['overview', 'RELIANCE-1d', 'refused']);
+        const symbol = page.locator('#RELIANCE-1d');
+        expect(await symbol.locator('h2').innerText()).toBe('RELIANCE 1d');
+        const model = await docs.get('models/RELIANCE_1d');
+        const current = (model as { current: { version: number } }).current.version;
+        expect(await symbol.innerText()).toContain(`v${current}`);
+        expect(await symbol.innerText()).toMatch(/[01] of 1 forecasts right/);
+        const links = await symbol.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+        expect(links).toEqual(
+          expect.arrayContaining([
+            `runs/${promoted.run.runId}/report.html`,
+            `runs/${challenger.run.runId}/report.html`,
+          ]),
+        );
+        expect(await page.locator('#refused').innerText()).toContain('bad-prices.csv');
+        expect(await horizontalOverflow(page)).toBe(0);
+        expect(problems).toEqual([]);
+        expect(requests).toEqual([REPORT_URL]);
+        await page.screenshot({ path: join(OUTPUT, `index-${width}.png`), fullPage: true });
+      } finally {
+        await page.close();
+      }
+    });
+  }
 });
