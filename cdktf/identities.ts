@@ -208,6 +208,9 @@ export class Identities extends Construct {
       publisher('pubsub-agent-results-dead-letter', messaging.resultsDead, agents.pubsub.member, [
         ...agents.pubsub.ready,
       ]),
+      publisher('pubsub-agent-forecasts-dead-letter', messaging.forecastsDead, agents.pubsub.member, [
+        ...agents.pubsub.ready,
+      ]),
     ];
     // Vertex AI's service agent pulls the trainer image (not the job's own account, nor the custom-code agent).
     new ArtifactRegistryRepositoryIamMember(this, 'vertex-pulls-trainer', {

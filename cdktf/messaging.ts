@@ -8,12 +8,13 @@ export interface MessagingProps {
   dependsOn: ITerraformDependable[];
 }
 
-/** The training topics, their dead-letter topics, the forecast requests, and the sweep topic Cloud Scheduler publishes to. */
+/** The training and forecast topics, their dead-letter topics, and the sweep topic Cloud Scheduler publishes to. */
 export class Messaging extends Construct {
   readonly requests: PubsubTopic;
   readonly results: PubsubTopic;
   readonly requestsDead: PubsubTopic;
   readonly resultsDead: PubsubTopic;
+  readonly forecastsDead: PubsubTopic;
   readonly sweep: PubsubTopic;
   readonly forecasts: PubsubTopic;
 
@@ -32,5 +33,6 @@ export class Messaging extends Construct {
     this.resultsDead = topic('topic-results-dead-letter', DEAD_LETTER_TOPICS.trainingResults);
     this.sweep = topic('topic-sweep', TOPICS.runSweep);
     this.forecasts = topic('topic-forecasts', TOPICS.forecastRequests);
+    this.forecastsDead = topic('topic-forecasts-dead-letter', DEAD_LETTER_TOPICS.forecastRequests);
   }
 }

@@ -21,7 +21,7 @@ export interface SubscriptionsProps {
 }
 
 /**
- * Gen2 Pub/Sub triggers cannot carry a dead-letter policy, so launcher, collector and the dead-letter function get
+ * Gen2 Pub/Sub triggers cannot carry a dead-letter policy, so launcher, collector, forecaster and the dead-letter function get
  * explicit push subscriptions (authenticated as the events account) with retry and dead-letter policies. The
  * Functions Framework turns a push body into the same CloudEvent an Eventarc trigger delivers; the push path names
  * the topic, which becomes the event's source.
@@ -70,7 +70,9 @@ export class Subscriptions extends Construct {
     push('collector', messaging.results, functions.collector, messaging.resultsDead);
     push('requests-dead-letter', messaging.requestsDead, functions.deadLetter);
     push('results-dead-letter', messaging.resultsDead, functions.deadLetter);
-    // A forecast that fails for good is recorded as a failed attempt by the function itself: no dead-letter topic.
-    push('forecaster', messaging.forecasts, functions.forecaster);
+    // A refused forecast is a failed attempt the forecaster records itself; one that keeps failing (a store that
+    // stays down, a corrupt document) is dead-lettered after the same attempts as the others, not retried for 7 days.
+    push('forecaster', messaging.forecasts, functions.forecaster, messaging.forecastsDead);
+    push('forecasts-dead-letter', messaging.forecastsDead, functions.deadLetter);
   }
 }

@@ -34,6 +34,7 @@ export const TRIGGERS: readonly Trigger[] = [
   { target: 'forecaster', topic: TOPICS.forecastRequests, kind: 'pubsub' },
   { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingRequests, kind: 'pubsub' },
   { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.trainingResults, kind: 'pubsub' },
+  { target: 'deadLetter', topic: DEAD_LETTER_TOPICS.forecastRequests, kind: 'pubsub' },
   { target: 'sweeper', topic: TOPICS.runSweep, kind: 'pubsub', retry: false },
 ];
 
@@ -297,6 +298,7 @@ export async function startEventarc(
   const deadLetterFor = new Map<string, string>([
     [TOPICS.trainingRequests, DEAD_LETTER_TOPICS.trainingRequests],
     [TOPICS.trainingResults, DEAD_LETTER_TOPICS.trainingResults],
+    [TOPICS.forecastRequests, DEAD_LETTER_TOPICS.forecastRequests],
   ]);
   for (const trigger of triggers) {
     const deadLetterTopic = deadLetterFor.get(trigger.topic);

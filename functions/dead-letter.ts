@@ -1,21 +1,22 @@
 import { z } from 'zod';
 import { FINAL_TRIAL_STATUSES, type TrialDoc } from '../shared/documents.ts';
-import { TrainingRequest, TrainingResult } from '../shared/messages.ts';
+import { ForecastRequest, TrainingRequest, TrainingResult } from '../shared/messages.ts';
 import { DOCS } from '../shared/names.ts';
 import type { Deps } from '../shared/ports.ts';
 import { readTrial } from '../shared/records.ts';
 import { decideRun } from './decide.ts';
+import { abandonForecast } from './forecast.ts';
 import { nowIso, onMessage, type PubSubEvent } from './pubsub.ts';
 import { enqueue, heldSlot, releaseTrial } from './queue.ts';
 
 /** What lands on a dead-letter topic: the original message, unchanged. */
-const DeadLetter = z.union([TrainingRequest, TrainingResult]);
+const DeadLetter = z.union([TrainingRequest, TrainingResult, ForecastRequest]);
 
 /**
  * Why Pub/Sub gave up, from what a real dead-lettered message carries: the delivery attempts and the subscription it
  * came from (Pub/Sub adds no error), and the last error the trial's own handler recorded, if it recorded one.
  */
-function whyGivenUp(event: PubSubEvent, trial: TrialDoc | undefined): string {
+function whyGivenUp(event: PubSubEvent, trial?: TrialDoc): string {
   const attributes = event.data?.message?.attributes ?? {};
   const attempts = attributes.CloudPubSubDeadLetterSourceDeliveryCount;
   const subscription = attributes.CloudPubSubDeadLetterSourceSubscription;
@@ -27,7 +28,8 @@ function whyGivenUp(event: PubSubEvent, trial: TrialDoc | undefined): string {
 }
 
 /**
- * A message that kept failing, from either dead-letter topic. A dead request fails nothing: a request only nudges the
+ * A message that kept failing, from any dead-letter topic. A dead forecast request is recorded as a failed forecast
+ * attempt (the run's report then written without it). A dead request fails nothing: a request only nudges the
  * launcher, since its trial waits durably in the training queue from ingest on; it is logged and its trial queued again
  * if its entry is missing; the next result or sweep starts it (this function starts no jobs: it has no Vertex AI
  * role). (Failing it would fail trials that a busy launcher merely could
@@ -39,6 +41,10 @@ export const deadLetter = onMessage(
   DeadLetter,
   'dead-lettered message',
   async (message, deps, { event, log }) => {
+    if ('kind' in message) {
+      await abandonForecast(message, whyGivenUp(event), deps);
+      return;
+    }
     if (!('status' in message)) {
       const config = message.config.name;
       log.error(

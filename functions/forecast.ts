@@ -107,6 +107,30 @@ export const forecaster = onMessage(ForecastRequest, 'forecast request', async (
   await writeIndexPage(deps);
 });
 
+/**
+ * A forecast request Pub/Sub gave up on (dead-lettered): its attempt is recorded as failed with why, unless one is
+ * recorded already, and what the forecaster would have written after it (the run's report, the index) is written.
+ */
+export async function abandonForecast(request: ForecastRequest, why: string, deps: Deps): Promise<void> {
+  const attemptId = attemptIdOf(request);
+  const error = boundedText(`the forecast could not be made: ${why}`);
+  const created = await deps.docs.create(DOCS.forecastAttempt(attemptId), {
+    attemptId,
+    status: 'failed',
+    runId: request.kind === 'run' ? request.runId : null,
+    source: request.kind === 'upload' ? request.object : `run ${request.runId}`,
+    symbol: null,
+    timeframe: null,
+    forecast: null,
+    error,
+    createdAt: nowIso(),
+  } satisfies ForecastAttempt);
+  if (created) deps.log.error(error, { forecast: attemptId });
+  else deps.log.warn('dead-lettered forecast request left alone: its attempt is already recorded');
+  if (request.kind === 'run') await writeRunReport(request.runId, deps);
+  await writeIndexPage(deps);
+}
+
 async function makeForecast(request: ForecastRequest, deps: Deps): Promise<void> {
   const attemptId = attemptIdOf(request);
   const log = deps.log.child({ forecast: attemptId });

@@ -13,6 +13,7 @@ export const TOPICS = {
 export const DEAD_LETTER_TOPICS = {
   trainingRequests: `${TOPICS.trainingRequests}-dead-letter`,
   trainingResults: `${TOPICS.trainingResults}-dead-letter`,
+  forecastRequests: `${TOPICS.forecastRequests}-dead-letter`,
 } as const;
 
 export const DEFAULT_REGION = 'asia-south1';

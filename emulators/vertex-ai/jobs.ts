@@ -356,7 +356,7 @@ export class JobService {
     else if (pools.length > 1)
       bad(
         'custom_job.job_spec.worker_pool_specs',
-        'This local service runs one worker pool; got ' + pools.length + '.',
+        `This local service runs one worker pool; got ${pools.length}.`,
       );
 
     let quotaKey = 'NONE';

@@ -108,8 +108,8 @@ describe('the CDKTF stack', () => {
     const grantsTo = (agent: string) =>
       allResources(tf).filter(({ r }) => typeof r.member === 'string' && r.member.includes(`@${agent}.`));
     const cases: Array<[string, string, number]> = [
-      // its own role, token creation, 2 dead-letter topics, 2 subscriptions' acks
-      ['gcp-sa-pubsub', 'google_project_service_identity.agent-pubsub', 6],
+      // its own role, token creation, 3 dead-letter topics, 3 subscriptions' acks
+      ['gcp-sa-pubsub', 'google_project_service_identity.agent-pubsub', 8],
       ['gcp-sa-eventarc', 'google_project_service_identity.agent-eventarc', 1], // its own role
       ['gcp-sa-aiplatform', 'google_project_service_identity.agent-aiplatform', 2], // its own role, image pulls
     ];

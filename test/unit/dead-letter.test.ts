@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { collector } from '../../functions/collector.ts';
 import { deadLetter } from '../../functions/dead-letter.ts';
+import { forecaster } from '../../functions/forecast.ts';
 import { launcher } from '../../functions/launcher.ts';
 import { sweeper } from '../../functions/sweeper.ts';
 import { DEFAULT_GRID } from '../../shared/config.ts';
-import type { TrainingRequest } from '../../shared/messages.ts';
-import { DEAD_LETTER_TOPICS, DOCS, TOPICS } from '../../shared/names.ts';
+import { ForecastAttempt } from '../../shared/documents.ts';
+import type { ForecastRequest, TrainingRequest } from '../../shared/messages.ts';
+import { DEAD_LETTER_TOPICS, DOCS, INDEX_PAGE, REPORT, TOPICS } from '../../shared/names.ts';
 import { readRun, readTrial } from '../../shared/records.ts';
 import { localDeps } from '../helpers/deps.ts';
-import { runDoc, trialDoc } from '../helpers/docs.ts';
+import { modelDoc, runDoc, trialDoc } from '../helpers/docs.ts';
 import { TestPlatform } from '../helpers/platform.ts';
 
 /** What Pub/Sub adds to a message it dead-letters: where it came from and how often it was tried, never an error. */
@@ -103,5 +105,43 @@ describe('dead letters', () => {
       'runId',
     ]);
     expect(seen[0]!.CloudPubSubDeadLetterSourceDeliveryCount).toBe('3');
+  });
+
+  it('a forecast request that keeps failing is dead-lettered: a failed attempt says why, the report and index are written', async () => {
+    const { deps, bus, runId } = await setup();
+    bus.subscribe(TOPICS.forecastRequests, (e) => forecaster(e, deps));
+    await deps.docs.set(
+      DOCS.run(runId),
+      runDoc(runId, ['a'], { status: 'rejected', finishedAt: new Date().toISOString() }),
+    );
+    await deps.docs.set(DOCS.model('TEST', '1d'), modelDoc(1, 'a'));
+    // The model's folder cannot be read, every time: a transient failure that redelivery does not cure.
+    const exists = deps.store.exists.bind(deps.store);
+    let reads = 0;
+    deps.store.exists = async (key) => {
+      if (key.startsWith('models/')) {
+        reads++;
+        throw new Error('injected: storage unavailable');
+      }
+      return exists(key);
+    };
+    const request: ForecastRequest = { kind: 'run', runId };
+    await bus.publish(TOPICS.forecastRequests, request, { runId });
+    await bus.idle();
+    expect(reads).toBe(3); // every delivery attempt, then the dead-letter topic
+    const attempt = ForecastAttempt.parse(await deps.docs.get(DOCS.forecastAttempt(`after-${runId}`)));
+    expect(attempt).toMatchObject({ status: 'failed', runId, forecast: null });
+    expect(attempt.error).toMatch(
+      new RegExp(
+        `^the forecast could not be made: gave up after 3 delivery attempts on subscription ${TOPICS.forecastRequests}`,
+      ),
+    );
+    expect(await deps.store.exists(REPORT.object(runId))).toBe(true);
+    expect(await deps.store.exists(INDEX_PAGE)).toBe(true);
+
+    // Delivered again: the attempt stays as it was.
+    await bus.publish(DEAD_LETTER_TOPICS.forecastRequests, request, REAL_DEAD_LETTER_ATTRIBUTES);
+    await bus.idle();
+    expect(await deps.docs.get(DOCS.forecastAttempt(`after-${runId}`))).toEqual(attempt);
   });
 });

@@ -55,13 +55,13 @@ describe('Messaging', () => {
     new Messaging(scope, 'messaging', { dependsOn: [] });
   });
 
-  it('has the request, result, forecast and sweep topics and a dead-letter topic for the first two, kept a week', () => {
+  it('has the request, result, forecast and sweep topics and a dead-letter topic for the first three, kept a week', () => {
     for (const name of [...Object.values(TOPICS), ...Object.values(DEAD_LETTER_TOPICS)]) {
       expect(synth).toHaveResourceWithProperties(PubsubTopic, {
         name,
         message_retention_duration: '604800s',
       });
     }
-    expect(Object.keys(JSON.parse(synth).resource.google_pubsub_topic)).toHaveLength(6);
+    expect(Object.keys(JSON.parse(synth).resource.google_pubsub_topic)).toHaveLength(7);
   });
 });

@@ -140,10 +140,11 @@ describe('Functions', () => {
 });
 
 describe('Subscriptions', () => {
-  it('pushes requests and results with retry and a dead-letter topic after five attempts, signed as events', () => {
+  it('pushes requests, results and forecast requests with retry and a dead-letter topic after five attempts, signed as events', () => {
     for (const [name, dead] of [
       ['trendcast-launcher', 'requests-dead-letter'],
       ['trendcast-collector', 'results-dead-letter'],
+      ['trendcast-forecaster', 'forecasts-dead-letter'],
     ]) {
       expect(synth).toHaveResourceWithProperties(PubsubSubscription, {
         name,
@@ -157,8 +158,8 @@ describe('Subscriptions', () => {
         }),
       });
     }
-    // The dead-letter function reads both dead-letter topics, with no dead-letter topic of its own.
-    for (const dead of ['requests-dead-letter', 'results-dead-letter']) {
+    // The dead-letter function reads every dead-letter topic, with no dead-letter topic of its own.
+    for (const dead of ['requests-dead-letter', 'results-dead-letter', 'forecasts-dead-letter']) {
       expect(synth).toHaveResourceWithProperties(PubsubSubscription, {
         name: `trendcast-${dead}`,
         topic: any(new RegExp(`topic-${dead}.*\\.id\\}$`)),
@@ -168,7 +169,7 @@ describe('Subscriptions', () => {
         dead_letter_policy: expect.anything(),
       });
     }
-    expect(Object.keys(DEAD_LETTER_TOPICS)).toHaveLength(2);
+    expect(Object.keys(DEAD_LETTER_TOPICS)).toHaveLength(3);
   });
 });
 
@@ -203,7 +204,7 @@ describe('Encryption (optional)', () => {
     const topics = Object.values(JSON.parse(cmek).resource.google_pubsub_topic) as Array<{
       kms_key_name?: string;
     }>;
-    expect(topics.map((t) => t.kms_key_name)).toEqual(Array(6).fill(key));
+    expect(topics.map((t) => t.kms_key_name)).toEqual(Array(7).fill(key));
   });
 });
 
