@@ -28,17 +28,23 @@ const allFinal = (run: RunDoc, trials: readonly TrialDoc[]) =>
  * (redelivery). An evaluation the run already holds for the same version is reused.
  */
 async function championFor(runId: string, deps: Deps): Promise<Champion | null | undefined> {
-  const run = await readRun(deps.docs, runId);
-  if (!run || run.promotion || !isOpen(run) || !run.symbol || !run.timeframe) return undefined;
-  if (!allFinal(run, await readTrials(deps.docs, runId))) return undefined;
-  const current = (await readModel(deps.docs, run.symbol, run.timeframe))?.current;
+  // One consistent read of the run, its trials and the model (a transaction that writes nothing).
+  const ready = await deps.docs.runTransaction(async (tx) => {
+    const run = await readRun(tx, runId);
+    if (!run || run.promotion || !isOpen(run) || !run.symbol || !run.timeframe) return undefined;
+    if (!allFinal(run, await readTrials(tx, runId))) return undefined;
+    const current = (await readModel(tx, run.symbol, run.timeframe))?.current ?? null;
+    return { run, symbol: run.symbol, timeframe: run.timeframe, current };
+  });
+  if (!ready) return undefined;
+  const { run, symbol, timeframe, current } = ready;
   if (!current) return null;
   if (run.champion?.version === current.version) return run.champion;
-  const where = `model ${run.symbol} ${run.timeframe} v${current.version}`;
+  const where = `model ${symbol} ${timeframe} v${current.version}`;
   const champion = { version: current.version, config: current.config, runId: current.runId };
   try {
     const { evaluateChampion } = await import('../trainer/evaluate-champion.ts');
-    const prefix = PATHS.modelVersion(run.symbol, run.timeframe, current.version);
+    const prefix = PATHS.modelVersion(symbol, timeframe, current.version);
     const metrics = await evaluateChampion(deps.store, prefix, run, where);
     deps.log.info(`${where} on this run's windows: F1 ${metrics.f1.toFixed(4)}`, { runId });
     return { ...champion, metrics, error: null };
