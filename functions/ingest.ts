@@ -23,6 +23,7 @@ import { deriveRunId } from '../shared/run-id.ts';
 import { parseJson, parseWith } from '../shared/validate.ts';
 import { hoursCommittedOn } from './budget.ts';
 import { routeForecast } from './forecast.ts';
+import { writeIndexPage } from './index-page.ts';
 import { nowIso } from './pubsub.ts';
 import { queueOrder, writeQueueEntry } from './queue.ts';
 import { writeRunReport } from './report.ts';
@@ -89,6 +90,7 @@ export async function failIngest(
   });
   deps.log.warn(`run failed: ${reason}`, { runId });
   await writeRunReport(runId, deps);
+  await writeIndexPage(deps); // it lists refused uploads
 }
 
 /**
