@@ -56,11 +56,13 @@ export interface DocumentStore {
 
 /**
  * Documents of a collection ordered by `orderBy` (ascending), optionally only those whose `where.field` is one of
- * `where.in` (a composite index in Firestore), at most `limit` of them.
+ * `where.in` (a composite index in Firestore), from the first whose `orderBy` field is at least `startAt` (a string,
+ * such as an ISO time), at most `limit` of them.
  */
 export interface DocumentQuery {
   where?: { field: string; in: unknown[] };
   orderBy: string;
+  startAt?: string;
   limit?: number;
 }
 

@@ -72,6 +72,12 @@ export const readTrackRecords = (r: DocumentReader): Promise<TrackRecord[]> =>
 export const readSlot = (r: DocumentReader, slot: string): Promise<SlotDoc | undefined> =>
   readOne(r, SlotDoc, DOCS.trainingSlot(slot));
 
+/** Runs created at or after `since` (an ISO time), oldest first: one query, however many older runs there are. */
+export const readRunsSince = async (store: Pick<DocumentStore, 'query'>, since: string): Promise<RunDoc[]> =>
+  (await store.query(DOCS.runs, { orderBy: 'createdAt', startAt: since })).map(({ id, data }) =>
+    parseDocument(RunDoc, data, `${DOCS.runs}/${id}`),
+  );
+
 /**
  * Runs still ingesting or training, soonest deadline first: what the sweeper looks at (never every run ever made).
  * A run that does not match its schema is returned as its error, so one bad run cannot hide the others.

@@ -81,6 +81,7 @@ export class FirestoreDocumentStore implements DocumentStore {
     let q: Query = this.firestore.collection(collection);
     if (query.where) q = q.where(query.where.field, 'in', query.where.in);
     q = q.orderBy(query.orderBy);
+    if (query.startAt !== undefined) q = q.startAt(query.startAt);
     return query.limit === undefined ? q : q.limit(query.limit);
   }
 

@@ -141,6 +141,7 @@ export class LocalDocumentStore implements DocumentStore {
     const { where } = query;
     const matching = (await this.listDocs(collection))
       .filter((d) => !where || where.in.includes(d.data[where.field]))
+      .filter((d) => query.startAt === undefined || key(d) >= query.startAt)
       .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     return query.limit === undefined ? matching : matching.slice(0, query.limit);
   }

@@ -3,7 +3,7 @@ import type { DocumentStore } from '../../shared/ports.ts';
 
 /**
  * What the training queue asks of a document store, held the same way for every adapter (local, Firestore):
- * ordered queries with a limit and a filter, inside a transaction too, and deletes in a transaction.
+ * ordered queries with a limit, a filter and a start, inside a transaction too, and deletes in a transaction.
  */
 export async function expectOrderedQueriesAndDeletes(docs: DocumentStore): Promise<void> {
   for (const [id, order] of [
@@ -29,4 +29,12 @@ export async function expectOrderedQueriesAndDeletes(docs: DocumentStore): Promi
       (d) => d.id,
     ),
   ).toEqual(['e3']);
+  // From a value on (inclusive), as the budget reads the runs created since a time.
+  expect((await docs.query('queueTest', { orderBy: 'order', startAt: 'b' })).map((d) => d.id)).toEqual([
+    'e2',
+    'e3',
+  ]);
+  expect((await docs.query('queueTest', { orderBy: 'order', startAt: 'bb' })).map((d) => d.id)).toEqual([
+    'e3',
+  ]);
 }
