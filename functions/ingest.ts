@@ -143,12 +143,13 @@ export async function ingest(event: CloudEventLike<StorageObjectData>, deps: Dep
     const bytes = await deps.store.readLimited(object.name, limit, {
       generation: String(object.generation),
     });
+    dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
+    // Whatever becomes of this run (its grid or budget may still refuse it), its bars settle the stored forecasts
+    // they can.
+    await scoreStoredForecasts(dataset.series, object.name, deps);
     const loaded = await loadGrid(deps.store, object.name);
     grid = loaded.grid;
     ({ gateOff } = checkGridAllowed(grid, deps.settings, loaded.where));
-    dataset = buildDataset({ bytes, fileName: posix.basename(object.name) });
-    // Whatever becomes of this run, its bars settle the stored forecasts they can.
-    await scoreStoredForecasts(dataset.series, object.name, deps);
     // refuses folds the history cannot hold
     const folds = walkForwardFolds(dataset.manifest.counts.windows, grid.evaluation.folds).blocks;
     const { manifest } = dataset;

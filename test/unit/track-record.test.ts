@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { ingest } from '../../functions/ingest.ts';
 import { championInputs, championMetrics } from '../../shared/champion.ts';
 import type { PriceSeries } from '../../shared/csv.ts';
-import type { Forecast, ForecastDoc } from '../../shared/documents.ts';
+import { type Forecast, ForecastDoc, TrackRecord } from '../../shared/documents.ts';
 import { evaluateBinary } from '../../shared/metrics.ts';
+import { DOCS, gridKeyFor, INDEX_PAGE, TOPICS } from '../../shared/names.ts';
+import { readRuns } from '../../shared/records.ts';
 import { pValue, wilsonInterval } from '../../shared/significance.ts';
 import {
   addToTrackRecord,
@@ -11,6 +14,9 @@ import {
   scoreForecasts,
   trackFigures,
 } from '../../shared/track-record.ts';
+import { CONTINUATION_NAME, continuationCsv, REFERENCE_LAST } from '../helpers/continuation.ts';
+import { localDeps, objectFinalized } from '../helpers/deps.ts';
+import { tinyConfig } from '../helpers/docs.ts';
 
 const series = (rows: Array<[string, number]>): PriceSeries => ({
   symbol: 'TEST',
@@ -202,5 +208,62 @@ describe('the champion on a run’s windows', () => {
     expect(m).toMatchObject({ ...evaluateBinary(labels, p), windows: 6 });
     expect(m.valLoss).toBeGreaterThan(0);
     expect(m.backtest.trades).toBeGreaterThan(0);
+  });
+});
+
+describe('scoring at ingest', () => {
+  const stored = (): ForecastDoc =>
+    doc([
+      forecast(REFERENCE_LAST.timestamp, 'up', {
+        close: REFERENCE_LAST.close,
+        runId: 'run-first',
+        source: 'incoming/a.csv',
+      }),
+    ]);
+  const symbolDoc = (d: ForecastDoc): ForecastDoc => ({ ...d, symbol: 'RELIANCE', timeframe: '1d' });
+
+  it('scores from a training drop even when its grid is refused, and never twice (redelivery, forecast/ drop)', async () => {
+    const deps = localDeps({ prefix: 'score-' });
+    await deps.docs.set(DOCS.forecast('RELIANCE', '1d'), symbolDoc(stored()));
+    const key = `incoming/${CONTINUATION_NAME}`;
+    await deps.store.write(key, continuationCsv());
+    // A grid that turns the gate off, which this deployment does not allow: the run fails at ingest.
+    await deps.store.write(gridKeyFor(key), JSON.stringify({ gate: false, configs: [tinyConfig('t')] }));
+    await ingest(objectFinalized(key), deps);
+    const run = (await readRuns(deps.docs))[0]!;
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/gate/);
+    const record = TrackRecord.parse(await deps.docs.get(DOCS.trackRecord('RELIANCE', '1d')));
+    expect(record).toMatchObject({ scored: 1, symbol: 'RELIANCE', timeframe: '1d' });
+    expect(await deps.store.exists(INDEX_PAGE)).toBe(true);
+
+    await ingest(objectFinalized(key), deps); // the same event again
+    const drop = `forecast/${CONTINUATION_NAME}`;
+    await deps.store.write(drop, continuationCsv());
+    await ingest(objectFinalized(drop), deps); // the same bars under forecast/
+    expect(TrackRecord.parse(await deps.docs.get(DOCS.trackRecord('RELIANCE', '1d')))).toEqual(record);
+    const scored = ForecastDoc.parse(await deps.docs.get(DOCS.forecast('RELIANCE', '1d')));
+    expect(scored.history[0]!.outcome).toMatchObject({
+      source: key,
+      close: REFERENCE_LAST.close,
+      nextTimestamp: '2025-11-12',
+    });
+  });
+
+  it('a forecast/ drop scores too, and one that cannot be read scores nothing and is still routed', async () => {
+    const deps = localDeps({ prefix: 'score-drop-' });
+    await deps.docs.set(DOCS.forecast('RELIANCE', '1d'), symbolDoc(stored()));
+    const bad = 'forecast/prices.csv';
+    await deps.store.write(bad, 'Date,Open\n2024-01-01,x\n');
+    await ingest(objectFinalized(bad), deps);
+    expect(await deps.docs.get(DOCS.trackRecord('RELIANCE', '1d'))).toBeUndefined();
+    expect(deps.bus.published.get(TOPICS.forecastRequests)).toHaveLength(1);
+
+    const drop = `forecast/${CONTINUATION_NAME}`;
+    await deps.store.write(drop, continuationCsv());
+    await ingest(objectFinalized(drop), deps);
+    expect(TrackRecord.parse(await deps.docs.get(DOCS.trackRecord('RELIANCE', '1d')))).toMatchObject({
+      scored: 1,
+    });
   });
 });
