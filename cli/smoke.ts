@@ -68,7 +68,9 @@ export function whereToLook(step: string, project: string): string[] {
 
 /** The step a run is at: its own status while ingesting or decided, else the least advanced of its open trials. */
 function stepOf(run: RunDoc | undefined, trials: TrialDoc[]): string {
-  if (!run || run.status === 'ingesting') return 'ingesting';
+  // A run refused at ingest has no trials.
+  if (!run || run.status === 'ingesting' || (run.status === 'failed' && trials.length === 0))
+    return 'ingesting';
   for (const status of ['queued', 'starting', 'training'] as const)
     if (trials.some((t) => t.status === status)) return status;
   return 'deciding';
@@ -138,7 +140,7 @@ export async function smoke(
     const step = stepOf(run, trials);
     const failure =
       run?.status === 'failed'
-        ? `the run failed at ${step}: ${run.reason ?? 'no reason recorded'}`
+        ? `the run failed at ${step}: ${run.error ?? 'no reason recorded'}`
         : Date.now() - started > options.timeoutMinutes * 60_000
           ? `the run was not decided within ${options.timeoutMinutes} min (at ${step})`
           : Date.now() - lastChange > options.stallMinutes * 60_000

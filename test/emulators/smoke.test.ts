@@ -1,6 +1,9 @@
 // `npm run emulators -- smoke`: the smoke test of a deployment (cli/smoke.ts) against the emulated cloud, through the
 // real clients. A run that is decided passes; one that stops moving (no GPU quota: every trial waits in the queue)
 // fails with the step it stalled at and where to look.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emulatorSkipReason } from '../../emulators/harness.ts';
 import { emulatorsCommand } from '../helpers/cli.ts';
@@ -39,5 +42,15 @@ describe.skipIf(skip).sequential('npm run emulators -- smoke', () => {
       `gcloud logging read 'resource.type="cloud_run_revision" AND resource.labels.service_name="trendcast-launcher"' --project=trendcast-emulated`,
     );
     expect(run.stdout).not.toMatch(/^decided: /m);
+  }, 300_000);
+
+  it('exits 2 with the refusal itself when the upload is refused at ingest', async () => {
+    const csv = join(mkdtempSync(join(tmpdir(), 'smoke-bad-')), 'bad-prices.csv');
+    writeFileSync(csv, 'Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,n/a,100\n');
+    const run = await emulatorsCommand(['smoke', csv]);
+    expect(run.code, run.stdout + run.stderr.slice(-2000)).toBe(2);
+    expect(run.stdout).toMatch(
+      /^FAILED: the run failed at ingesting: bad-prices\.csv, row 2, column "Close": "n\/a" is not a number$/m,
+    );
   }, 300_000);
 });
