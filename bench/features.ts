@@ -8,27 +8,28 @@
 import { cpus } from 'node:os';
 import * as ti from 'technicalindicators';
 import * as ts from 'trading-signals';
-import type { Bar } from '../shared/csv.ts';
+import type { PriceColumns } from '../shared/csv.ts';
 import { computeFeatures } from '../shared/features.ts';
 
 const N = Number(process.env.BENCH_BARS ?? 1_000_000);
 
-function syntheticBars(n: number): Bar[] {
+function syntheticBars(n: number): PriceColumns {
   let seed = 42;
   const random = () => {
     seed = (seed * 1664525 + 1013904223) >>> 0;
     return seed / 2 ** 32;
   };
-  const bars: Bar[] = [];
-  let close = 100;
+  const [open, high, low, close, volume] = Array.from({ length: 5 }, () => new Float64Array(n));
+  let last = 100;
   for (let i = 0; i < n; i++) {
-    const open = close;
-    close = Math.max(1, close * (1 + (random() - 0.5) * 0.02));
-    const high = Math.max(open, close) * (1 + random() * 0.005);
-    const low = Math.min(open, close) * (1 - random() * 0.005);
-    bars.push({ timestamp: '', time: i * 86_400_000, open, high, low, close, volume: 1e5 + random() * 1e6 });
+    open![i] = last;
+    last = Math.max(1, last * (1 + (random() - 0.5) * 0.02));
+    close![i] = last;
+    high![i] = Math.max(open![i]!, last) * (1 + random() * 0.005);
+    low![i] = Math.min(open![i]!, last) * (1 - random() * 0.005);
+    volume![i] = 1e5 + random() * 1e6;
   }
-  return bars;
+  return { length: n, open: open!, high: high!, low: low!, close: close!, volume: volume! };
 }
 
 function time(label: string, run: () => void): { label: string; seconds: number } {
@@ -39,11 +40,11 @@ function time(label: string, run: () => void): { label: string; seconds: number 
 }
 
 const bars = syntheticBars(N);
-const close = bars.map((b) => b.close);
-const high = bars.map((b) => b.high);
-const low = bars.map((b) => b.low);
+const close = Array.from(bars.close);
+const high = Array.from(bars.high);
+const low = Array.from(bars.low);
 
-computeFeatures(bars.slice(0, 10_000)); // warm up the JIT once, as a long-running service would be
+computeFeatures(syntheticBars(10_000)); // warm up the JIT once, as a long-running service would be
 const results = [
   time('trendcast computeFeatures (all 27 columns)', () => {
     computeFeatures(bars);

@@ -13,20 +13,11 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LocalDocumentStore } from '../adapters/local/document-store.ts';
-import { LocalMessageBus } from '../adapters/local/message-bus.ts';
-import { LocalObjectStore } from '../adapters/local/object-store.ts';
-import { createLogger } from '../adapters/log.ts';
-import { FUNCTION_SIZES } from '../cdktf/functions.ts';
-import { writeFeatures } from '../cli/commands/features.ts';
-import { ingest } from '../functions/ingest.ts';
-import { readRun } from '../shared/records.ts';
-import { deriveRunId } from '../shared/run-id.ts';
-import { readSettings } from '../shared/settings.ts';
 
 const SIZES = (process.env.BENCH_BARS ?? '10000,100000,200000,1000000').split(',').map(Number);
-/** V8's old-space cap for the children (`--max-old-space-size`), as the ingest function is given it; unset: Node's default. */
-const HEAP_MB = process.env.BENCH_HEAP_MB ?? String(FUNCTION_SIZES.ingest.heapMb);
+/** V8's old-space cap for the children (`--max-old-space-size`), as the ingest function is given it; 0: Node's default. */
+const heapMb = async () =>
+  process.env.BENCH_HEAP_MB ?? String((await import('../cdktf/functions.ts')).FUNCTION_SIZES.ingest.heapMb);
 const SELF = fileURLToPath(import.meta.url);
 
 type Measured = {
@@ -82,10 +73,26 @@ function bytesUnder(dir: string): number {
 async function child(mode: string, csv: string, work: string): Promise<void> {
   const start = process.hrtime.bigint();
   let written: string;
+  // Each mode loads only what its real counterpart loads (the CLI loads one command's modules; the ingest function
+  // its handlers): the memory measured is theirs, not the benchmark's.
   if (mode === 'features') {
+    const { writeFeatures } = await import('../cli/commands/features.ts');
     written = join(work, 'dataset');
     await writeFeatures(csv, written);
   } else {
+    const [{ LocalDocumentStore }, { LocalMessageBus }, { LocalObjectStore }, { createLogger }, { ingest }] =
+      await Promise.all([
+        import('../adapters/local/document-store.ts'),
+        import('../adapters/local/message-bus.ts'),
+        import('../adapters/local/object-store.ts'),
+        import('../adapters/log.ts'),
+        import('../functions/index.ts').then(() => import('../functions/ingest.ts')),
+      ]);
+    const [{ readRun }, { deriveRunId }, { readSettings }] = await Promise.all([
+      import('../shared/records.ts'),
+      import('../shared/run-id.ts'),
+      import('../shared/settings.ts'),
+    ]);
     const store = new LocalObjectStore(join(work, 'bucket'));
     const key = 'incoming/BENCH.csv';
     await mkdir(join(work, 'bucket', 'incoming'), { recursive: true });
@@ -128,6 +135,7 @@ async function child(mode: string, csv: string, work: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const HEAP_MB = await heapMb();
   const results: Measured[] = [];
   for (const bars of SIZES) {
     const work = mkdtempSync(join(tmpdir(), 'bench-ingest-'));

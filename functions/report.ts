@@ -8,7 +8,7 @@ import {
   ReportPredictions,
   TrialExtras,
 } from '../report/inputs.ts';
-import { type ReportInput, renderReport, type TrialReport } from '../report/render.ts';
+import type { ReportInput, TrialReport } from '../report/render.ts';
 import { FINAL_RUN_STATUSES, type RunDoc, type TrialDoc } from '../shared/documents.ts';
 import { InputError } from '../shared/errors.ts';
 import { DATASET_FILES, DOCS, PATHS, REPORT, TRIAL_FILES } from '../shared/names.ts';
@@ -135,6 +135,8 @@ export async function writeRunReport(runId: string, deps: ReportDeps): Promise<s
   if (!(await claimReport(runId, deps))) return undefined;
 
   if (!(await deps.store.exists(key))) {
+    // Loaded when a report is written, not with every function: Vega is about 55 MB of memory at start.
+    const { renderReport } = await import('../report/render.ts');
     const html = await renderReport(await gatherReport(run, deps));
     await deps.store.write(key, html, 'text/html; charset=utf-8');
   }

@@ -1,4 +1,4 @@
-import type { Bar } from './csv.ts';
+import type { PriceColumns } from './csv.ts';
 import { adx, atr, bollinger, ema, macd, rollingSampleStd, rsi, sma } from './indicators.ts';
 
 /** The 27 features, in the reference pipeline's order: the columns of features.csv and the last axis of X.npy. */
@@ -46,22 +46,18 @@ export function volumeChange(volume: number, previous: number): number {
 }
 
 /** Computes the 27 features with TA-Lib's definitions and warm-up (see shared/indicators.ts). */
-export function computeFeatures(bars: readonly Bar[]): FeatureTable {
+export function computeFeatures(bars: PriceColumns): FeatureTable {
   const n = bars.length;
   // One allocation for the whole table; each indicator writes into its own column.
   const table = new Float64Array(FEATURE_NAMES.length * n);
   const columns = FEATURE_NAMES.map((_, c) => table.subarray(c * n, (c + 1) * n));
   const at = (name: FeatureName) => columns[FEATURE_NAMES.indexOf(name)]!;
   const [open, high, low, close, volume] = [at('Open'), at('High'), at('Low'), at('Close'), at('Volume')];
-  // One plain loop: Float64Array.from(bars, fn) goes through the iterator protocol and is several times slower.
-  for (let i = 0; i < n; i++) {
-    const b = bars[i]!;
-    open[i] = b.open;
-    high[i] = b.high;
-    low[i] = b.low;
-    close[i] = b.close;
-    volume[i] = b.volume;
-  }
+  open.set(bars.open);
+  high.set(bars.high);
+  low.set(bars.low);
+  close.set(bars.close);
+  volume.set(bars.volume);
   sma(close, 10, at('SMA_10'));
   const sma20 = sma(close, 20, at('SMA_20'));
   sma(close, 50, at('SMA_50'));

@@ -49,14 +49,14 @@ export function latestWindow(
   for (let i = bars.length - sequenceLength; i < bars.length; i++) {
     const row = table.columns.map((c) => c[i]!);
     const bad = row.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new InputError(`${FEATURE_NAMES[bad]} is not finite at ${bars[i]!.timestamp}`);
+    if (bad >= 0) throw new InputError(`${FEATURE_NAMES[bad]} is not finite at ${bars.timestamp(i)}`);
     rows.push(row);
   }
   return {
     symbol: series.symbol,
     timeframe: series.timeframe,
-    asOf: bars[bars.length - 1]!.timestamp,
-    close: bars[bars.length - 1]!.close,
+    asOf: bars.timestamp(bars.length - 1),
+    close: bars.close[bars.length - 1]!,
     features: [...FEATURE_NAMES],
     rows,
   };

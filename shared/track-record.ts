@@ -32,6 +32,8 @@ export const MAX_UNSEEN_GAP_MS = 4 * 24 * 3600_000;
  */
 export function nextBarLookup(series: PriceSeries): NextBarLookup {
   const { bars } = series;
+  // A timestamp's text has whole seconds; the parsed time may carry the file's milliseconds.
+  const second = (i: number) => Math.floor(bars.time[i]! / 1000) * 1000;
   return (asOf) => {
     const t = Date.parse(asOf);
     if (Number.isNaN(t)) return undefined;
@@ -40,16 +42,13 @@ export function nextBarLookup(series: PriceSeries): NextBarLookup {
     let hi = bars.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (Date.parse(bars[mid]!.timestamp) <= t) lo = mid + 1;
+      if (second(mid) <= t) lo = mid + 1;
       else hi = mid;
     }
-    const next = bars[lo];
-    if (!next) return undefined;
-    const after = { nextTimestamp: next.timestamp, nextClose: next.close };
-    if (lo === 0)
-      return Date.parse(next.timestamp) - t <= MAX_UNSEEN_GAP_MS ? { close: undefined, ...after } : undefined;
-    const at = bars[lo - 1]!;
-    return at.timestamp === asOf ? { close: at.close, ...after } : undefined;
+    if (lo === bars.length) return undefined;
+    const after = { nextTimestamp: bars.timestamp(lo), nextClose: bars.close[lo]! };
+    if (lo === 0) return second(0) - t <= MAX_UNSEEN_GAP_MS ? { close: undefined, ...after } : undefined;
+    return bars.timestamp(lo - 1) === asOf ? { close: bars.close[lo - 1]!, ...after } : undefined;
   };
 }
 

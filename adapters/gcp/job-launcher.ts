@@ -1,4 +1,4 @@
-import { JobServiceClient, type protos } from '@google-cloud/aiplatform';
+import type { JobServiceClient, protos } from '@google-cloud/aiplatform';
 import { PassThroughClient } from 'google-auth-library';
 import { jobTimeoutSeconds } from '../../shared/budget.ts';
 import { JobRefusedError, QuotaExceededError } from '../../shared/errors.ts';
@@ -161,15 +161,21 @@ export class VertexJobLauncher implements JobLauncher {
     this.capacity = settings.TRENDCAST_MAX_JOBS || 1;
   }
 
-  /** Created on first use, so functions that never launch never open a channel to Vertex AI. */
-  private jobs(): CustomJobClient {
-    this.client ??= new JobServiceClient(jobServiceOptions(this.settings));
+  /**
+   * Created on first use, so functions that never launch never open a channel to Vertex AI, nor load its client
+   * (about 150 MB of memory: every function's instance would carry it).
+   */
+  private async jobs(): Promise<CustomJobClient> {
+    if (!this.client) {
+      const { JobServiceClient } = await import('@google-cloud/aiplatform');
+      this.client ??= new JobServiceClient(jobServiceOptions(this.settings));
+    }
     return this.client;
   }
 
   /** The first-created job with this display name, if any. */
   private async oldestNamed(displayName: string): Promise<CustomJob | undefined> {
-    const [jobs] = await this.jobs().listCustomJobs({
+    const [jobs] = await (await this.jobs()).listCustomJobs({
       parent: this.parent,
       filter: `display_name="${displayName}"`,
     });
@@ -196,7 +202,7 @@ export class VertexJobLauncher implements JobLauncher {
 
     let created: CustomJob;
     try {
-      [created] = await this.jobs().createCustomJob({ parent: this.parent, customJob });
+      [created] = await (await this.jobs()).createCustomJob({ parent: this.parent, customJob });
     } catch (error) {
       if (isQuotaError(error)) {
         const onGpu = customJob.jobSpec?.workerPoolSpecs?.[0]?.machineSpec?.acceleratorType;
@@ -216,7 +222,7 @@ export class VertexJobLauncher implements JobLauncher {
     // and each later creator cancels its own.
     const oldest = await this.oldestNamed(customJob.displayName!);
     if (oldest?.name && created.name && oldest.name !== created.name) {
-      await this.jobs().cancelCustomJob({ name: created.name });
+      await (await this.jobs()).cancelCustomJob({ name: created.name });
       log?.warn(
         `job ${oldest.name} was created for this request first; cancelled the duplicate ${created.name}`,
       );
@@ -227,7 +233,7 @@ export class VertexJobLauncher implements JobLauncher {
   }
 
   async status(jobId: string): Promise<JobStatus> {
-    const [job] = await this.jobs().getCustomJob({ name: jobId });
+    const [job] = await (await this.jobs()).getCustomJob({ name: jobId });
     const platformState = String(job.state ?? 'JOB_STATE_UNSPECIFIED');
     const end = job.endTime?.seconds;
     return {
@@ -243,7 +249,7 @@ export class VertexJobLauncher implements JobLauncher {
 
   async cancel(jobId: string): Promise<void> {
     try {
-      await this.jobs().cancelCustomJob({ name: jobId });
+      await (await this.jobs()).cancelCustomJob({ name: jobId });
     } catch (error) {
       if (!isAlreadyEnded(error)) throw error;
     }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parsePriceCsv } from '../../shared/csv.ts';
+import { barList } from '../helpers/bars.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
 
 const csv = (text: string) => Buffer.from(text);
@@ -14,7 +15,7 @@ describe('parsePriceCsv: layouts', () => {
     expect(s.symbol).toBe('RELIANCE');
     expect(s.timeframe).toBe('1d');
     expect(s.bars).toHaveLength(247);
-    expect(s.bars[0]).toEqual({
+    expect(barList(s.bars)[0]).toEqual({
       timestamp: '2024-11-12',
       time: Date.UTC(2024, 10, 12),
       open: 1275.55,
@@ -23,8 +24,8 @@ describe('parsePriceCsv: layouts', () => {
       close: 1274.25,
       volume: 10671091,
     });
-    expect(s.bars.at(-1)!.timestamp).toBe('2025-11-11');
-    expect(s.bars.find((b) => b.timestamp === '2025-11-06')!.volume).toBe(16772678); // "1,67,72,678"
+    expect(barList(s.bars).at(-1)!.timestamp).toBe('2025-11-11');
+    expect(barList(s.bars).find((b) => b.timestamp === '2025-11-06')!.volume).toBe(16772678); // "1,67,72,678"
   });
 
   it("reads NSE's upper-case unquoted layout", () => {
@@ -35,7 +36,7 @@ describe('parsePriceCsv: layouts', () => {
     ].join('\n');
     const s = parsePriceCsv(csv(text), 'Quote-Equity-TCS-EQ-01-01-2025-to-11-11-2025.csv');
     expect(s.symbol).toBe('TCS');
-    expect(s.bars.map((b) => [b.timestamp, b.close, b.volume])).toEqual([
+    expect(barList(s.bars).map((b) => [b.timestamp, b.close, b.volume])).toEqual([
       ['2025-11-10', 1489.3, 7068438],
       ['2025-11-11', 1493.4, 7127506],
     ]);
@@ -49,8 +50,8 @@ describe('parsePriceCsv: layouts', () => {
     ].join('\n');
     const s = parsePriceCsv(csv(text), 'NIFTY 50-12-11-2024-to-12-11-2025.csv');
     expect(s.symbol).toBe('NIFTY50');
-    expect(s.bars.map((b) => b.timestamp)).toEqual(['2025-11-11', '2025-11-12']);
-    expect(s.bars[1]!.volume).toBe(312345678);
+    expect(barList(s.bars).map((b) => b.timestamp)).toEqual(['2025-11-11', '2025-11-12']);
+    expect(barList(s.bars)[1]!.volume).toBe(312345678);
   });
 
   it('reads plain OHLCV exports in any case, ignoring Adj Close and extra columns', () => {
@@ -58,7 +59,7 @@ describe('parsePriceCsv: layouts', () => {
       'date,OPEN,High,low,Close,Adj Close,volume,Note\n2024-01-02,10,11,9,10.5,10.4,1000,x\n2024-01-03,10.5,12,10,11,10.9,1200,y\n';
     const s = parsePriceCsv(csv(text), 'my-prices.csv');
     expect(s.symbol).toBe('MY-PRICES');
-    expect(s.bars.map((b) => b.close)).toEqual([10.5, 11]);
+    expect(barList(s.bars).map((b) => b.close)).toEqual([10.5, 11]);
   });
 
   it('reads intraday timestamps with an offset and infers the timeframe', () => {
@@ -70,8 +71,8 @@ describe('parsePriceCsv: layouts', () => {
     }
     const s = parsePriceCsv(csv(lines.join('\n')), 'INFY-15m.csv');
     expect(s.timeframe).toBe('15m');
-    expect(s.bars[0]!.timestamp).toBe('2023-01-02T09:15:00+05:30');
-    expect(s.bars[0]!.time).toBe(Date.UTC(2023, 0, 2, 3, 45));
+    expect(barList(s.bars)[0]!.timestamp).toBe('2023-01-02T09:15:00+05:30');
+    expect(barList(s.bars)[0]!.time).toBe(Date.UTC(2023, 0, 2, 3, 45));
   });
 
   it('takes the symbol from a symbol column when there is one', () => {
@@ -98,7 +99,7 @@ describe('parsePriceCsv: layouts', () => {
     const text =
       'Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,1000\n2024-01-03,10.5,12,10,11,1200';
     const s = parsePriceCsv(encode(text), 'p.csv');
-    expect(s.bars.map((b) => b.close)).toEqual([10.5, 11]);
+    expect(barList(s.bars).map((b) => b.close)).toEqual([10.5, 11]);
   });
 
   it('drops exact duplicate rows', () => {
@@ -155,5 +156,38 @@ describe('parsePriceCsv: refusals name the file, row and column', () => {
     ['an empty file', '', 'p.csv: the file is empty'],
   ])('%s', (_name, text, message) => {
     expect(() => parsePriceCsv(csv(text), 'p.csv')).toThrow(message);
+  });
+});
+
+describe('parsePriceCsv: the bars in columns', () => {
+  it('gives each timestamp back as written, normalized, from the parsed time and the zone it was written in', () => {
+    const rows = [
+      ['1965-03-01 10:00:00.999+01:00', '1965-03-01T10:00:00+01:00', Date.UTC(1965, 2, 1, 9, 0, 0, 999)],
+      ['2024-01-02T09:15:00Z', '2024-01-02T09:15:00Z', Date.UTC(2024, 0, 2, 9, 15)],
+      ['2024-01-02 09:25:00-04:00', '2024-01-02T09:25:00-04:00', Date.UTC(2024, 0, 2, 13, 25)],
+      ['2024-01-03 00:00:00', '2024-01-03', Date.UTC(2024, 0, 3)],
+      ['2024-01-02 23:59:59-11:30', '2024-01-02T23:59:59-11:30', Date.UTC(2024, 0, 3, 11, 29, 59)],
+      ['2024-01-04 09:30:00+0530', '2024-01-04T09:30:00+05:30', Date.UTC(2024, 0, 4, 4, 0)],
+    ] as const;
+    const text = `Date,Open,High,Low,Close,Volume\n${rows.map(([t], i) => `${t},${1 + i},${2 + i},0.5,${1 + i},10`).join('\n')}`;
+    const { bars } = parsePriceCsv(csv(text), 'X.csv');
+    expect(bars).toHaveLength(rows.length);
+    expect(Array.from({ length: bars.length }, (_, i) => bars.timestamp(i))).toEqual(rows.map((r) => r[1]));
+    expect(Array.from(bars.time)).toEqual(rows.map((r) => r[2]));
+    expect(Array.from(bars.close)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('grows past its first allocation and keeps file order out of the result (sorted, duplicates dropped)', () => {
+    const lines = ['Date,Open,High,Low,Close,Volume'];
+    // 3,000 days, newest first, each written twice: more than the 1,024 bars the columns start with.
+    for (let i = 2999; i >= 0; i--) {
+      const day = new Date(Date.UTC(2000, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+      lines.push(`${day},1,${2 + i},0.5,${1 + i},${i}`, `${day},1,${2 + i},0.5,${1 + i},${i}`);
+    }
+    const { bars } = parsePriceCsv(csv(lines.join('\n')), 'LONG.csv');
+    expect(bars).toHaveLength(3000);
+    expect(bars.timestamp(0)).toBe('2000-01-01');
+    expect(bars.volume[2999]).toBe(2999);
+    expect(bars.close.every((c, i) => c === 1 + i)).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Bar } from '../../shared/csv.ts';
+import type { PriceColumns } from '../../shared/csv.ts';
 import { computeFeatures, FEATURE_NAMES, volumeChange } from '../../shared/features.ts';
 
 // Every column against real TA-Lib (scripts/talib_reference.py wrote these fixtures), to 1e-9 relative after warm-up.
@@ -15,16 +15,15 @@ const fixtures: Fixture[] = readdirSync(FIXTURES).map((f) =>
   JSON.parse(readFileSync(join(FIXTURES, f), 'utf8')),
 );
 
-function barsOf(f: Fixture): Bar[] {
-  return f.bars.close.map((close, i) => ({
-    timestamp: new Date(Date.UTC(2020, 0, 1 + i)).toISOString().slice(0, 10),
-    time: Date.UTC(2020, 0, 1 + i),
-    open: f.bars.open[i]!,
-    high: f.bars.high[i]!,
-    low: f.bars.low[i]!,
-    close,
-    volume: f.bars.volume[i]!,
-  }));
+function barsOf(f: Fixture): PriceColumns {
+  return {
+    length: f.bars.close.length,
+    open: Float64Array.from(f.bars.open),
+    high: Float64Array.from(f.bars.high),
+    low: Float64Array.from(f.bars.low),
+    close: Float64Array.from(f.bars.close),
+    volume: Float64Array.from(f.bars.volume),
+  };
 }
 
 describe.each(fixtures.map((f) => [f.name, f] as const))(

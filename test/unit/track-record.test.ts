@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ingest } from '../../functions/ingest.ts';
 import { championInputs, championMetrics } from '../../shared/champion.ts';
-import type { PriceSeries } from '../../shared/csv.ts';
+import { type PriceSeries, parsePriceCsv } from '../../shared/csv.ts';
 import { type Forecast, ForecastDoc, TrackRecord } from '../../shared/documents.ts';
 import { evaluateBinary } from '../../shared/metrics.ts';
 import { DOCS, gridKeyFor, INDEX_PAGE, TOPICS } from '../../shared/names.ts';
@@ -18,19 +18,14 @@ import { CONTINUATION_NAME, continuationCsv, REFERENCE_LAST } from '../helpers/c
 import { localDeps, objectFinalized } from '../helpers/deps.ts';
 import { tinyConfig } from '../helpers/docs.ts';
 
-const series = (rows: Array<[string, number]>): PriceSeries => ({
-  symbol: 'TEST',
-  timeframe: '1d',
-  bars: rows.map(([timestamp, close]) => ({
-    timestamp,
-    time: Date.parse(timestamp),
-    open: close,
-    high: close,
-    low: close,
-    close,
-    volume: 1,
-  })),
-});
+/** A series of the given closes through the real parser (open = high = low = close). */
+const series = (rows: Array<[string, number]>): PriceSeries =>
+  parsePriceCsv(
+    Buffer.from(
+      `Date,Open,High,Low,Close,Volume\n${rows.map(([t, c]) => `${t},${c},${c},${c},${c},1`).join('\n')}\n`,
+    ),
+    'TEST.csv',
+  );
 
 const forecast = (asOf: string, signal: 'up' | 'down', over: Partial<Forecast> = {}): Forecast => ({
   asOf,
