@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** What `npm run build:kernels` builds from an AssemblyScript config under trainer/engine/kernels, built afresh. */
-export function freshKernelBuild(config: string): Buffer {
+/** What `npm run build:kernels` builds from an AssemblyScript config (and target) under trainer/engine/kernels, afresh. */
+export function freshKernelBuild(config: string, target = 'release'): Buffer {
   const out = join(mkdtempSync(join(tmpdir(), 'kernel-build-')), 'kernel.wasm');
   execFileSync(
     process.execPath,
@@ -16,7 +16,7 @@ export function freshKernelBuild(config: string): Buffer {
       '--config',
       join(ROOT, 'trainer/engine/kernels', config),
       '--target',
-      'release',
+      target,
       '--outFile',
       out,
     ],

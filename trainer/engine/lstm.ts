@@ -16,6 +16,19 @@ import type { LstmWorkerData } from './lstm-worker.ts';
 import { layoutFloats, WASM_PAGE, type WasmMemory, wasm } from './wasm-memory.ts';
 
 export const KERNEL_WASM = new URL('./kernels/lstm.wasm', import.meta.url);
+/** The same kernel built with relaxed SIMD (a fused multiply-add), taken where this runtime validates it. */
+export const RELAXED_KERNEL_WASM = new URL('./kernels/lstm-relaxed.wasm', import.meta.url);
+
+/** Which build of the kernel this runtime runs: relaxed SIMD where it validates, plain SIMD otherwise. */
+export function kernelBinary(validate: (bytes: Uint8Array) => boolean = (b) => wasm.validate(b)): {
+  build: 'relaxed-simd' | 'simd';
+  bytes: Uint8Array;
+} {
+  const relaxed = readFileSync(RELAXED_KERNEL_WASM);
+  return validate(relaxed)
+    ? { build: 'relaxed-simd', bytes: relaxed }
+    : { build: 'simd', bytes: readFileSync(KERNEL_WASM) };
+}
 
 export type GateKind = 'sigmoid' | 'hardSigmoid';
 const GATE_CODES: Record<GateKind, number> = { sigmoid: 0, hardSigmoid: 1 };
@@ -61,7 +74,7 @@ let loaded: Kernel | undefined;
 function kernel(): Kernel {
   if (loaded) return loaded;
   // Synchronous: Node compiles a module of this size at once, and the trainer's layers call this synchronously.
-  const module = new wasm.Module(readFileSync(KERNEL_WASM));
+  const module = new wasm.Module(kernelBinary().bytes);
   const memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
   const exports = new wasm.Instance(module, { env: { memory } }).exports as KernelExports;
   const controlAt = exports.heapBase() - CONTROL_BYTES;

@@ -10,6 +10,7 @@ export const wasm = (
   globalThis as unknown as {
     WebAssembly: {
       Module: new (bytes: Uint8Array) => object;
+      validate(bytes: Uint8Array): boolean;
       Instance: new (module: object, imports: object) => { exports: unknown };
       Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
     };

@@ -4,11 +4,13 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   KERNEL_WASM,
+  kernelBinary,
   kernelMatMul,
   kernelWorkerCount,
   layerThreads,
   lstmLayerBackward,
   lstmLayerForward,
+  RELAXED_KERNEL_WASM,
   setKernelThreads,
 } from '../../../trainer/engine/lstm.ts';
 import {
@@ -29,9 +31,19 @@ describe('the LSTM kernel binary', () => {
     expect(await tf.setBackend('cpu')).toBe(true);
   });
 
-  it('is what `npm run build:kernels` builds from trainer/engine/kernels/lstm.ts', () => {
+  it('is what `npm run build:kernels` builds from trainer/engine/kernels/lstm.ts, plain and relaxed SIMD', () => {
     expect(freshKernelBuild('lstm.asconfig.json').equals(readFileSync(KERNEL_WASM))).toBe(true);
+    expect(freshKernelBuild('lstm.asconfig.json', 'relaxed').equals(readFileSync(RELAXED_KERNEL_WASM))).toBe(
+      true,
+    );
   }, 60_000);
+
+  it('runs the relaxed-SIMD build where the runtime validates it (Node 24 does), the plain one otherwise', () => {
+    expect(kernelBinary().build).toBe('relaxed-simd');
+    const plain = kernelBinary(() => false);
+    expect(plain.build).toBe('simd');
+    expect(Buffer.from(plain.bytes).equals(readFileSync(KERNEL_WASM))).toBe(true);
+  });
 
   it('multiplies matrices of any shape like a plain product (vector blocks, leftover rows and columns)', () => {
     for (const [m, k, n] of [
