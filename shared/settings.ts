@@ -126,7 +126,7 @@ export const Settings = z.object({
     .enum(['node-gpu', 'node', 'wasm', 'cpu'])
     .optional()
     .describe(
-      'force a TensorFlow.js backend; unset, the first that loads of `node-gpu`, `node`, `wasm`, `cpu`',
+      'force a TensorFlow.js backend; unset, the first that loads of `node-gpu`, `wasm`, `node`, `cpu` (tfjs-node only when named: the fused wasm engine trains faster on a CPU)',
     ),
   TRENDCAST_RESULTS_TOPIC: z
     .string()

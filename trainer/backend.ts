@@ -3,7 +3,11 @@ import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../shared/errors.ts';
 import { readSettings } from '../shared/settings.ts';
 
-export const BACKENDS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+/**
+ * In the order tried. The fused wasm engine comes before tfjs-node: on a CPU it trains 1.1-2.3× faster per epoch
+ * (bench/RESULTS.md, "tfjs-node"), so tfjs-node (the CPU image) is used only where TRENDCAST_TFJS_BACKEND names it.
+ */
+export const BACKENDS = ['node-gpu', 'wasm', 'node', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 /** tfjs-node 4.22 calls `util.isNullOrUndefined`, which Node 23 removed (tensorflow/tfjs#8609). */
@@ -40,7 +44,7 @@ const LOADERS: Record<BackendName, () => Promise<void>> = {
 };
 
 /**
- * Uses the first backend that loads of tfjs-node-gpu, tfjs-node, wasm and the plain CPU backend, or the one
+ * Uses the first backend that loads of tfjs-node-gpu, wasm, tfjs-node and the plain CPU backend, or the one
  * `TRENDCAST_TFJS_BACKEND` names (failing when it cannot load). Returns its name, as recorded in the metrics.
  */
 export async function selectBackend(

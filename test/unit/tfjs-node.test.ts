@@ -85,6 +85,12 @@ describe.skipIf(skip).sequential('the trainer on tfjs-node, end to end on the re
       else process.env.TRENDCAST_TFJS_BACKEND = before;
     });
 
+    it('is used only where named: unforced, the trainer picks the fused wasm engine, faster on a CPU', async () => {
+      delete process.env.TRENDCAST_TFJS_BACKEND;
+      const { selectBackend } = await import('../../trainer/backend.ts');
+      expect(await selectBackend(undefined)).toBe('wasm');
+    });
+
     it('gives the same metrics for the same request and seed as the CLI run', async () => {
       process.env.TRENDCAST_TFJS_BACKEND = 'node';
       const again = await runTraining(request('again'));

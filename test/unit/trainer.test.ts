@@ -260,7 +260,7 @@ describe('runTraining', () => {
 describe('backends', () => {
   it('refuses an unknown forced backend by name', async () => {
     await expect(selectBackend('gpu-please')).rejects.toThrow(
-      /"gpu-please" is not one of node-gpu, node, wasm, cpu/,
+      /"gpu-please" is not one of node-gpu, wasm, node, cpu/,
     );
   });
 
