@@ -19,12 +19,12 @@ export type DatasetFiles = {
   /** The scaled feature matrix, float32 [rows, F]: window w is rows w .. w+L−1 (cut by the trainer, `cutWindows`). */
   'X.npy': Chunks;
   'y.npy': Buffer;
-  'windows.json': string;
+  'windows.json': Chunks;
   'latest.json': string;
   'dataset.json': string;
 };
 
-/** Rows per chunk of the streamed files: about 1 MB of features.csv, 110 kB of X.npy. */
+/** Rows per chunk of the streamed files: about 1 MB of features.csv, 110 kB of X.npy (windows per block of windows.json). */
 const CHUNK_ROWS = 4096;
 /** features.csv is written this many rows at a time, into a buffer sized for the longest row. */
 const CSV_CHUNK_ROWS = 512;
@@ -203,13 +203,30 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
   const { min, max } = fitScaler(value, F, train + L - 1);
   const y = Float32Array.from(windowTargets);
 
-  // Window w ends on row w+L−1; its target is the bar after that row's bar.
-  const lastBars = windowTargets.map((_, w) => rows[w + L - 1]!);
-  const windowBars: DatasetWindows = {
-    timestamp: lastBars.map((r) => bars.timestamp(r)),
-    close: lastBars.map((r) => bars.close[r]!),
-    nextTimestamp: lastBars.map((r) => bars.timestamp(r + 1)),
-    nextClose: lastBars.map((r) => bars.close[r + 1]!),
+  // Window w ends on row w+L−1, bar rows[w+L−1]; its target is the bar after it. windows.json is DatasetWindows as
+  // JSON.stringify writes it, made block by block so that neither its arrays nor its text are ever held whole (the
+  // four 200,000-entry arrays and their 14 MB of text were the largest thing ingest held).
+  const lastBar = (w: number) => rows[w + L - 1]!;
+  const windowFields: Record<keyof DatasetWindows, (w: number) => string | number> = {
+    timestamp: (w) => bars.timestamp(lastBar(w)),
+    close: (w) => bars.close[lastBar(w)]!,
+    nextTimestamp: (w) => bars.timestamp(lastBar(w) + 1),
+    nextClose: (w) => bars.close[lastBar(w) + 1]!,
+  };
+  const windowsJson: Chunks = {
+    *[Symbol.iterator]() {
+      for (const [j, [name, entry]] of Object.entries(windowFields).entries()) {
+        yield Buffer.from(`${j === 0 ? '{' : ','}${JSON.stringify(name)}:[`);
+        for (let from = 0; from < windows; from += CHUNK_ROWS) {
+          const block = Array.from({ length: Math.min(CHUNK_ROWS, windows - from) }, (_, k) =>
+            entry(from + k),
+          );
+          yield Buffer.from(`${from === 0 ? '' : ','}${JSON.stringify(block).slice(1, -1)}`);
+        }
+        yield Buffer.from(']');
+      }
+      yield Buffer.from('}\n');
+    },
   };
 
   const featuresCsv: Chunks = {
@@ -265,7 +282,7 @@ export function buildDataset(input: { bytes: Uint8Array; fileName: string; seque
       'features.csv': featuresCsv,
       'X.npy': scaledMatrix,
       'y.npy': encodeNpy({ dtype: 'float32', shape: [windows], data: y }),
-      'windows.json': `${JSON.stringify(windowBars)}\n`,
+      'windows.json': windowsJson,
       'latest.json': `${JSON.stringify(latestWindow(series, L, table))}\n`,
       'dataset.json': `${JSON.stringify(manifest, null, 2)}\n`,
     },

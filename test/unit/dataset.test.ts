@@ -13,6 +13,7 @@ import {
 import { DatasetManifest, DatasetWindows } from '../../shared/manifest.ts';
 import { decodeNpy } from '../../shared/npy.ts';
 import { REFERENCE_CSV } from '../helpers/cli.ts';
+import { intradayCsv } from '../helpers/intraday.ts';
 
 const csvOf = (files: DatasetFiles) => datasetFileBytes(files['features.csv']).toString('utf8').trim();
 const reference = () => buildDataset({ bytes: readFileSync(REFERENCE_CSV), fileName: REFERENCE_CSV });
@@ -56,7 +57,7 @@ describe('buildDataset on the reference CSV', () => {
 
   it("records each window's last bar and target bar in windows.json: the close the target compares", () => {
     const { files } = reference();
-    const w = DatasetWindows.parse(JSON.parse(files['windows.json']));
+    const w = DatasetWindows.parse(JSON.parse(datasetFileBytes(files['windows.json']).toString('utf8')));
     const y = decodeNpy(files['y.npy']);
     expect(w.timestamp).toHaveLength(138);
     // the CSV is newest first: 11-Nov-2025 is its last bar, the target of the last window; 10-Nov-2025 ends it
@@ -70,6 +71,15 @@ describe('buildDataset on the reference CSV', () => {
       expect(rows[i + 59]!.split(',')[0]).toBe(w.timestamp[i]);
       if (i > 0) expect(w.timestamp[i - 1]! < w.timestamp[i]!).toBe(true);
     }
+  });
+
+  it('writes windows.json block by block exactly as JSON.stringify writes it whole, over many blocks', () => {
+    const { files, manifest } = buildDataset({ bytes: Buffer.from(intradayCsv()), fileName: 'INFY.csv' });
+    const text = datasetFileBytes(files['windows.json']).toString('utf8');
+    const w = DatasetWindows.parse(JSON.parse(text));
+    expect(w.timestamp).toHaveLength(manifest.counts.windows);
+    expect(manifest.counts.windows).toBeGreaterThan(4096 * 4);
+    expect(text).toBe(`${JSON.stringify(w)}\n`);
   });
 
   it('fits the scaler only on the rows the training windows cover', () => {
