@@ -10,7 +10,12 @@
 import { DEFAULT_GRID } from '../shared/config.ts';
 import { selectBackend } from '../trainer/backend.ts';
 import { FusedTraining } from '../trainer/engine/fused-training.ts';
-import { lstmLayerBackward, lstmLayerForward, setKernelThreads } from '../trainer/engine/lstm.ts';
+import {
+  lstmLayerBackward,
+  lstmLayerForward,
+  releaseLstmState,
+  setKernelThreads,
+} from '../trainer/engine/lstm.ts';
 import { buildModel } from '../trainer/model.ts';
 
 const configName = process.argv[2] ?? 'config_2_deeper';
@@ -62,10 +67,11 @@ config.lstmUnits.forEach((units, layer) => {
   const shape = { steps, batch: B, inputs, units };
   const weights = { kernel: fill(inputs * g, 0.1), bias: fill(g, 0.1), recurrent: fill(units * g, 0.1) };
   const x = fill(steps * B * inputs, 1);
-  const state = lstmLayerForward(x, weights, shape, 'sigmoid');
   const dy = fill(layer === 2 ? B * units : steps * B * units, 1);
-  const forward = best(() => lstmLayerForward(x, weights, shape, 'sigmoid'));
+  const forward = best(() => releaseLstmState(lstmLayerForward(x, weights, shape, 'sigmoid')));
+  const state = lstmLayerForward(x, weights, shape, 'sigmoid');
   const backward = best(() => lstmLayerBackward(state, dy));
+  releaseLstmState(state);
   lstmWall += forward.wall + backward.wall;
   rows.push(
     `| lstm_${layer + 1} (${inputs}→${units}) | ${forward.wall.toFixed(1)} | ${backward.wall.toFixed(1)} |`,

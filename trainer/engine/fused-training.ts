@@ -27,7 +27,14 @@ import {
   isDenseActivation,
 } from './dense.ts';
 import * as kernels from './layers.ts';
-import { type GateKind, type LstmState, lstmLayerBackward, lstmLayerForward } from './lstm.ts';
+import {
+  type GateKind,
+  type LstmState,
+  lstmLayerBackward,
+  lstmLayerForward,
+  lstmLayerInfer,
+  releaseLstmState,
+} from './lstm.ts';
 
 type Lstm = { kernel: Float32Array; recurrent: Float32Array; bias: Float32Array; units: number; l2: number };
 type BatchNorm = kernels.BatchNormWeights;
@@ -350,22 +357,32 @@ export class FusedTraining {
    * training mode (dropout, batch statistics, moving averages updated), backward, one Adam update.
    */
   trainBatch(X: Float32Array, y: Float32Array, indices: number[], random: () => number): BatchResult {
-    const batch = indices.length;
-    const forward = this.forward(this.gather(X, indices), batch, random);
     const labels = Float32Array.from(indices, (i) => y[i]!);
+    const { forward, gradients, penalty } = this.forwardBackward(X, labels, indices, random);
     const { loss, accuracy } = binaryCrossEntropy(labels, forward.probabilities);
-    const { gradients, penalty } = this.backward(forward, labels);
     this.adam(gradients);
     return { loss: loss + penalty, accuracy };
+  }
+
+  /** Forward in training mode and backward; the LSTM states live in kernel memory only in between. */
+  private forwardBackward(X: Float32Array, labels: Float32Array, indices: number[], random: () => number) {
+    const states: LstmState[] = [];
+    try {
+      const forward = this.forward(this.gather(X, indices), indices.length, random, states);
+      return { forward, ...this.backward(forward, labels) };
+    } finally {
+      if (states[0]) releaseLstmState(states[0]);
+    }
   }
 
   /** The gradients of one batch's training loss, in `trainable()` order, without updating anything but the
    *  moving statistics (for the tests against tfjs autodiff). */
   gradients(X: Float32Array, y: Float32Array, indices: number[], random: () => number): Float32Array[] {
-    const forward = this.forward(this.gather(X, indices), indices.length, random);
-    return this.backward(
-      forward,
+    return this.forwardBackward(
+      X,
       Float32Array.from(indices, (i) => y[i]!),
+      indices,
+      random,
     ).gradients;
   }
 
@@ -392,7 +409,7 @@ export class FusedTraining {
 
   /** P(up) for windows `indices`, in inference mode. */
   predict(X: Float32Array, indices: number[]): Float32Array {
-    return this.forward(this.gather(X, indices), indices.length, undefined).probabilities;
+    return this.forward(this.gather(X, indices), indices.length, undefined, []).probabilities;
   }
 
   /** Windows `indices` of X as one time-major [steps·batch, features] array, the kernel's layout. */
@@ -406,8 +423,16 @@ export class FusedTraining {
     return out;
   }
 
-  /** Training mode when `random` is given (dropout, batch statistics), inference otherwise. */
-  private forward(x: Float32Array, B: number, random: (() => number) | undefined): Forward {
+  /**
+   * Training mode when `random` is given (dropout, batch statistics, the LSTM states kept in kernel memory and
+   * pushed onto `states` for the backward pass), inference otherwise (the LSTM layers' outputs alone).
+   */
+  private forward(
+    x: Float32Array,
+    B: number,
+    random: (() => number) | undefined,
+    states: LstmState[],
+  ): Forward {
     const { steps: T, features: F, gate } = this.shape;
     const [l1, l2, l3] = this.lstm as [Lstm, Lstm, Lstm];
     const masks: (Float32Array | undefined)[] = [];
@@ -428,10 +453,17 @@ export class FusedTraining {
       return r.output;
     };
 
-    const s1 = lstmLayerForward(x, l1, { steps: T, batch: B, inputs: F, units: l1.units }, gate);
-    const y1 = normalize(dropout(s1.h.slice(), 0), 0);
-    const s2 = lstmLayerForward(y1, l2, { steps: T, batch: B, inputs: l1.units, units: l2.units }, gate);
-    const sequence = normalize(dropout(s2.h.slice(), 1), 1);
+    // Each layer's output h is a fresh array (the backward pass reads h from kernel memory): dropout masks it in place.
+    const lstm = (input: Float32Array, l: Lstm, inputs: number): Float32Array => {
+      const shape = { steps: T, batch: B, inputs, units: l.units };
+      if (!random) return lstmLayerInfer(input, l, shape, gate);
+      const state = lstmLayerForward(input, l, shape, gate);
+      states.push(state);
+      return state.h;
+    };
+
+    const y1 = normalize(dropout(lstm(x, l1, F), 0), 0);
+    const sequence = normalize(dropout(lstm(y1, l2, l1.units), 1), 1);
 
     // Attention: score = tanh(s·w + b) per row, softmax over the steps of each window, rows scaled by their weight.
     const { score, weights, output } = kernels.attentionForward(
@@ -441,8 +473,7 @@ export class FusedTraining {
       this.attention.kernel,
       this.attention.bias[0]!,
     );
-    const s3 = lstmLayerForward(output, l3, { steps: T, batch: B, inputs: l2.units, units: l3.units }, gate);
-    let h = dropout(s3.h.slice((T - 1) * B * l3.units), 2);
+    let h = dropout(lstm(output, l3, l2.units).slice((T - 1) * B * l3.units), 2);
     const dense: Forward['dense'] = [];
     this.dense.forEach((d, i) => {
       const output = denseForward(h, d, B);
@@ -452,7 +483,7 @@ export class FusedTraining {
     });
     return {
       batch: B,
-      lstm: [s1, s2, s3],
+      lstm: states,
       masks,
       normalized,
       inverseStd,

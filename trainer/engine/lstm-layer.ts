@@ -20,7 +20,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { orthogonal } from '../orthogonal.ts';
 import { stockClass } from '../stock-classes.ts';
-import { lstmLayerBackward, lstmLayerForward } from './lstm.ts';
+import {
+  type LstmGradients,
+  lstmLayerBackward,
+  lstmLayerForward,
+  releaseLstmState,
+  restoreLstmState,
+  saveLstmState,
+} from './lstm.ts';
 
 type StockLstm = ReturnType<typeof tf.layers.lstm>;
 type LstmCell = ReturnType<typeof tf.layers.lstmCell>;
@@ -103,9 +110,18 @@ function kernelSequence(
     const value = returnSequences
       ? tf.transpose(tf.tensor3d(state.h, [steps, batch, units]), [1, 0, 2])
       : tf.tensor2d(state.h.subarray((steps - 1) * batch * units), [batch, units]);
+    // tfjs may run other layers' passes, or none, before this gradient: the state waits in JS, not in the kernel.
+    const saved = saveLstmState(state);
     const gradFunc = (dy: tf.Tensor) =>
       tf.tidy(() => {
-        const grads = lstmLayerBackward(state, read(returnSequences ? tf.transpose(dy, [1, 0, 2]) : dy));
+        const dyRows = read(returnSequences ? tf.transpose(dy, [1, 0, 2]) : dy);
+        const restored = restoreLstmState(saved);
+        let grads: LstmGradients;
+        try {
+          grads = lstmLayerBackward(restored, dyRows);
+        } finally {
+          releaseLstmState(restored);
+        }
         return [
           tf.transpose(tf.tensor3d(grads.dx, [steps, batch, inputs]), [1, 0, 2]),
           tf.tensor2d(grads.dKernel, [inputs, 4 * units]),

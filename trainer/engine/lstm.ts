@@ -5,9 +5,11 @@
  *
  * Arrays are row-major float32, time-major: step t of a [T, B, n] array is rows t·B ... t·B + B - 1.
  * The module's memory is shared by the threads of the kernel (this one and up to MAX_THREADS - 1 workers, started
- * on the first call that uses them) and laid out afresh by every call from its heap base: the kernel keeps no state
- * between calls, so the forward state lives in the JS arrays returned here. Results do not depend on the thread
- * count (see the top of the AssemblyScript source).
+ * on the first call that uses them). A training forward pass leaves its state (inputs, weights, gate activations,
+ * c, tanh(c), h) where the kernel wrote it, on a stack of live states from the heap base, and the backward pass
+ * reads it there: copying it out to JS and back in cost 5-8 ms of a config_2 batch (issue 24). Every call's scratch
+ * is laid out afresh above the stack. Results do not depend on the thread count (see the top of the AssemblyScript
+ * source).
  */
 import { readFileSync } from 'node:fs';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
@@ -176,34 +178,206 @@ function dispatch(op: number, threads: number, args: number[]): void {
   }
 }
 
+/** The forward states a backward pass may still read, oldest first; each one's arrays lie below the next one's. */
+const live: LstmState[] = [];
+
+/** Where the next state or a call's scratch starts: above the live states. */
+function top(): number {
+  return live.at(-1)?.end ?? kernel().exports.heapBase();
+}
+
 /**
- * Places arrays one after the other (16-byte aligned) in the module's memory, growing it when needed, and gives
- * each one's byte offset; `view` reads or writes one of them.
+ * Places arrays one after the other (16-byte aligned) in the module's memory above the live states, growing it when
+ * needed, and gives each one's byte offset and end; `view` reads or writes one of them.
  */
-function layout(sizes: number[], what: string): { offsets: number[]; view: (i: number) => Float32Array } {
+function layout(
+  sizes: number[],
+  what: string,
+): { offsets: number[]; end: number; view: (i: number) => Float32Array } {
   const k = kernel();
-  return layoutFloats(k.memory, k.exports.heapBase(), sizes, (end) => {
+  let end = 0;
+  const placed = layoutFloats(k.memory, top(), sizes, (at) => {
+    end = at;
     if (end > MAX_PAGES * WASM_PAGE)
       throw new Error(
         `LSTM kernel: ${what} needs ${Math.ceil(end / 2 ** 20)} MiB of kernel memory, more than its ${(MAX_PAGES * WASM_PAGE) / 2 ** 20} MiB: use fewer units or a smaller batch`,
       );
   });
+  return { ...placed, end };
 }
 
 /** The sizes of one LSTM layer's batch: T steps, B rows, `inputs` features in, U units. */
 export type LstmShape = { steps: number; batch: number; inputs: number; units: number };
 
-/** What the forward pass leaves for the backward one: its inputs, gate activations [T·B, 4U] (i, f, g, o), c, tanh(c), h. */
+/** What a training forward pass keeps in kernel memory for the backward one, in the order laid out. */
+const STATE_ARRAYS = ['x', 'w', 'wp', 'bias', 'act', 'r', 'rp', 'c', 'tanhC', 'hPrev'] as const;
+type StateArray = (typeof STATE_ARRAYS)[number];
+
+/** The floats of each state array. hPrev is h(t-1) of every step: a block of zeros, then h of steps 0 ... T-1. */
+function stateSizes({ steps, batch, inputs, units }: LstmShape): Record<StateArray, number> {
+  const g = 4 * units;
+  const rows = steps * batch;
+  const n = rows * units;
+  return {
+    x: rows * inputs,
+    w: inputs * g,
+    wp: inputs * g,
+    bias: g,
+    act: rows * g,
+    r: units * g,
+    rp: units * g,
+    c: n,
+    tanhC: n,
+    hPrev: n + batch * units,
+  };
+}
+
+/**
+ * A training forward pass's output h [T·B, U] and the state it left in kernel memory (gate activations [T·B, 4U]
+ * (i, f, g, o), c, tanh(c), h(t-1), and its inputs), which lstmLayerBackward reads until releaseLstmState.
+ */
 export type LstmState = LstmShape & {
   gate: GateKind;
-  x: Float32Array;
-  kernel: Float32Array;
-  recurrent: Float32Array;
-  act: Float32Array;
-  c: Float32Array;
-  tanhC: Float32Array;
   h: Float32Array;
+  at: Record<StateArray, number>;
+  end: number;
 };
+
+/** A forward state copied out of kernel memory (saveLstmState), for callers that cannot release in order. */
+export type SavedLstmState = LstmShape & { gate: GateKind; arrays: Record<StateArray, Float32Array> };
+
+type Weights = { kernel: Float32Array; bias: Float32Array; recurrent: Float32Array };
+
+/** Lays out the state arrays of `shape` above the live states, and gives their offsets, end and views. */
+function stateLayout(shape: LstmShape, what: string) {
+  const sizes = stateSizes(shape);
+  const mem = layout(
+    STATE_ARRAYS.map((name) => sizes[name]),
+    what,
+  );
+  const at = Object.fromEntries(STATE_ARRAYS.map((name, i) => [name, mem.offsets[i]!])) as Record<
+    StateArray,
+    number
+  >;
+  return { at, end: mem.end, view: (name: StateArray) => mem.view(STATE_ARRAYS.indexOf(name)) };
+}
+
+function checkForward(x: Float32Array, weights: Weights, shape: LstmShape): void {
+  const { steps, batch, inputs, units } = shape;
+  const g = 4 * units;
+  checkLength('x', x, steps * batch * inputs);
+  checkLength('the kernel', weights.kernel, inputs * g);
+  checkLength('the bias', weights.bias, g);
+  checkLength('the recurrent kernel', weights.recurrent, units * g);
+}
+
+/** Copies the inputs into a state layout and runs the forward pass there; gives h's byte offset. */
+function runForward(
+  x: Float32Array,
+  weights: Weights,
+  shape: LstmShape,
+  gate: GateKind,
+  mem: ReturnType<typeof stateLayout>,
+): number {
+  const { steps, batch, inputs, units } = shape;
+  mem.view('x').set(x);
+  mem.view('w').set(weights.kernel);
+  mem.view('bias').set(weights.bias);
+  mem.view('r').set(weights.recurrent);
+  // h(t-1) of step 0 is zero; the kernel writes h of every step after it.
+  mem.view('hPrev').fill(0, 0, batch * units);
+  const h = mem.at.hPrev + batch * units * 4;
+  const { at } = mem;
+  dispatch(OP_FORWARD, layerThreads(units), [
+    steps,
+    batch,
+    inputs,
+    units,
+    GATE_CODES[gate],
+    ...[at.x, at.w, at.wp, at.bias, at.act, at.r, at.rp, at.c, at.tanhC, h],
+  ]);
+  return h;
+}
+
+/**
+ * One LSTM layer over all steps from zero states, for training: x [T·B, in] time-major, kernel [in, 4U], bias [4U],
+ * recurrent kernel [U, 4U]. The input projection x·W + b is one product; then the recurrence. The state stays in
+ * kernel memory, live until releaseLstmState (of it or of a state made before it).
+ */
+export function lstmLayerForward(
+  x: Float32Array,
+  weights: Weights,
+  shape: LstmShape,
+  gate: GateKind,
+): LstmState {
+  checkForward(x, weights, shape);
+  const { steps, batch, units } = shape;
+  const mem = stateLayout(shape, `the forward pass of ${units} units over ${steps} steps of ${batch} rows`);
+  const h = runForward(x, weights, shape, gate, mem);
+  const state = {
+    ...shape,
+    gate,
+    h: new Float32Array(kernel().memory.buffer, h, steps * batch * units).slice(),
+    at: mem.at,
+    end: mem.end,
+  };
+  live.push(state);
+  return state;
+}
+
+/**
+ * The same layer's output h [T·B, U] alone, for inference: nothing stays in kernel memory, and no backward pass
+ * can follow.
+ */
+export function lstmLayerInfer(
+  x: Float32Array,
+  weights: Weights,
+  shape: LstmShape,
+  gate: GateKind,
+): Float32Array {
+  checkForward(x, weights, shape);
+  const { steps, batch, units } = shape;
+  const mem = stateLayout(shape, `the inference pass of ${units} units over ${steps} steps of ${batch} rows`);
+  const h = runForward(x, weights, shape, gate, mem);
+  return new Float32Array(kernel().memory.buffer, h, steps * batch * units).slice();
+}
+
+/** Frees a forward state's kernel memory, and that of every state made after it (they lie above it). */
+export function releaseLstmState(state: LstmState): void {
+  const i = live.indexOf(state);
+  if (i >= 0) live.length = i;
+}
+
+/** A copy of a live state's arrays, then the state released (restoreLstmState puts it back for a backward pass). */
+export function saveLstmState(state: LstmState): SavedLstmState {
+  checkLive(state);
+  const memory = kernel().memory;
+  const sizes = stateSizes(state);
+  const arrays = Object.fromEntries(
+    STATE_ARRAYS.map((name) => [name, new Float32Array(memory.buffer, state.at[name], sizes[name]).slice()]),
+  ) as Record<StateArray, Float32Array>;
+  releaseLstmState(state);
+  const { steps, batch, inputs, units, gate } = state;
+  return { steps, batch, inputs, units, gate, arrays };
+}
+
+/** A saved state back in kernel memory, live until released. */
+export function restoreLstmState(saved: SavedLstmState): LstmState {
+  const { arrays, ...rest } = saved;
+  const { steps, batch, units } = saved;
+  const mem = stateLayout(saved, `the restored state of ${units} units over ${steps} steps of ${batch} rows`);
+  for (const name of STATE_ARRAYS) mem.view(name).set(arrays[name]);
+  const state = { ...rest, h: arrays.hPrev.subarray(batch * units), at: mem.at, end: mem.end };
+  live.push(state);
+  return state;
+}
+
+function checkLive(state: LstmState): void {
+  if (!live.includes(state))
+    throw new Error(
+      'LSTM kernel: this forward state was released (releaseLstmState); run the forward pass again',
+    );
+}
 
 /** The gradients of one layer's batch: dx time-major [T·B, in], and those of kernel, recurrent kernel and bias. */
 export type LstmGradients = {
@@ -235,63 +409,20 @@ function checkLength(what: string, array: Float32Array, expected: number): void 
 }
 
 /**
- * One LSTM layer over all steps from zero states: x [T·B, in] time-major, kernel [in, 4U], bias [4U], recurrent
- * kernel [U, 4U]. The input projection x·W + b is one product; then the recurrence.
- */
-export function lstmLayerForward(
-  x: Float32Array,
-  weights: { kernel: Float32Array; bias: Float32Array; recurrent: Float32Array },
-  shape: LstmShape,
-  gate: GateKind,
-): LstmState {
-  const { steps, batch, inputs, units } = shape;
-  const g = 4 * units;
-  const rows = steps * batch;
-  const n = rows * units;
-  checkLength('x', x, rows * inputs);
-  checkLength('the kernel', weights.kernel, inputs * g);
-  checkLength('the bias', weights.bias, g);
-  checkLength('the recurrent kernel', weights.recurrent, units * g);
-  const mem = layout(
-    [rows * inputs, inputs * g, inputs * g, g, rows * g, units * g, units * g, n, n, n],
-    `the forward pass of ${units} units over ${steps} steps of ${batch} rows`,
-  );
-  mem.view(0).set(x);
-  mem.view(1).set(weights.kernel);
-  mem.view(3).set(weights.bias);
-  mem.view(5).set(weights.recurrent);
-  dispatch(OP_FORWARD, layerThreads(units), [steps, batch, inputs, units, GATE_CODES[gate], ...mem.offsets]);
-  return {
-    ...shape,
-    gate,
-    x,
-    kernel: weights.kernel,
-    recurrent: weights.recurrent,
-    act: mem.view(4).slice(),
-    c: mem.view(7).slice(),
-    tanhC: mem.view(8).slice(),
-    h: mem.view(9).slice(),
-  };
-}
-
-/**
  * The gradients of one layer's batch from the forward state and dy: [T·B, U] time-major for every step's output,
  * or [B, U] for the last step's only. The recurrence gives dz [T·B, 4U]; then dR = h(t-1)ᵀ·dz, dW = xᵀ·dz,
  * dx = dz·Wᵀ and db = Σ dz, each one product over all steps.
  */
 export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradients {
+  checkLive(state);
   const { steps, batch, inputs, units } = state;
   const g = 4 * units;
   const rows = steps * batch;
   const n = rows * units;
   const sequences = dy.length === n;
   if (!sequences) checkLength('dy', dy, batch * units);
-  // In the order of the kernel's arguments after the shape, gate kind and `sequences`.
+  // The kernel's scratch and outputs, laid out above the live states.
   const sizes = {
-    act: rows * g,
-    c: n,
-    tanhC: n,
-    recurrent: units * g,
     rT: units * g,
     rTp: units * g,
     dy: dy.length,
@@ -299,11 +430,8 @@ export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradi
     dzp: rows * g,
     dh: batch * units,
     dc: batch * units,
-    hPrev: n,
     hPrevT: n,
-    x: rows * inputs,
     xT: rows * inputs,
-    w: inputs * g,
     wT: inputs * g,
     wTp: inputs * g,
     dR: units * g,
@@ -317,17 +445,10 @@ export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradi
     `the backward pass of ${units} units over ${steps} steps of ${batch} rows`,
   );
   const view = (name: keyof typeof sizes) => mem.view(names.indexOf(name));
-  view('act').set(state.act);
-  view('c').set(state.c);
-  view('tanhC').set(state.tanhC);
-  view('recurrent').set(state.recurrent);
+  const at = (name: keyof typeof sizes) => mem.offsets[names.indexOf(name)]!;
   view('dy').set(dy);
-  // h(t-1) of every step: zeros, then h of steps 0 ... T-2.
-  const hPrev = view('hPrev');
-  hPrev.fill(0, 0, batch * units);
-  hPrev.set(state.h.subarray(0, n - batch * units), batch * units);
-  view('x').set(state.x);
-  view('w').set(state.kernel);
+  const s = state.at;
+  // In the order of the kernel's arguments after the shape, gate kind and `sequences`.
   dispatch(OP_BACKWARD, layerThreads(units), [
     steps,
     batch,
@@ -335,7 +456,20 @@ export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradi
     units,
     GATE_CODES[state.gate],
     sequences ? 1 : 0,
-    ...mem.offsets,
+    ...[s.act, s.c, s.tanhC, s.r, at('rT'), at('rTp'), at('dy'), at('dz'), at('dzp'), at('dh'), at('dc')],
+    ...[
+      s.hPrev,
+      at('hPrevT'),
+      s.x,
+      at('xT'),
+      s.w,
+      at('wT'),
+      at('wTp'),
+      at('dR'),
+      at('dW'),
+      at('dx'),
+      at('db'),
+    ],
   ]);
   return {
     dx: view('dx').slice(),

@@ -10,7 +10,11 @@ import {
   layerThreads,
   lstmLayerBackward,
   lstmLayerForward,
+  lstmLayerInfer,
   RELAXED_KERNEL_WASM,
+  releaseLstmState,
+  restoreLstmState,
+  saveLstmState,
   setKernelThreads,
 } from '../../../trainer/engine/lstm.ts';
 import {
@@ -97,7 +101,8 @@ describe('the LSTM kernel on several threads', () => {
             expect(layerThreads(units)).toBe(threads);
             const state = lstmLayerForward(x, weights, shape, gate);
             const grads = lstmLayerBackward(state, dy);
-            return { ...grads, act: state.act, c: state.c, tanhC: state.tanhC, h: state.h };
+            const { act, c, tanhC, hPrev } = saveLstmState(state).arrays;
+            return { ...grads, act, c, tanhC, hPrev, h: state.h };
           });
           expect(kernelWorkerCount()).toBeGreaterThanOrEqual(2);
           const [one, ...more] = results as [(typeof results)[0], ...typeof results];
@@ -119,6 +124,42 @@ describe('the LSTM kernel on several threads', () => {
       }
     }
   }
+
+  it('keeps forward states in kernel memory until released; inference and saved states give the same numbers', () => {
+    setKernelThreads(1);
+    const [steps, batch, inputs, units] = [6, 5, 27, 13];
+    const shape = { steps, batch, inputs, units };
+    const g = 4 * units;
+    const layer = (seed: number) => ({
+      x: seededValues(steps * batch * inputs, seed),
+      weights: {
+        kernel: seededValues(inputs * g, seed + 1).map((v) => v * 0.3),
+        bias: seededValues(g, seed + 2).map((v) => v * 0.3),
+        recurrent: seededValues(units * g, seed + 3).map((v) => v * 0.3),
+      },
+      dy: seededValues(steps * batch * units, seed + 4),
+    });
+    const [a, b] = [layer(61), layer(71)];
+    const first = lstmLayerForward(a.x, a.weights, shape, 'sigmoid');
+    const alone = lstmLayerBackward(first, a.dy);
+    releaseLstmState(first);
+    // Two live states, one above the other, an inference pass and a product above both: the lower one's backward
+    // pass gives what it gave alone.
+    const lower = lstmLayerForward(a.x, a.weights, shape, 'sigmoid');
+    const upper = lstmLayerForward(b.x, b.weights, shape, 'sigmoid');
+    expect(lstmLayerInfer(a.x, a.weights, shape, 'sigmoid')).toEqual(lower.h);
+    kernelMatMul(b.x, b.weights.kernel, steps * batch, inputs, g);
+    lstmLayerBackward(upper, b.dy);
+    expect(lstmLayerBackward(lower, a.dy)).toEqual(alone);
+    // Saved out to JS (and released), restored, and its backward pass again.
+    const restored = restoreLstmState(saveLstmState(lower));
+    expect(restored.h).toEqual(lower.h);
+    expect(lstmLayerBackward(restored, a.dy)).toEqual(alone);
+    releaseLstmState(restored);
+    // Releasing the lower state released the upper one too.
+    for (const state of [first, lower, upper, restored])
+      expect(() => lstmLayerBackward(state, a.dy)).toThrow('this forward state was released');
+  });
 
   it('gives a layer one thread per MIN_UNITS_PER_THREAD units, at most the count it was set to', () => {
     setKernelThreads(2);

@@ -7,7 +7,7 @@ import {
   denseForward,
 } from '../../../trainer/engine/dense.ts';
 import * as kernels from '../../../trainer/engine/layers.ts';
-import { lstmLayerBackward, lstmLayerForward } from '../../../trainer/engine/lstm.ts';
+import { lstmLayerBackward, lstmLayerForward, releaseLstmState } from '../../../trainer/engine/lstm.ts';
 
 // Each layer of the engine, forward and backward, against TensorFlow's own layers and autodiff (not tfjs's):
 // `python bench/keras_reference.py --fixtures test/fixtures/tensorflow/engine-layers.json` wrote the file.
@@ -62,6 +62,7 @@ describe(`the engine's layers against TensorFlow ${FIXTURES.tensorflow}`, () => 
     expect(relativeError(output, f32(f, 'y'))).toBeLessThan(TOLERANCE);
     const dy = sequences ? timeMajor(f32(f, 'dy'), B, T, U) : f32(f, 'dy');
     const g = lstmLayerBackward(state, dy);
+    releaseLstmState(state);
     expect(relativeError(batchMajor(g.dx, B, T, F), f32(f, 'dx')), 'dx').toBeLessThan(TOLERANCE);
     expect(relativeError(g.dKernel, f32(f, 'dKernel')), 'dKernel').toBeLessThan(TOLERANCE);
     expect(relativeError(g.dRecurrent, f32(f, 'dRecurrent')), 'dRecurrent').toBeLessThan(TOLERANCE);
