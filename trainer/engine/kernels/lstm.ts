@@ -131,6 +131,15 @@ function gateSlope(a: f32, kind: i32): f32 {
   return a * (1 - a);
 }
 
+// gateSlope for four lanes.
+@inline
+function gateSlope4(a: v128, kind: i32): v128 {
+  if (kind == HARD_SIGMOID) {
+    return v128.and(v128.and(f32x4.gt(a, f32x4.splat(0)), f32x4.lt(a, f32x4.splat(1))), f32x4.splat(0.2));
+  }
+  return f32x4.mul(a, f32x4.sub(f32x4.splat(1), a));
+}
+
 @inline
 function tanh(x: f32): f32 {
   // tanh(x) = 1 - 2 / (e^{2x} + 1); saturates cleanly for large |x|.
@@ -399,7 +408,28 @@ function backwardLayer(
     for (let row = 0; row < bRows; row++) {
       const base = (<usize>s * bRows + row) * g;
       const off = (<usize>s * bRows + row) * u;
-      for (let j = u0; j < u1; j++) {
+      let j = u0;
+      for (; j + 4 <= u1; j += 4) {
+        // The scalar loop below, four units at a time, operation for operation.
+        const k = <usize>(row * u + j) << 2;
+        let dhj = v128.load(dh + k);
+        if (sequences) dhj = f32x4.add(dhj, v128.load(dy + ((off + j) << 2)));
+        else if (s == t - 1) dhj = f32x4.add(dhj, v128.load(dy + k));
+        const gi = v128.load(act + ((base + j) << 2));
+        const gf = v128.load(act + ((base + u + j) << 2));
+        const gg = v128.load(act + ((base + 2 * u + j) << 2));
+        const go = v128.load(act + ((base + 3 * u + j) << 2));
+        const tc = v128.load(tanhC + ((off + j) << 2));
+        const cPrev = s > 0 ? v128.load(c + ((off - <usize>n + j) << 2)) : f32x4.splat(0);
+        const one = f32x4.splat(1);
+        const dcj = f32x4.add(v128.load(dc + k), f32x4.mul(f32x4.mul(dhj, go), f32x4.sub(one, f32x4.mul(tc, tc))));
+        v128.store(dz + ((base + j) << 2), f32x4.mul(f32x4.mul(dcj, gg), gateSlope4(gi, kind)));
+        v128.store(dz + ((base + u + j) << 2), f32x4.mul(f32x4.mul(dcj, cPrev), gateSlope4(gf, kind)));
+        v128.store(dz + ((base + 2 * u + j) << 2), f32x4.mul(f32x4.mul(dcj, gi), f32x4.sub(one, f32x4.mul(gg, gg))));
+        v128.store(dz + ((base + 3 * u + j) << 2), f32x4.mul(f32x4.mul(dhj, tc), gateSlope4(go, kind)));
+        v128.store(dc + k, f32x4.mul(dcj, gf));
+      }
+      for (; j < u1; j++) {
         const k = <usize>(row * u + j) << 2;
         let dhj = load<f32>(dh + k);
         if (sequences) dhj += load<f32>(dy + ((off + j) << 2));
