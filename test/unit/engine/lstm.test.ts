@@ -70,6 +70,51 @@ describe('the LSTM kernel binary', () => {
       expect(worst, `${m}×${k}·${k}×${n}`).toBeLessThan(1e-4);
     }
   });
+
+  it('computes sigmoid and tanh within 4e-7 of float64 over [-20, 20], a lone unit as a lane would', () => {
+    setKernelThreads(1);
+    // One step, every gate's pre-activation x itself (W all ones, no bias, no recurrence): the saved activations
+    // are σ(x), σ(x), tanh(x), σ(x) per unit; five units, so the fifth takes the scalar path.
+    const xs = Float32Array.from([
+      ...Array.from({ length: 4001 }, (_, i) => -20 + i / 100),
+      7.9,
+      7.91,
+      -7.9,
+      -7.91,
+      15.8,
+      -15.8,
+      1e-6,
+    ]);
+    const units = 5;
+    const g = 4 * units;
+    const shape = { steps: 1, batch: xs.length, inputs: 1, units };
+    const weights = {
+      kernel: new Float32Array(g).fill(1),
+      bias: new Float32Array(g),
+      recurrent: new Float32Array(units * g),
+    };
+    const { act, tanhC } = saveLstmState(lstmLayerForward(xs, weights, shape, 'sigmoid')).arrays;
+    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+    let [worstSigmoid, worstTanh] = [0, 0];
+    xs.forEach((x, row) => {
+      const at = (gate: number, unit: number) => act[row * g + gate * units + unit]!;
+      for (let unit = 0; unit < units; unit++) {
+        worstSigmoid = Math.max(
+          worstSigmoid,
+          Math.abs(at(0, unit) - sigmoid(x)),
+          Math.abs(at(3, unit) - sigmoid(x)),
+        );
+        worstTanh = Math.max(worstTanh, Math.abs(at(2, unit) - Math.tanh(x)));
+        const cell = Math.fround(at(0, unit) * at(2, unit));
+        worstTanh = Math.max(worstTanh, Math.abs(tanhC[row * units + unit]! - Math.tanh(cell)));
+        expect(at(2, unit), `unit ${unit} of x = ${x}`).toBe(at(2, 0));
+        expect(at(0, unit), `unit ${unit} of x = ${x}`).toBe(at(0, 0));
+      }
+    });
+    expect(worstSigmoid).toBeLessThan(4e-7);
+    expect(worstTanh).toBeLessThan(4e-7);
+    expect(worstSigmoid + worstTanh).toBeGreaterThan(0);
+  });
 });
 
 describe('the LSTM kernel on several threads', () => {
