@@ -43,10 +43,10 @@ const compiled = await asc.compileString(SOURCE, {
   noAssert: true,
   enable: ['simd', 'relaxed-simd'],
 });
-if (compiled.error || compiled.binary === undefined) {
+if (compiled.error || !compiled.binary) {
   throw new Error(`compiling the peak kernel: ${compiled.error?.message}\n${compiled.stderr.toString()}`);
 }
-const { instance } = await WebAssembly.instantiate(compiled.binary);
+const instance = new WebAssembly.Instance(new WebAssembly.Module(compiled.binary as Uint8Array<ArrayBuffer>));
 const peak = instance.exports.peak as (
   rounds: number,
   relaxed: boolean,

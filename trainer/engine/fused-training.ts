@@ -537,7 +537,8 @@ export class FusedTraining {
     const g2 = lstmLayerBackward(f.lstm[1]!, unmask(n2.dx, 1));
     penalty += addL2(g2.dKernel, l2.kernel, l2.l2);
     const n1 = kernels.batchNormBackward(g2.dx, f.normalized[0]!, f.inverseStd[0]!, this.batchNorm[0]!.gamma);
-    const g1 = lstmLayerBackward(f.lstm[0]!, unmask(n1.dx, 0));
+    // The first layer's input is the data: no gradient of it.
+    const g1 = lstmLayerBackward(f.lstm[0]!, unmask(n1.dx, 0), { inputGradient: false });
     penalty += addL2(g1.dKernel, l1.kernel, l1.l2);
 
     const lstm = (g: typeof g1) => [g.dKernel, g.dRecurrent, g.dBias];

@@ -381,6 +381,7 @@ function checkLive(state: LstmState): void {
 
 /** The gradients of one layer's batch: dx time-major [T·B, in], and those of kernel, recurrent kernel and bias. */
 export type LstmGradients = {
+  /** Empty when the caller said it has no use for it (`inputGradient: false`). */
   dx: Float32Array;
   dKernel: Float32Array;
   dRecurrent: Float32Array;
@@ -411,11 +412,17 @@ function checkLength(what: string, array: Float32Array, expected: number): void 
 /**
  * The gradients of one layer's batch from the forward state and dy: [T·B, U] time-major for every step's output,
  * or [B, U] for the last step's only. The recurrence gives dz [T·B, 4U]; then dR = h(t-1)ᵀ·dz, dW = xᵀ·dz,
- * dx = dz·Wᵀ and db = Σ dz, each one product over all steps.
+ * dx = dz·Wᵀ (not with `inputGradient: false`) and db = Σ dz, each one product over all steps.
  */
-export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradients {
+export function lstmLayerBackward(
+  state: LstmState,
+  dy: Float32Array,
+  { inputGradient = true }: { inputGradient?: boolean } = {},
+): LstmGradients {
   checkLive(state);
   const { steps, batch, inputs, units } = state;
+  // Without dx the kernel needs no Wᵀ either.
+  const dxInputs = inputGradient ? inputs : 0;
   const g = 4 * units;
   const rows = steps * batch;
   const n = rows * units;
@@ -432,11 +439,11 @@ export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradi
     dc: batch * units,
     hPrevT: n,
     xT: rows * inputs,
-    wT: inputs * g,
-    wTp: inputs * g,
+    wT: dxInputs * g,
+    wTp: dxInputs * g,
     dR: units * g,
     dW: inputs * g,
-    dx: rows * inputs,
+    dx: rows * dxInputs,
     db: g,
   };
   const names = Object.keys(sizes) as (keyof typeof sizes)[];
@@ -467,7 +474,7 @@ export function lstmLayerBackward(state: LstmState, dy: Float32Array): LstmGradi
       at('wTp'),
       at('dR'),
       at('dW'),
-      at('dx'),
+      inputGradient ? at('dx') : 0,
       at('db'),
     ],
   ]);

@@ -201,6 +201,15 @@ describe('the LSTM kernel on several threads', () => {
     expect(restored.h).toEqual(lower.h);
     expect(lstmLayerBackward(restored, a.dy)).toEqual(alone);
     releaseLstmState(restored);
+    // Without the input's gradient: no dx, the weights' gradients unchanged.
+    const again = lstmLayerForward(a.x, a.weights, shape, 'sigmoid');
+    const { dx, ...weightGradients } = alone;
+    expect(dx.length).toBe(steps * batch * inputs);
+    expect(lstmLayerBackward(again, a.dy, { inputGradient: false })).toEqual({
+      dx: new Float32Array(0),
+      ...weightGradients,
+    });
+    releaseLstmState(again);
     // Releasing the lower state released the upper one too.
     for (const state of [first, lower, upper, restored])
       expect(() => lstmLayerBackward(state, a.dy)).toThrow('this forward state was released');

@@ -413,7 +413,7 @@ function transposeRows(src: usize, dst: usize, rows: i32, cols: i32, r0: i32, r1
 
 // Backward over all steps, from what forward left (act, c, tanh(c)) and dy: [T·B, U] when sequences, else [B, U]
 // (the last step's output). The recurrence gives dz [T·B, G], the gradient of the gate pre-activations; then
-// dR = h(t-1)ᵀ·dz [U, G], dW = xᵀ·dz [in, G], dx = dz·Wᵀ [T·B, in], db = Σ dz [G]. hPrev [T·B, U] is h(t-1) of every
+// dR = h(t-1)ᵀ·dz [U, G], dW = xᵀ·dz [in, G], dx = dz·Wᵀ [T·B, in] (unless dx is 0), db = Σ dz [G]. hPrev [T·B, U] is h(t-1) of every
 // step; rT, rTp, wT, wTp, hPrevT, xT, dzp are room for transposed and packed copies; dh, dc [B, U] are scratch.
 function backwardLayer(
   tid: i32, threads: i32, t: i32, bRows: i32, inputs: i32, u: i32, kind: i32, sequences: bool,
@@ -432,13 +432,16 @@ function backwardLayer(
   // packed for everyone's dx product; its rows of h(t-1)ᵀ and xᵀ.
   transposeRows(r, rT, u, g, u0, u1);
   packRange(rT, rTp, g, u, u0, u1, 0, g);
-  for (let q = 0; q < 4; q++) {
-    const j0 = q * u + u0;
-    const j1 = q * u + u1;
-    for (let j = j0; j < j1; j++) {
-      for (let i = 0; i < inputs; i++) store<f32>(wT + ((<usize>j * inputs + i) << 2), load<f32>(w + ((<usize>i * g + j) << 2)));
+  // dx = 0: the caller has no use for the input's gradient (the first layer's input is data).
+  if (dx != 0) {
+    for (let q = 0; q < 4; q++) {
+      const j0 = q * u + u0;
+      const j1 = q * u + u1;
+      for (let j = j0; j < j1; j++) {
+        for (let i = 0; i < inputs; i++) store<f32>(wT + ((<usize>j * inputs + i) << 2), load<f32>(w + ((<usize>i * g + j) << 2)));
+      }
+      packRange(wT, wTp, g, inputs, 0, inputs, j0, j1);
     }
-    packRange(wT, wTp, g, inputs, 0, inputs, j0, j1);
   }
   transposeRows(hPrev, hPrevT, rows, u, r0, r1);
   transposeRows(x, xT, rows, inputs, r0, r1);
@@ -516,5 +519,5 @@ function backwardLayer(
       for (; j < j1; j++) store<f32>(db + (<usize>j << 2), load<f32>(db + (<usize>j << 2)) + load<f32>(from + (<usize>j << 2)));
     }
   }
-  productRange(dz + ((<usize>r0 * g) << 2), wT, wTp, dx + ((<usize>r0 * inputs) << 2), r1 - r0, g, inputs, 0, inputs, false);
+  if (dx != 0) productRange(dz + ((<usize>r0 * g) << 2), wT, wTp, dx + ((<usize>r0 * inputs) << 2), r1 - r0, g, inputs, 0, inputs, false);
 }
