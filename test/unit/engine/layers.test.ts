@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../shared/random.ts';
 import * as kernels from '../../../trainer/engine/layers.ts';
 import { freshKernelBuild } from '../../helpers/kernels.ts';
 
@@ -21,6 +22,22 @@ describe('the layer kernels', () => {
     expect(Array.from(values)).toEqual(Array.from(mask, (m) => Math.fround(2 * m)));
     expect(kernels.dropout(new Float32Array(n).fill(2), 0.25, 7)).toEqual(mask);
     expect(kernels.dropout(new Float32Array(n).fill(2), 0.25, 8)).not.toEqual(mask);
+  });
+
+  it('keep unit i when draw i of mulberry32 (shared/random.ts) from the seed is at least the rate', () => {
+    // 4 draws at a time in the kernel, then the last ones alone: n = 1003 has both.
+    for (const [rate, seed] of [
+      [0.3, 42],
+      [0.4, 0xfffffff0],
+      [0.35, 0],
+      [0, 9],
+    ] as const) {
+      const draw = seededRandom(seed);
+      const expected = Array.from({ length: 1003 }, () => (draw() >= rate ? Math.fround(1 / (1 - rate)) : 0));
+      expect(Array.from(kernels.dropout(new Float32Array(1003).fill(1), rate, seed)), `rate ${rate}`).toEqual(
+        expected,
+      );
+    }
   });
 
   it('grow their memory for arrays larger than it (a batch of 5-minute-bar windows)', () => {

@@ -171,14 +171,29 @@ export function attentionBackward(
 // draws are mulberry32 from seed, and the mask (the scale or 0 per unit) is written for the backward pass.
 export function dropout(values: usize, n: i32, rate: f32, seed: u32, mask: usize): void {
   const keep: f32 = 1 / (1 - rate);
-  let a = seed;
-  for (let i = 0; i < n; i++) {
-    a += 0x6d2b79f5;
-    let x = (a ^ (a >> 15)) * (a | 1);
-    x ^= x + (x ^ (x >> 7)) * (x | 61);
-    const draw = <f64>(x ^ (x >> 14)) / 4294967296.0;
+  // Draw i is mulberry32's state seed + (i + 1)·0x6d2b79f5 mixed, so four draws are four lanes. A unit is kept when
+  // draw / 2^32 >= rate, that is when the mixed u32 is at least ⌈rate·2^32⌉ (rate < 1).
+  const threshold = <u32>Math.ceil(<f64>rate * 4294967296.0);
+  const step = i32x4.splat(<i32>(0x6d2b79f5 * 4));
+  let a = i32x4.add(i32x4.splat(<i32>seed), i32x4.mul(i32x4(1, 2, 3, 4), i32x4.splat(0x6d2b79f5)));
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let x = i32x4.mul(v128.xor(a, i32x4.shr_u(a, 15)), v128.or(a, i32x4.splat(1)));
+    x = v128.xor(x, i32x4.add(x, i32x4.mul(v128.xor(x, i32x4.shr_u(x, 7)), v128.or(x, i32x4.splat(61)))));
+    x = v128.xor(x, i32x4.shr_u(x, 14));
+    const m = v128.and(i32x4.ge_u(x, i32x4.splat(<i32>threshold)), f32x4.splat(keep));
     const at = <usize>i << 2;
-    const m: f32 = draw >= <f64>rate ? keep : 0;
+    v128.store(mask + at, m);
+    v128.store(values + at, f32x4.mul(v128.load(values + at), m));
+    a = i32x4.add(a, step);
+  }
+  let s = seed + <u32>i * 0x6d2b79f5;
+  for (; i < n; i++) {
+    s += 0x6d2b79f5;
+    let x = (s ^ (s >> 15)) * (s | 1);
+    x ^= x + (x ^ (x >> 7)) * (x | 61);
+    const m: f32 = (x ^ (x >> 14)) >= threshold ? keep : 0;
+    const at = <usize>i << 2;
     store<f32>(mask + at, m);
     store<f32>(values + at, load<f32>(values + at) * m);
   }
