@@ -49,12 +49,15 @@ describe('the LSTM kernel binary', () => {
     expect(Buffer.from(plain.bytes).equals(readFileSync(KERNEL_WASM))).toBe(true);
   });
 
-  it('multiplies matrices of any shape like a plain product (vector blocks, leftover rows and columns)', () => {
+  it('multiplies matrices of any shape like a plain product (blocks of six and four rows, leftover rows and columns)', () => {
     for (const [m, k, n] of [
       [6, 5, 13],
       [16, 32, 64],
       [1, 3, 7],
       [9, 17, 8],
+      [32, 9, 16],
+      [14, 4, 24],
+      [11, 3, 8],
     ] as const) {
       const a = seededValues(m * k, m);
       const b = seededValues(k * n, n);

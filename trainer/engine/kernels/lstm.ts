@@ -179,15 +179,19 @@ function packRange(b: usize, bp: usize, k: i32, n: i32, j0: i32, j1: i32, p0: i3
 // One panel of B at a time (it stays in L1 while every row of A passes), six rows of A per block, so that each
 // vector of B loaded serves six rows and the twelve accumulators stay in registers (x64's 16 vector registers, one
 // kept by V8: 12 + 2 of B + 1 of A; measured 64 GFLOP/s on one core, the core's fused multiply-add peak, against 55
-// for four rows). Then a block of four rows, then single rows.
+// for four rows).
 function productRange(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32, j0: i32, j1: i32, accumulate: bool): void {
   const rowA = <usize>k << 2;
   const rowC = <usize>n << 2;
+  // Rows in blocks of six, then of four: 8 or 9 rows past the sixes go as 4 + 4 (+ 1), not 6 + 1 + 1 (+ 1), since a
+  // single row runs at a quarter of the speed (16 = 6 + 6 + 4, 32 = 4·6 + 2·4).
+  const rest = m % 6;
+  const sixes = m - rest - ((rest == 2 || rest == 3) && m >= 8 ? 6 : 0);
   let j = j0;
   for (; j + 8 <= j1; j += 8) {
     const panel = bp + ((<usize>j * k) << 2);
     let i = 0;
-    for (; i + 6 <= m; i += 6) {
+    for (; i < sixes; i += 6) {
       const cj = c + <usize>i * rowC + (<usize>j << 2);
       let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
       let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
@@ -246,8 +250,7 @@ function productRange(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n
       v128.store(cj + 5 * rowC, s50);
       v128.store(cj + 5 * rowC, s51, 16);
     }
-    if (i + 4 <= m) {
-      // Four rows left (a batch of 16 is 6 + 6 + 4).
+    for (; i + 4 <= m; i += 4) {
       const cj = c + <usize>i * rowC + (<usize>j << 2);
       let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
       let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
@@ -290,7 +293,6 @@ function productRange(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n
       v128.store(cj + 2 * rowC, s21, 16);
       v128.store(cj + 3 * rowC, s30);
       v128.store(cj + 3 * rowC, s31, 16);
-      i += 4;
     }
     for (; i < m; i++) {
       // Leftover rows, one at a time.
@@ -325,6 +327,17 @@ function productRange(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n
   }
 }
 
+// Rows 0..rows-1 of z [rows, g], columns j0..j1, set to the bias. A loop rather than memory.copy per row: on shared
+// memory each memory.copy is a call out of the compiled code, and there are T·B·4 of them per forward pass.
+function copyBias(z: usize, bias: usize, rows: i32, g: i32, j0: i32, j1: i32): void {
+  for (let row = 0; row < rows; row++) {
+    const to = z + ((<usize>row * g) << 2);
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) v128.store(to + (<usize>j << 2), v128.load(bias + (<usize>j << 2)));
+    for (; j < j1; j++) store<f32>(to + (<usize>j << 2), load<f32>(bias + (<usize>j << 2)));
+  }
+}
+
 // C [m, n] = A [m, k]·B [k, n] on one thread, bp room for B packed (for the tests and benchmarks of the product).
 export function matMul(a: usize, b: usize, bp: usize, c: usize, m: i32, k: i32, n: i32): void {
   packRange(b, bp, k, n, 0, n, 0, k);
@@ -341,11 +354,10 @@ function forwardLayer(
   const rows = t * bRows;
   const u0 = unitsFrom(u, tid, threads);
   const u1 = unitsFrom(u, tid + 1, threads);
-  const width = <usize>(u1 - u0) << 2;
   for (let q = 0; q < 4; q++) {
     const j0 = q * u + u0;
     const j1 = q * u + u1;
-    for (let row = 0; row < rows; row++) memory.copy(z + ((<usize>row * g + j0) << 2), bias + (<usize>j0 << 2), width);
+    copyBias(z, bias, rows, g, j0, j1);
     packRange(w, wp, inputs, g, j0, j1, 0, inputs);
     productRange(x, w, wp, z, rows, inputs, g, j0, j1, true);
     packRange(r, rp, u, g, j0, j1, 0, u);
