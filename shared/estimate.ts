@@ -6,21 +6,21 @@ import type { Settings } from './settings.ts';
 
 /**
  * The calibration of the default CPU backend (tfjs wasm with trendcast's fused training step, one core per trainer),
- * from bench/RESULTS.md "The fused training step" (2026-11-25, AMD EPYC KVM, 22:00-22:08 UTC): config_1 0.28
- * s/epoch, config_2 0.78, config_3 0.51 on the reference dataset, config_1 41.65 CPU s/epoch on a year of 5-minute
- * bars. The LSTM products run at about 33 GFLOP/s in the kernel; the rest of a batch (batch norm, attention,
- * dropout, the dense head, Adam) costs about 3 ms plus 0.8 ms per window of the batch (the per-step work of the
- * recurrence grows with the windows too). With these, the model gives 0.29, 0.79, 0.52 and 38.0 s for those four:
- * within 10%. A trial's fixed cost (process and backend start-up, reading the dataset, building the model, the
- * final evaluation and saving) was 2-3 s in `trendcast run` on the reference CSV.
+ * from bench/RESULTS.md "Issue 24, speed part" (2026-12-05, Intel Xeon KVM, 16:52-17:25 UTC, `bench:train` pinned to
+ * one core): config_1 0.19 s/epoch, config_2 0.57-0.64, config_3 0.38 on the reference dataset, config_1 23.4-24.6 s
+ * on a year of 5-minute bars. Fitted to those: the LSTM stack's products and the kernel's loops around them at 40
+ * GFLOP/s (the products alone run at about 62), the rest of a batch (batch norm, attention, dropout, the dense head,
+ * Adam) about 3 ms plus 0.18 ms per window. The model gives 0.19, 0.60, 0.38 and 24.6 s for those four: within 3%.
+ * A trial's fixed cost (process and backend start-up, reading the dataset, building the model, the final evaluation
+ * and saving) was 2-3 s in `trendcast run` on the reference CSV.
  */
 export const WASM_CALIBRATION = {
-  /** Matrix-product throughput of the LSTM layers, FLOP per second. */
-  flopsPerSecond: 33e9,
-  /** Fixed cost of one training batch outside the LSTM products, seconds. */
+  /** Throughput of the LSTM layers (their products and the loops around them), FLOP per second. */
+  flopsPerSecond: 40e9,
+  /** Fixed cost of one training batch outside the LSTM layers, seconds. */
   batchSeconds: 0.003,
-  /** Cost per window of a training batch outside the LSTM products, seconds. */
-  windowSeconds: 0.0008,
+  /** Cost per window of a training batch outside the LSTM layers, seconds. */
+  windowSeconds: 0.00018,
   /** Fixed cost of a trial outside its epochs, seconds. */
   trialSeconds: 3,
 } as const;

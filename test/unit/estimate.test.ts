@@ -55,12 +55,12 @@ describe('the FLOP count of the LSTM stack', () => {
 });
 
 describe('seconds per epoch on the CPU (wasm) backend', () => {
-  // The measured figures the calibration comes from (bench/RESULTS.md, "The fused training step"): within 15%.
+  // The measured figures the calibration comes from (bench/RESULTS.md, "Issue 24, speed part"): within 15%.
   it.each([
-    ['config_1, reference dataset', config1, reference, 0.28],
-    ['config_2, reference dataset', config2, reference, 0.78],
-    ['config_3, reference dataset', config3, reference, 0.51],
-    ['config_1, a year of 5-minute bars (CPU seconds)', config1, fiveMinuteYear, 41.65],
+    ['config_1, reference dataset', config1, reference, 0.19],
+    ['config_2, reference dataset', config2, reference, 0.6],
+    ['config_3, reference dataset', config3, reference, 0.38],
+    ['config_1, a year of 5-minute bars', config1, fiveMinuteYear, 24.1],
   ])('%s: measured %s s', (_name, config, data, measured) => {
     const estimate = secondsPerEpoch(config, data);
     expect(Math.abs(estimate / measured - 1)).toBeLessThan(0.15);
