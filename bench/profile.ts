@@ -70,7 +70,8 @@ config.lstmUnits.forEach((units, layer) => {
   const dy = fill(layer === 2 ? B * units : steps * B * units, 1);
   const forward = best(() => releaseLstmState(lstmLayerForward(x, weights, shape, 'sigmoid')));
   const state = lstmLayerForward(x, weights, shape, 'sigmoid');
-  const backward = best(() => lstmLayerBackward(state, dy));
+  // As in the fused step: the first layer computes no dx.
+  const backward = best(() => lstmLayerBackward(state, dy, { inputGradient: layer > 0 }));
   releaseLstmState(state);
   lstmWall += forward.wall + backward.wall;
   rows.push(
