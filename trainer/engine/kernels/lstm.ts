@@ -103,8 +103,8 @@ function rowsFrom(rows: i32, tid: i32, threads: i32): i32 {
 
 // tanh for four lanes: Eigen's rational approximation (TensorFlow's CPU tanh), an odd polynomial of degree 13 over
 // an even one of degree 6, on x clamped to ±7.9053 (where tanh rounds to 1 in float). Written rather than through
-// e^x for speed: 10 multiply-adds and a division against e^x's 25 operations (the gates were a quarter of a
-// forward pass). Largest error against Math.tanh 3.3e-7, near the clamp (test/unit/engine/lstm.test.ts).
+// e^x for speed: 9 multiply-adds, 2 products and a division against e^x's 25 operations (the gates were a quarter
+// of a forward pass). Largest error against Math.tanh 3.3e-7, near the clamp (test/unit/engine/lstm.test.ts).
 @inline
 function tanh4(x: v128): v128 {
   x = f32x4.min(f32x4.max(x, f32x4.splat(-7.90531110763549805)), f32x4.splat(7.90531110763549805));
@@ -425,8 +425,9 @@ function transposeRows(src: usize, dst: usize, rows: i32, cols: i32, r0: i32, r1
 
 // Backward over all steps, from what forward left (act, c, tanh(c)) and dy: [T·B, U] when sequences, else [B, U]
 // (the last step's output). The recurrence gives dz [T·B, G], the gradient of the gate pre-activations; then
-// dR = h(t-1)ᵀ·dz [U, G], dW = xᵀ·dz [in, G], dx = dz·Wᵀ [T·B, in] (unless dx is 0), db = Σ dz [G]. hPrev [T·B, U] is h(t-1) of every
-// step; rT, rTp, wT, wTp, hPrevT, xT, dzp are room for transposed and packed copies; dh, dc [B, U] are scratch.
+// dR = h(t-1)ᵀ·dz [U, G], dW = xᵀ·dz [in, G], dx = dz·Wᵀ [T·B, in] (unless dx is 0), db = Σ dz [G]. hPrev [T·B, U]
+// is h(t-1) of every step; rT, rTp, wT, wTp, hPrevT, xT, dzp are room for transposed and packed copies; dh, dc [B, U]
+// are scratch.
 function backwardLayer(
   tid: i32, threads: i32, t: i32, bRows: i32, inputs: i32, u: i32, kind: i32, sequences: bool,
   act: usize, c: usize, tanhC: usize, r: usize, rT: usize, rTp: usize, dy: usize, dz: usize, dzp: usize,
