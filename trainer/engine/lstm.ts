@@ -271,15 +271,14 @@ function checkForward(x: Float32Array, weights: Weights, shape: LstmShape): void
   checkLength('the recurrent kernel', weights.recurrent, units * g);
 }
 
-/** Copies the inputs into a state layout and runs the forward pass there; gives h's byte offset. */
-function runForward(
-  x: Float32Array,
-  weights: Weights,
-  shape: LstmShape,
-  gate: GateKind,
-  mem: ReturnType<typeof stateLayout>,
-): number {
+/**
+ * Lays out a state above the live ones, copies the inputs in and runs the forward pass there; gives the layout and
+ * a copy of h. `pass` names the pass in the error of a layer too large for the memory.
+ */
+function runForward(x: Float32Array, weights: Weights, shape: LstmShape, gate: GateKind, pass: string) {
+  checkForward(x, weights, shape);
   const { steps, batch, inputs, units } = shape;
+  const mem = stateLayout(shape, `the ${pass} pass of ${units} units over ${steps} steps of ${batch} rows`);
   mem.view('x').set(x);
   mem.view('w').set(weights.kernel);
   mem.view('bias').set(weights.bias);
@@ -296,7 +295,7 @@ function runForward(
     GATE_CODES[gate],
     ...[at.x, at.w, at.wp, at.bias, at.act, at.r, at.rp, at.c, at.tanhC, h],
   ]);
-  return h;
+  return { mem, h: new Float32Array(kernel().memory.buffer, h, steps * batch * units).slice() };
 }
 
 /**
@@ -310,17 +309,8 @@ export function lstmLayerForward(
   shape: LstmShape,
   gate: GateKind,
 ): LstmState {
-  checkForward(x, weights, shape);
-  const { steps, batch, units } = shape;
-  const mem = stateLayout(shape, `the forward pass of ${units} units over ${steps} steps of ${batch} rows`);
-  const h = runForward(x, weights, shape, gate, mem);
-  const state = {
-    ...shape,
-    gate,
-    h: new Float32Array(kernel().memory.buffer, h, steps * batch * units).slice(),
-    at: mem.at,
-    end: mem.end,
-  };
+  const { mem, h } = runForward(x, weights, shape, gate, 'forward');
+  const state = { ...shape, gate, h, at: mem.at, end: mem.end };
   live.push(state);
   return state;
 }
@@ -335,11 +325,7 @@ export function lstmLayerInfer(
   shape: LstmShape,
   gate: GateKind,
 ): Float32Array {
-  checkForward(x, weights, shape);
-  const { steps, batch, units } = shape;
-  const mem = stateLayout(shape, `the inference pass of ${units} units over ${steps} steps of ${batch} rows`);
-  const h = runForward(x, weights, shape, gate, mem);
-  return new Float32Array(kernel().memory.buffer, h, steps * batch * units).slice();
+  return runForward(x, weights, shape, gate, 'inference').h;
 }
 
 /** Frees a forward state's kernel memory, and that of every state made after it (they lie above it). */
